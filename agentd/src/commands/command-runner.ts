@@ -1,0 +1,123 @@
+import type { Logger } from '../../../common/src/logger.ts';
+import { PlaneError } from '../../../common/src/errors.ts';
+import type { AgentMessage, Command__Output, CommandStatus } from '../../../proto/index.ts';
+import type { CommandJournal, JournalEntry } from '../command-journal.ts';
+
+export type CommandHandler = (args: Record<string, unknown>, signal: AbortSignal) => Promise<unknown>;
+
+type Result = NonNullable<JournalEntry['result']>;
+
+export interface CommandRunnerOptions {
+  journal: CommandJournal;
+  bootId: string;
+  handlers: ReadonlyMap<string, CommandHandler>;
+  /** Sends to the hub; returns false while disconnected (the hub will redeliver). */
+  send: (message: AgentMessage) => boolean;
+  timeoutMs: number;
+  log: Logger;
+}
+
+/**
+ * Applies hub commands exactly once. The journal is consulted before anything
+ * runs: a known id is answered from its record (or reported INTERRUPTED if a
+ * previous agentd died while running it); a new id is marked started on disk,
+ * acknowledged, run, and its result recorded before it is sent.
+ */
+export class CommandRunner {
+  readonly #o: CommandRunnerOptions;
+  readonly #inFlight = new Map<string, Promise<void>>();
+  readonly #abort = new AbortController();
+  #accepting = true;
+
+  constructor(options: CommandRunnerOptions) {
+    this.#o = options;
+  }
+
+  get kinds(): string[] {
+    return [...this.#o.handlers.keys()];
+  }
+
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  handle(cmd: Command__Output): void {
+    const log = this.#o.log.child('commands', { commandId: cmd.id, kind: cmd.kind });
+    if (this.#inFlight.has(cmd.id)) return; // redelivered while still running: its result will follow
+    const known = this.#o.journal.get(cmd.id);
+    if (known) {
+      if (known.state === 'done' && known.result) {
+        log.info('redelivered command answered from the journal');
+        this.#sendResult(cmd.id, known.result);
+      } else if (known.bootId !== this.#o.bootId) {
+        const now = Date.now();
+        const result: Result = { status: 'COMMAND_STATUS_INTERRUPTED', outputJson: '', errorCode: 'aborted', errorMessage: 'agentd stopped while this command was running; it was not retried', startedAtMs: now, finishedAtMs: now };
+        this.#o.journal.finish(cmd.id, result);
+        log.warn('command was interrupted by an agentd restart');
+        this.#sendResult(cmd.id, result);
+      }
+      return;
+    }
+    // While stopping, new commands are left unacknowledged: the hub redelivers them to the next agentd.
+    if (!this.#accepting) return;
+    const now = Date.now();
+    const refuse = (status: CommandStatus, code: string, message: string): void => {
+      if (!this.#o.journal.begin(cmd.id, cmd.kind, this.#o.bootId)) return;
+      const result: Result = { status: status as string, outputJson: '', errorCode: code, errorMessage: message, startedAtMs: now, finishedAtMs: now };
+      this.#o.journal.finish(cmd.id, result);
+      log.warn('command refused', { status, reason: message });
+      this.#sendResult(cmd.id, result);
+    };
+    if (cmd.deadlineMs > 0 && cmd.deadlineMs <= now) return refuse('COMMAND_STATUS_EXPIRED', 'deadline_exceeded', 'command arrived after its deadline');
+    const handler = this.#o.handlers.get(cmd.kind);
+    if (!handler) return refuse('COMMAND_STATUS_REJECTED', 'invalid_argument', `unknown command kind '${cmd.kind}' (this agentd handles: ${this.kinds.join(', ')})`);
+    let args: Record<string, unknown>;
+    try {
+      const parsed: unknown = cmd.argsJson ? JSON.parse(cmd.argsJson) : {};
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('args must be a JSON object');
+      args = parsed as Record<string, unknown>;
+    } catch (err) {
+      return refuse('COMMAND_STATUS_REJECTED', 'invalid_argument', `bad arguments: ${(err as Error).message}`);
+    }
+    if (!this.#o.journal.begin(cmd.id, cmd.kind, this.#o.bootId)) return;
+    this.#o.send({ commandResult: { commandId: cmd.id, status: 'COMMAND_STATUS_ACCEPTED', startedAtMs: now } });
+    log.info('running command');
+    const run = this.#run(cmd.id, handler, args, now, log).finally(() => this.#inFlight.delete(cmd.id));
+    this.#inFlight.set(cmd.id, run);
+  }
+
+  async #run(id: string, handler: CommandHandler, args: Record<string, unknown>, startedAtMs: number, log: Logger): Promise<void> {
+    const timeout = AbortSignal.timeout(this.#o.timeoutMs);
+    const signal = AbortSignal.any([timeout, this.#abort.signal]);
+    let result: Result;
+    try {
+      const output = await Promise.race([
+        handler(args, signal),
+        new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error(timeout.aborted ? `timed out after ${this.#o.timeoutMs} ms` : 'agentd is stopping')), { once: true })),
+      ]);
+      result = { status: 'COMMAND_STATUS_SUCCEEDED', outputJson: JSON.stringify(output ?? null), errorCode: '', errorMessage: '', startedAtMs, finishedAtMs: Date.now() };
+      log.info('command succeeded', { ms: result.finishedAtMs - startedAtMs });
+    } catch (err) {
+      const e = PlaneError.from(err);
+      result = { status: 'COMMAND_STATUS_FAILED', outputJson: '', errorCode: e.code, errorMessage: e.message, startedAtMs, finishedAtMs: Date.now() };
+      log.warn('command failed', { reason: e.message });
+    }
+    this.#o.journal.finish(id, result);
+    this.#sendResult(id, result);
+  }
+
+  #sendResult(id: string, r: Result): void {
+    // If this is lost (disconnected), the hub redelivers the command and the journal answers.
+    this.#o.send({ commandResult: { commandId: id, status: r.status as CommandStatus, outputJson: r.outputJson, errorCode: r.errorCode, errorMessage: r.errorMessage, startedAtMs: r.startedAtMs, finishedAtMs: r.finishedAtMs } });
+  }
+
+  /** Stops taking new commands and waits (up to `deadlineMs`) for running ones. */
+  async drain(deadlineMs: number): Promise<void> {
+    this.#accepting = false;
+    if (this.#inFlight.size === 0) return;
+    const all = Promise.allSettled([...this.#inFlight.values()]);
+    const timer = setTimeout(() => this.#abort.abort(), deadlineMs);
+    await all;
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,61 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve, dirname } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { ErrorCode, PlaneError } from '../../common/src/errors.ts';
+import { NAME_PATTERN } from '../../common/src/ids.ts';
+import { validate } from '../../common/src/validate.ts';
+
+/** agentd's config file (YAML or JSON). Unknown keys are errors: a typo must not be silently ignored. */
+export const AgentdConfigSchema = Type.Object(
+  {
+    plane: Type.String({ pattern: NAME_PATTERN }),
+    agent: Type.String({ pattern: NAME_PATTERN }),
+    /** Where agentd keeps its credential, journal and runtime state (0700). */
+    stateDir: Type.String({ minLength: 1 }),
+    /** First boot only: the one-time bundle from the hub; deleted after enrolment. */
+    enrollmentBundleFile: Type.Optional(Type.String({ minLength: 1 })),
+    runtime: Type.Object(
+      {
+        kind: Type.Literal('placeholder', { description: 'a stand-in child process until the OpenClaw runtime is configured' }),
+      },
+      { additionalProperties: false, default: { kind: 'placeholder' } },
+    ),
+    /** How long SIGTERM may take in total: drain the gateway, report, exit. */
+    shutdownTimeoutMs: Type.Integer({ minimum: 1000, maximum: 600_000, default: 25_000 }),
+    /** Time a command may run before it is reported failed. */
+    commandTimeoutMs: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 120_000 }),
+  },
+  { additionalProperties: false },
+);
+export type AgentdConfig = Readonly<Static<typeof AgentdConfigSchema>>;
+
+export function parseAgentdConfig(text: string, file: string): AgentdConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (cause) {
+    throw new PlaneError(ErrorCode.InvalidArgument, `${file}: not valid YAML/JSON: ${(cause as Error).message}`, { where: file, cause });
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new PlaneError(ErrorCode.InvalidArgument, `${file}: must be a mapping of settings`, { where: file });
+  }
+  const cfg = validate(AgentdConfigSchema, raw, file);
+  const base = dirname(resolve(file));
+  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
+  return Object.freeze({
+    ...cfg,
+    stateDir: abs(cfg.stateDir),
+    ...(cfg.enrollmentBundleFile ? { enrollmentBundleFile: abs(cfg.enrollmentBundleFile) } : {}),
+  });
+}
+
+export function loadAgentdConfig(file: string): AgentdConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new PlaneError(ErrorCode.InvalidArgument, `cannot read config ${file}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`, { where: file, cause });
+  }
+  return parseAgentdConfig(text, file);
+}

@@ -1,0 +1,200 @@
+import * as grpc from '@grpc/grpc-js';
+import { EventEmitter } from 'node:events';
+import { Backoff, sleep } from '../../common/src/backoff.ts';
+import { isRetryableGrpcStatus } from '../../common/src/errors.ts';
+import type { Logger } from '../../common/src/logger.ts';
+import { loadContract } from '../../proto/index.ts';
+import type { AgentMessage, AgentPlaneClient, Command__Output, Heartbeat, HubMessage__Output } from '../../proto/index.ts';
+import type { StoredCredential } from './credential-store.ts';
+
+export interface HelloInfo {
+  bootId: string;
+  agentdVersion: string;
+  runtimeVersions: Record<string, string>;
+  capabilities: string[];
+}
+
+export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'backoff' | 'closed';
+
+interface ConnectionEvents {
+  command: [Command__Output];
+  state: [ConnectionState];
+  /** The hub refused our identity; retrying with the same credential will not help. */
+  rejected: [string];
+}
+
+export interface HubConnectionOptions {
+  credential: StoredCredential;
+  hello: () => HelloInfo;
+  heartbeat: () => Omit<Heartbeat, 'seq' | 'sentAtMs'>;
+  log: Logger;
+  /** Used until the hub's HelloAck says otherwise. */
+  defaultHeartbeatIntervalMs?: number;
+  backoff?: { initialDelayMs?: number; maxDelayMs?: number };
+}
+
+/**
+ * The agent's side of Connect: one stream at a time, re-opened with jittered,
+ * capped backoff. Sends Hello, then a Heartbeat every interval the hub asks
+ * for; if the hub acks nothing for 3 intervals the stream is presumed dead and
+ * replaced. Commands are emitted to the caller, who answers via send().
+ */
+export class HubConnection extends EventEmitter<ConnectionEvents> {
+  readonly #o: HubConnectionOptions;
+  readonly #log: Logger;
+  readonly #client: AgentPlaneClient;
+  readonly #backoff: Backoff;
+  readonly #abort = new AbortController();
+  #state: ConnectionState = 'idle';
+  #call: grpc.ClientDuplexStream<AgentMessage, HubMessage__Output> | undefined;
+  #seq = 0;
+  #intervalMs: number;
+  #lastAckAt = 0;
+  #loop: Promise<void> | undefined;
+  #sessionId = '';
+
+  constructor(options: HubConnectionOptions) {
+    super();
+    this.#o = options;
+    this.#log = options.log.child('hub-connection');
+    this.#intervalMs = options.defaultHeartbeatIntervalMs ?? 5000;
+    this.#backoff = new Backoff({ initialDelayMs: 250, maxDelayMs: 15_000, ...options.backoff });
+    const Client = loadContract().agentplane.v1.AgentPlane;
+    this.#client = new Client(options.credential.hub, grpc.credentials.createSsl(Buffer.from(options.credential.caPem)), {
+      // Reconnects are ours (with jitter); keep grpc-js's own channel backoff short.
+      'grpc.initial_reconnect_backoff_ms': 200,
+      'grpc.max_reconnect_backoff_ms': 2000,
+    });
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  get connected(): boolean {
+    return this.#state === 'connected';
+  }
+
+  get heartbeatIntervalMs(): number {
+    return this.#intervalMs;
+  }
+
+  #set(state: ConnectionState): void {
+    if (this.#state === state) return;
+    this.#log.debug('connection state', { from: this.#state, to: state });
+    this.#state = state;
+    this.emit('state', state);
+  }
+
+  start(): void {
+    if (this.#loop) return;
+    this.#loop = this.#run();
+  }
+
+  /** Sends a message if a stream is up; returns false otherwise (the caller keeps it for later). */
+  send(message: AgentMessage): boolean {
+    if (!this.#call || this.#state !== 'connected') return false;
+    this.#call.write(message);
+    return true;
+  }
+
+  /** Sends one heartbeat now (state changes should not wait for the timer). */
+  heartbeatNow(): void {
+    this.#seq += 1;
+    this.send({ heartbeat: { ...this.#o.heartbeat(), seq: this.#seq, sentAtMs: Date.now() } });
+  }
+
+  async #run(): Promise<void> {
+    const signal = this.#abort.signal;
+    while (!signal.aborted) {
+      this.#set('connecting');
+      const outcome = await this.#session(signal);
+      if (signal.aborted) break;
+      if (outcome.fatal) {
+        this.emit('rejected', outcome.reason);
+        this.#log.error('hub rejected this agent; retrying slowly', { reason: outcome.reason });
+      } else {
+        this.#log.warn('stream to hub ended; reconnecting', { reason: outcome.reason });
+      }
+      this.#set('backoff');
+      const delay = outcome.fatal ? Math.max(30_000, this.#backoff.next()) : this.#backoff.next();
+      if (!(await sleep(delay, signal))) break;
+    }
+    this.#set('closed');
+  }
+
+  /** One stream's life. Resolves when it ends, with why. */
+  #session(signal: AbortSignal): Promise<{ fatal: boolean; reason: string }> {
+    return new Promise((resolve) => {
+      const md = new grpc.Metadata();
+      md.set('authorization', `Bearer ${this.#o.credential.credential}`);
+      const call = this.#client.Connect(md);
+      this.#call = call;
+      let timer: NodeJS.Timeout | undefined;
+      let done = false;
+      const finish = (fatal: boolean, reason: string): void => {
+        if (done) return;
+        done = true;
+        clearInterval(timer);
+        signal.removeEventListener('abort', onAbort);
+        if (this.#call === call) this.#call = undefined;
+        call.removeAllListeners('data');
+        resolve({ fatal, reason });
+      };
+      const onAbort = (): void => {
+        call.end();
+        // Give the hub a moment to see the clean end, then drop.
+        setTimeout(() => call.cancel(), 500).unref();
+        finish(false, 'closing');
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+
+      call.on('data', (msg: HubMessage__Output) => {
+        switch (msg.body) {
+          case 'helloAck': {
+            const ack = msg.helloAck;
+            if (!ack) return;
+            this.#intervalMs = ack.heartbeatIntervalMs || this.#intervalMs;
+            this.#sessionId = ack.sessionId;
+            this.#lastAckAt = Date.now();
+            this.#backoff.reset();
+            this.#set('connected');
+            this.#log.info('connected to hub', { hub: this.#o.credential.hub, sessionId: ack.sessionId, heartbeatIntervalMs: this.#intervalMs });
+            this.heartbeatNow();
+            timer = setInterval(() => {
+              if (Date.now() - this.#lastAckAt > 3 * this.#intervalMs) {
+                this.#log.warn('no heartbeat ack for 3 intervals; dropping the stream', { sessionId: this.#sessionId });
+                call.cancel();
+                finish(false, 'hub silent for 3 heartbeat intervals');
+                return;
+              }
+              this.heartbeatNow();
+            }, this.#intervalMs);
+            return;
+          }
+          case 'heartbeatAck':
+            this.#lastAckAt = Date.now();
+            return;
+          case 'command':
+            if (msg.command) this.emit('command', msg.command);
+            return;
+          default:
+            return;
+        }
+      });
+      call.on('error', (err: grpc.ServiceError) => {
+        finish(!isRetryableGrpcStatus(err.code), `${grpc.status[err.code] ?? err.code}: ${err.details}`);
+      });
+      call.on('end', () => finish(false, 'hub ended the stream'));
+      const hello = this.#o.hello();
+      call.write({ hello: { agentId: this.#o.credential.agentId, ...hello } });
+    });
+  }
+
+  /** Ends the stream cleanly and stops reconnecting. Idempotent. */
+  async close(): Promise<void> {
+    this.#abort.abort();
+    await this.#loop;
+    this.#client.close();
+  }
+}

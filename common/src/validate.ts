@@ -1,0 +1,56 @@
+import type { Static, TSchema } from '@sinclair/typebox';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { ErrorCode, PlaneError } from './errors.ts';
+
+const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: true, coerceTypes: false });
+const compiled = new WeakMap<TSchema, ValidateFunction>();
+
+/** "/spec/agents/0/name" -> "spec.agents[0].name" */
+export function jsonPointerToPath(pointer: string): string {
+  if (pointer === '') return '';
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((acc, part) => (/^\d+$/.test(part) ? `${acc}[${part}]` : acc === '' ? part : `${acc}.${part}`), '');
+}
+
+export interface ValidationIssue {
+  path: string;
+  message: string;
+}
+
+export function describeAjvError(e: ErrorObject): ValidationIssue {
+  let path = jsonPointerToPath(e.instancePath);
+  let message = e.message ?? 'is invalid';
+  if (e.keyword === 'additionalProperties') {
+    const extra = (e.params as { additionalProperty: string }).additionalProperty;
+    path = path === '' ? extra : `${path}.${extra}`;
+    message = 'is not a known field';
+  } else if (e.keyword === 'required') {
+    const missing = (e.params as { missingProperty: string }).missingProperty;
+    path = path === '' ? missing : `${path}.${missing}`;
+    message = 'is required';
+  } else if (e.keyword === 'enum') {
+    message = `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+  }
+  return { path, message };
+}
+
+/**
+ * Validates `value` against a TypeBox schema (filling defaults in place) and
+ * returns it typed; otherwise throws one PlaneError naming the first bad field,
+ * with every issue in `cause`.
+ */
+export function validate<T extends TSchema>(schema: T, value: unknown, what: string): Static<T> {
+  let fn = compiled.get(schema);
+  if (!fn) {
+    fn = ajv.compile(schema);
+    compiled.set(schema, fn);
+  }
+  if (fn(value)) return value;
+  const issues = (fn.errors ?? []).map(describeAjvError);
+  const first = issues[0] ?? { path: '', message: 'is invalid' };
+  const at = first.path === '' ? what : `${what}: ${first.path}`;
+  throw new PlaneError(ErrorCode.InvalidArgument, `${at} ${first.message}`, { where: first.path, cause: issues });
+}

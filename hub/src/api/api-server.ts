@@ -1,0 +1,40 @@
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
+import type { Fleet } from '../fleet.ts';
+import type { HubContext } from '../hub-context.ts';
+import { errorHandler, sendError } from './api-error.ts';
+import { authHook } from './auth.ts';
+import { registerRoutes } from './routes.ts';
+import { ErrorBody } from './schemas.ts';
+
+/**
+ * The admin REST API (fastify). Route schemas validate requests and are the
+ * single source of the OpenAPI document served at /v1/openapi.json.
+ */
+export async function buildApi(ctx: HubContext, fleet: Fleet): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 256 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+  });
+  app.addSchema(ErrorBody);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Agents Plane hub API', version: ctx.version, description: 'Admin API of the Agents Plane hub. Bearer tokens: admin or viewer.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _base, _frag, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+  });
+  app.setErrorHandler(errorHandler(ctx.log.child('api')));
+  app.setNotFoundHandler((req, reply) => sendError(reply, new PlaneError(ErrorCode.NotFound, `no route ${req.method} ${req.url.split('?')[0] ?? ''}`)));
+  app.addHook('onRequest', authHook(ctx.apiTokens));
+
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true, version: ctx.version }));
+  app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  registerRoutes(app, ctx, fleet);
+  await app.ready();
+  return app;
+}

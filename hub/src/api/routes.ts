@@ -1,0 +1,162 @@
+import type { Static } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { Fleet } from '../fleet.ts';
+import type { HubContext } from '../hub-context.ts';
+import type { PlaneRecord, PlaneSpec } from '../model.ts';
+import { actorOf } from './auth.ts';
+import {
+  AgentBody,
+  AgentParams,
+  CommandBody,
+  CommandParams,
+  CreatePlaneBody,
+  DeletePlaneQuery,
+  PlaneBody,
+  PlaneParams,
+  ProvisionAgentBody,
+  RestartBody,
+  WaitBody,
+  WaitQuery,
+} from './schemas.ts';
+
+const errors = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 403: { $ref: 'Error#' }, 404: { $ref: 'Error#' }, 409: { $ref: 'Error#' } };
+
+/**
+ * The /v1 routes of the requirements doc's API contract. Each declares the least
+ * role it needs in `config.role`; the auth hook enforces it, and the test suite
+ * enumerates every route to check that viewers cannot mutate.
+ */
+export function registerRoutes(app: FastifyInstance, ctx: HubContext, fleet: Fleet): void {
+  const planeBody = (p: PlaneRecord): Static<typeof PlaneBody> => ({ ...p, agentCount: ctx.agents.count(p.name) });
+
+  app.post('/v1/planes', {
+    config: { role: 'admin' },
+    schema: { summary: 'Create an agents plane', tags: ['planes'], body: CreatePlaneBody, response: { 201: PlaneBody, ...errors } },
+    handler: async (req, reply) => {
+      const b = req.body as Static<typeof CreatePlaneBody>;
+      const spec: PlaneSpec = {
+        infraProvider: b.infraProvider ?? 'local',
+        identityProvider: b.identityProvider ?? 'none',
+        secretsProvider: b.secretsProvider ?? 'local',
+        networkProvider: b.networkProvider ?? 'none',
+        region: b.region ?? 'local',
+        ...(b.project ? { project: b.project } : {}),
+        defaults: { machineType: b.defaults?.machineType ?? 'e2-small', diskSizeGb: b.defaults?.diskSizeGb ?? 20, ...(b.defaults?.image ? { image: b.defaults.image } : {}) },
+      };
+      return reply.code(201).send(planeBody(fleet.createPlane(b.name, spec, actorOf(req))));
+    },
+  });
+
+  app.get('/v1/planes', {
+    config: { role: 'viewer' },
+    schema: { summary: 'List planes', tags: ['planes'], response: { 200: Type.Object({ planes: Type.Array(PlaneBody) }), ...errors } },
+    handler: async () => ({ planes: ctx.planes.list().map(planeBody) }),
+  });
+
+  app.get('/v1/planes/:planeId', {
+    config: { role: 'viewer' },
+    schema: { summary: 'Get a plane', tags: ['planes'], params: PlaneParams, response: { 200: PlaneBody, ...errors } },
+    handler: async (req) => planeBody(ctx.planes.get((req.params as Static<typeof PlaneParams>).planeId)),
+  });
+
+  app.delete('/v1/planes/:planeId', {
+    config: { role: 'admin' },
+    schema: {
+      summary: 'Delete a plane (force removes its agents first)',
+      tags: ['planes'],
+      params: PlaneParams,
+      querystring: DeletePlaneQuery,
+      response: { 200: Type.Object({ deleted: Type.String(), removedAgents: Type.Array(Type.String()) }), ...errors },
+    },
+    handler: async (req) => {
+      const { planeId } = req.params as Static<typeof PlaneParams>;
+      const { force } = req.query as Static<typeof DeletePlaneQuery>;
+      const r = await fleet.deletePlane(planeId, force ?? false, actorOf(req));
+      return { deleted: planeId, ...r };
+    },
+  });
+
+  app.post('/v1/planes/:planeId/agents', {
+    config: { role: 'admin' },
+    schema: { summary: 'Provision a new agent', tags: ['agents'], params: PlaneParams, body: ProvisionAgentBody, response: { 201: AgentBody, ...errors } },
+    handler: async (req, reply) => {
+      const { planeId } = req.params as Static<typeof PlaneParams>;
+      const agent = await fleet.addAgent(planeId, req.body as Static<typeof ProvisionAgentBody>, actorOf(req));
+      return reply.code(201).send(agent);
+    },
+  });
+
+  app.get('/v1/planes/:planeId/agents', {
+    config: { role: 'viewer' },
+    schema: { summary: 'List agents in plane, with health', tags: ['agents'], params: PlaneParams, response: { 200: Type.Object({ agents: Type.Array(AgentBody) }), ...errors } },
+    handler: async (req) => ({ agents: fleet.listAgents((req.params as Static<typeof PlaneParams>).planeId) }),
+  });
+
+  app.get('/v1/planes/:planeId/agents/:agentId', {
+    config: { role: 'viewer' },
+    schema: { summary: 'Agent status + health', tags: ['agents'], params: AgentParams, response: { 200: AgentBody, ...errors } },
+    handler: async (req) => {
+      const { planeId, agentId } = req.params as Static<typeof AgentParams>;
+      return fleet.getAgent(planeId, agentId);
+    },
+  });
+
+  app.delete('/v1/planes/:planeId/agents/:agentId', {
+    config: { role: 'admin' },
+    schema: { summary: 'Teardown agent', tags: ['agents'], params: AgentParams, response: { 200: Type.Object({ removed: Type.String() }), ...errors } },
+    handler: async (req) => {
+      const { planeId, agentId } = req.params as Static<typeof AgentParams>;
+      await fleet.removeAgent(planeId, agentId, actorOf(req));
+      return { removed: agentId };
+    },
+  });
+
+  app.post('/v1/planes/:planeId/agents/:agentId/restart', {
+    config: { role: 'admin' },
+    schema: {
+      summary: 'Restart agent (its gateway when connected, else its instance)',
+      tags: ['agents'],
+      params: AgentParams,
+      body: Type.Optional(RestartBody),
+      response: { 202: Type.Object({ mode: Type.String(), command: Type.Union([CommandBody, Type.Null()]) }), ...errors },
+    },
+    handler: async (req, reply) => {
+      const { planeId, agentId } = req.params as Static<typeof AgentParams>;
+      const b = (req.body ?? {}) as Static<typeof RestartBody>;
+      const r = await fleet.restartAgent(planeId, agentId, b.mode ?? 'auto', actorOf(req));
+      const command = r.command && b.waitSeconds ? await fleet.waitForCommand(r.command.id, b.waitSeconds * 1000) : r.command;
+      return reply.code(202).send({ mode: r.mode, command });
+    },
+  });
+
+  for (const kind of ['pause', 'resume'] as const) {
+    app.post(`/v1/planes/:planeId/agents/:agentId/${kind}`, {
+      config: { role: 'admin' },
+      schema: {
+        summary: kind === 'pause' ? 'Pause agent: stop its gateway, keep agentd reporting' : 'Resume a paused agent',
+        tags: ['agents'],
+        params: AgentParams,
+        body: Type.Optional(WaitBody),
+        response: { 202: Type.Object({ command: CommandBody }), ...errors },
+      },
+      handler: async (req, reply) => {
+        const { planeId, agentId } = req.params as Static<typeof AgentParams>;
+        const b = (req.body ?? {}) as Static<typeof WaitBody>;
+        const cmd = fleet.sendCommand(planeId, agentId, kind, {}, actorOf(req));
+        return reply.code(202).send({ command: b.waitSeconds ? await fleet.waitForCommand(cmd.id, b.waitSeconds * 1000) : cmd });
+      },
+    });
+  }
+
+  app.get('/v1/planes/:planeId/agents/:agentId/commands/:commandId', {
+    config: { role: 'viewer' },
+    schema: { summary: 'A command and its result', tags: ['agents'], params: CommandParams, querystring: WaitQuery, response: { 200: CommandBody, ...errors } },
+    handler: async (req) => {
+      const { planeId, agentId, commandId } = req.params as Static<typeof CommandParams>;
+      const { waitSeconds } = req.query as Static<typeof WaitQuery>;
+      const cmd = fleet.getCommand(planeId, agentId, commandId);
+      return waitSeconds ? fleet.waitForCommand(cmd.id, waitSeconds * 1000) : cmd;
+    },
+  });
+}

@@ -1,0 +1,111 @@
+import { Type } from '@sinclair/typebox';
+import { AgentSpec, Email, InfraProviderName, ModelTier, Name, PlaneSpec } from '../model.ts';
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ description: 'stable machine-readable code, e.g. not_found, invalid_argument' }),
+      message: Type.String(),
+      where: Type.Optional(Type.String({ description: 'the field, path or parameter at fault' })),
+    }),
+  },
+  { $id: 'Error' },
+);
+
+export const PlaneParams = Type.Object({ planeId: Name });
+export const AgentParams = Type.Object({ planeId: Name, agentId: Name });
+export const CommandParams = Type.Object({ planeId: Name, agentId: Name, commandId: Type.String({ maxLength: 64 }) });
+
+export const CreatePlaneBody = Type.Object(
+  {
+    name: Name,
+    infraProvider: Type.Optional(InfraProviderName),
+    identityProvider: Type.Optional(Type.String({ maxLength: 64 })),
+    secretsProvider: Type.Optional(Type.String({ maxLength: 64 })),
+    networkProvider: Type.Optional(Type.String({ maxLength: 64 })),
+    region: Type.Optional(Type.String({ maxLength: 64 })),
+    project: Type.Optional(Type.String({ maxLength: 64 })),
+    defaults: Type.Optional(Type.Partial(Type.Omit(PlaneSpec.properties.defaults, []), { additionalProperties: false })),
+  },
+  { additionalProperties: false },
+);
+
+export const PlaneBody = Type.Object({
+  name: Type.String(),
+  spec: PlaneSpec,
+  createdAt: Type.Integer(),
+  updatedAt: Type.Integer(),
+  agentCount: Type.Integer(),
+});
+
+export const ProvisionAgentBody = Type.Object(
+  {
+    name: Name,
+    ownerEmail: Email,
+    machineType: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    diskSizeGb: Type.Optional(Type.Integer({ minimum: 10, maximum: 65536 })),
+    modelTier: Type.Optional(ModelTier),
+    budgetCap: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+    tools: Type.Optional(AgentSpec.properties.tools),
+    channels: Type.Optional(AgentSpec.properties.channels),
+  },
+  { additionalProperties: false },
+);
+
+export const RestartBody = Type.Object(
+  {
+    mode: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('gateway'), Type.Literal('instance')], { default: 'auto' })),
+    waitSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 300, description: 'wait this long for the command result' })),
+  },
+  { additionalProperties: false },
+);
+
+export const WaitBody = Type.Object(
+  { waitSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })) },
+  { additionalProperties: false },
+);
+
+export const DeletePlaneQuery = Type.Object({ force: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
+export const WaitQuery = Type.Object({ waitSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })) }, { additionalProperties: false });
+
+const Health = Type.Object({ color: Type.Union([Type.Literal('green'), Type.Literal('yellow'), Type.Literal('red')]), reason: Type.String() });
+
+export const CommandBody = Type.Object({
+  id: Type.String(),
+  kind: Type.String(),
+  args: Type.Record(Type.String(), Type.Unknown()),
+  actor: Type.String(),
+  state: Type.String(),
+  attempts: Type.Integer(),
+  createdAt: Type.Integer(),
+  deadlineAt: Type.Integer(),
+  deliveredAt: Type.Union([Type.Integer(), Type.Null()]),
+  completedAt: Type.Union([Type.Integer(), Type.Null()]),
+  output: Type.Unknown(),
+  errorCode: Type.Union([Type.String(), Type.Null()]),
+  errorMessage: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const AgentBody = Type.Object({
+  id: Type.String(),
+  plane: Type.String(),
+  name: Type.String(),
+  owner: Type.String(),
+  spec: AgentSpec,
+  desiredState: Type.String(),
+  enrolledAt: Type.Union([Type.Integer(), Type.Null()]),
+  bootId: Type.Union([Type.String(), Type.Null()]),
+  agentdVersion: Type.Union([Type.String(), Type.Null()]),
+  runtimeVersions: Type.Record(Type.String(), Type.String()),
+  capabilities: Type.Array(Type.String()),
+  lastConnectedAt: Type.Union([Type.Integer(), Type.Null()]),
+  lastDisconnectedAt: Type.Union([Type.Integer(), Type.Null()]),
+  createdAt: Type.Integer(),
+  updatedAt: Type.Integer(),
+  connected: Type.Boolean(),
+  health: Health,
+  heartbeat: Type.Union([
+    Type.Object({ seq: Type.Integer(), receivedAt: Type.Integer(), ageMs: Type.Integer(), heartbeat: Type.Record(Type.String(), Type.Unknown()) }),
+    Type.Null(),
+  ]),
+});

@@ -1,0 +1,42 @@
+import { ago, bytes, colour, table } from './format.ts';
+
+/** The subset of the REST AgentView the CLI prints. */
+export interface AgentRow {
+  plane: string;
+  name: string;
+  owner: string;
+  connected: boolean;
+  health: { color: string; reason: string };
+  runtimeVersions: Record<string, string>;
+  heartbeat: {
+    ageMs: number;
+    heartbeat: {
+      paused?: boolean;
+      gateway?: { state?: string; runtime?: string; version?: string; restartCount?: number; ready?: boolean } | null;
+      resources?: { cpuPercent?: number; agentdRssBytes?: number } | null;
+    };
+  } | null;
+}
+
+export function agentTable(agents: AgentRow[], tty: boolean): string {
+  const rows = agents.map((a) => {
+    const gw = a.heartbeat?.heartbeat.gateway;
+    const res = a.heartbeat?.heartbeat.resources;
+    const state = gw?.state ? gw.state.replace('GATEWAY_STATE_', '').toLowerCase() : '-';
+    const runtime = gw?.runtime ? (gw.runtime === 'placeholder' ? 'placeholder (no OpenClaw)' : `${gw.runtime} ${gw.version ?? ''}`.trim()) : '-';
+    return [
+      a.plane,
+      a.name,
+      a.owner,
+      colour(a.health.color, tty),
+      a.health.reason,
+      runtime,
+      state,
+      String(gw?.restartCount ?? '-'),
+      a.heartbeat ? ago(a.heartbeat.ageMs) : '-',
+      res?.cpuPercent !== undefined ? `${res.cpuPercent.toFixed(1)}%` : '-',
+      bytes(res?.agentdRssBytes),
+    ];
+  });
+  return table(['PLANE', 'AGENT', 'OWNER', 'HEALTH', 'REASON', 'RUNTIME', 'GATEWAY', 'RESTARTS', 'HEARTBEAT', 'CPU', 'RSS'], rows);
+}

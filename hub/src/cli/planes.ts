@@ -1,0 +1,282 @@
+/**
+ * The `planes` CLI. Every command takes --json (machine output on stdout,
+ * nothing else there) and exits with a meaningful code: 0 ok, 1 some agents
+ * failed, 2 usage, 3 not found, 4 auth, 5 hub unreachable, 6 conflict, 70 internal.
+ * This module and up.ts are the only ones that print; only main() exits.
+ */
+import { ErrorCode, ExitCode, PlaneError } from '../../../common/src/errors.ts';
+import { intFlag, parseFlags } from '../../../common/src/cli-args.ts';
+import { VERSION } from '../../../common/src/version.ts';
+import { loadPlanesFile } from '../planes-file.ts';
+import { agentTable, type AgentRow } from './agent-table.ts';
+import { table } from './format.ts';
+import { HubClient, resolveTarget } from './hub-client.ts';
+import { up } from './up.ts';
+
+const GLOBAL = {
+  hub: { type: 'string' },
+  token: { type: 'string' },
+  'token-file': { type: 'string' },
+  'data-dir': { type: 'string' },
+  json: { type: 'boolean', default: false },
+} as const;
+
+const HELP = `usage: planes <command> [flags]
+
+Plane lifecycle
+  create --name P [--infra-provider local|gcp] [--region R] [--project ID]
+         [--identity-provider X] [--secrets-provider X] [--network-provider X] [--config planes.yaml]
+  list
+  delete --plane P [--force]
+Agent lifecycle
+  add-agent --plane P --name A --owner EMAIL [--machine-type T] [--model-tier haiku|sonnet|opus]
+            [--budget-cap USD] [--tools a,b] [--channels a,b] [--no-wait]
+  remove-agent --plane P --name A
+  restart-agent --plane P --name A [--mode auto|gateway|instance]
+  pause --plane P [--name A]        resume --plane P [--name A]
+  status [--plane P] [--name A] [--check]
+Embedded
+  up -f planes.yaml [--data-dir DIR] [--grpc-listen H:P] [--api-listen H:P]
+
+Global flags: --hub URL --token-file FILE --data-dir DIR --json
+Environment:  PLANES_HUB, PLANES_TOKEN, PLANES_TOKEN_FILE, PLANES_DATA_DIR`;
+
+type Out = { json: boolean; print: (text: string) => void; printJson: (v: unknown) => void; progress: (text: string) => void };
+
+function require_(values: Record<string, unknown>, ...names: string[]): void {
+  for (const n of names) {
+    if (values[n] === undefined || values[n] === '') throw new PlaneError(ErrorCode.InvalidArgument, `--${n} is required`, { where: `--${n}` });
+  }
+}
+
+function list(v: string | undefined): string[] | undefined {
+  return v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function client(values: Record<string, unknown>): HubClient {
+  if (values['token'] !== undefined) {
+    process.stderr.write('planes: warning: --token puts the token in the process list; prefer PLANES_TOKEN or --token-file\n');
+  }
+  return new HubClient(
+    resolveTarget({
+      hub: values['hub'] as string | undefined,
+      token: values['token'] as string | undefined,
+      tokenFile: values['token-file'] as string | undefined,
+      dataDir: values['data-dir'] as string | undefined,
+    }),
+  );
+}
+
+interface Command {
+  (args: string[], out: Out): Promise<number>;
+}
+
+const commands: Record<string, Command> = {
+  async create(args, out) {
+    const { values } = parseFlags(args, {
+      ...GLOBAL,
+      name: { type: 'string' },
+      'infra-provider': { type: 'string' },
+      'identity-provider': { type: 'string' },
+      'secrets-provider': { type: 'string' },
+      'network-provider': { type: 'string' },
+      region: { type: 'string' },
+      project: { type: 'string' },
+      config: { type: 'string' },
+    });
+    const file = values.config ? loadPlanesFile(values.config) : undefined;
+    const name = values.name ?? file?.metadata.name;
+    if (!name) throw new PlaneError(ErrorCode.InvalidArgument, '--name is required', { where: '--name' });
+    const body = {
+      name,
+      infraProvider: values['infra-provider'] ?? file?.spec.infrastructure.provider ?? 'local',
+      ...((values['identity-provider'] ?? file?.spec.identity?.provider) ? { identityProvider: values['identity-provider'] ?? file?.spec.identity?.provider } : {}),
+      ...((values['secrets-provider'] ?? file?.spec.secrets?.provider) ? { secretsProvider: values['secrets-provider'] ?? file?.spec.secrets?.provider } : {}),
+      ...((values['network-provider'] ?? file?.spec.networking?.provider) ? { networkProvider: values['network-provider'] ?? file?.spec.networking?.provider } : {}),
+      ...((values.region ?? file?.spec.infrastructure.region) ? { region: values.region ?? file?.spec.infrastructure.region } : {}),
+      ...((values.project ?? file?.spec.infrastructure.project) ? { project: values.project ?? file?.spec.infrastructure.project } : {}),
+      ...(file?.spec.infrastructure.defaults ? { defaults: file.spec.infrastructure.defaults } : {}),
+    };
+    const plane = await client(values).request<{ name: string; spec: { infraProvider: string } }>('POST', '/v1/planes', body);
+    if (out.json) out.printJson(plane);
+    else out.print(`created plane ${plane.name} (infra: ${plane.spec.infraProvider})`);
+    return ExitCode.Ok;
+  },
+
+  async list(args, out) {
+    const { values } = parseFlags(args, GLOBAL);
+    const r = await client(values).request<{ planes: Array<{ name: string; agentCount: number; spec: { infraProvider: string; region: string } }> }>('GET', '/v1/planes');
+    if (out.json) out.printJson(r);
+    else out.print(table(['PLANE', 'AGENTS', 'INFRA', 'REGION'], r.planes.map((p) => [p.name, String(p.agentCount), p.spec.infraProvider, p.spec.region])));
+    return ExitCode.Ok;
+  },
+
+  async delete(args, out) {
+    const { values } = parseFlags(args, { ...GLOBAL, plane: { type: 'string' }, force: { type: 'boolean', default: false } });
+    require_(values, 'plane');
+    const r = await client(values).request<{ deleted: string; removedAgents: string[] }>('DELETE', `/v1/planes/${enc(values.plane)}${values.force ? '?force=true' : ''}`);
+    if (out.json) out.printJson(r);
+    else out.print(`deleted plane ${r.deleted}${r.removedAgents.length ? ` and its agents: ${r.removedAgents.join(', ')}` : ''}`);
+    return ExitCode.Ok;
+  },
+
+  async 'add-agent'(args, out) {
+    const { values } = parseFlags(args, {
+      ...GLOBAL,
+      plane: { type: 'string' },
+      name: { type: 'string' },
+      owner: { type: 'string' },
+      'machine-type': { type: 'string' },
+      'model-tier': { type: 'string' },
+      'budget-cap': { type: 'string' },
+      tools: { type: 'string' },
+      channels: { type: 'string' },
+      'no-wait': { type: 'boolean', default: false },
+      'timeout-seconds': { type: 'string' },
+    });
+    require_(values, 'plane', 'name', 'owner');
+    const c = client(values);
+    const budget = intFlag(values['budget-cap'], 'budget-cap');
+    const body = {
+      name: values.name,
+      ownerEmail: values.owner,
+      ...(values['machine-type'] ? { machineType: values['machine-type'] } : {}),
+      ...(values['model-tier'] ? { modelTier: values['model-tier'] } : {}),
+      ...(budget !== undefined ? { budgetCap: budget } : {}),
+      ...(values.tools !== undefined ? { tools: list(values.tools) } : {}),
+      ...(values.channels !== undefined ? { channels: list(values.channels) } : {}),
+    };
+    out.progress(`provisioning ${values.plane}/${values.name}...`);
+    let agent = await c.request<AgentRow>('POST', `/v1/planes/${enc(values.plane)}/agents`, body);
+    if (!values['no-wait']) {
+      const timeoutMs = (intFlag(values['timeout-seconds'], 'timeout-seconds') ?? 120) * 1000;
+      const deadline = Date.now() + timeoutMs;
+      while (agent.health.color !== 'green' && Date.now() < deadline) {
+        out.progress(`waiting for ${values.name}: ${agent.health.color} (${agent.health.reason})`);
+        await new Promise((r) => setTimeout(r, 500));
+        agent = await c.request<AgentRow>('GET', `/v1/planes/${enc(values.plane)}/agents/${enc(values.name)}`);
+      }
+    }
+    if (out.json) out.printJson(agent);
+    else out.print(agentTable([agent], process.stdout.isTTY));
+    return values['no-wait'] || agent.health.color === 'green' ? ExitCode.Ok : ExitCode.PartialFailure;
+  },
+
+  async 'remove-agent'(args, out) {
+    const { values } = parseFlags(args, { ...GLOBAL, plane: { type: 'string' }, name: { type: 'string' } });
+    require_(values, 'plane', 'name');
+    out.progress(`removing ${values.plane}/${values.name}...`);
+    const r = await client(values).request<{ removed: string }>('DELETE', `/v1/planes/${enc(values.plane)}/agents/${enc(values.name)}`);
+    if (out.json) out.printJson(r);
+    else out.print(`removed agent ${values.plane}/${r.removed}`);
+    return ExitCode.Ok;
+  },
+
+  async 'restart-agent'(args, out) {
+    const { values } = parseFlags(args, { ...GLOBAL, plane: { type: 'string' }, name: { type: 'string' }, mode: { type: 'string' } });
+    require_(values, 'plane', 'name');
+    out.progress(`restarting ${values.plane}/${values.name}...`);
+    const r = await client(values).request<{ mode: string; command: CommandView | null }>(
+      'POST',
+      `/v1/planes/${enc(values.plane)}/agents/${enc(values.name)}/restart`,
+      { mode: values.mode ?? 'auto', waitSeconds: 60 },
+    );
+    if (out.json) out.printJson(r);
+    else out.print(r.command ? describeCommand(values.name as string, r.command) : `restarted the ${r.mode} of ${values.plane}/${values.name}`);
+    return r.command && r.command.state !== 'succeeded' ? ExitCode.PartialFailure : ExitCode.Ok;
+  },
+
+  pause: (args, out) => fanOut('pause', args, out),
+  resume: (args, out) => fanOut('resume', args, out),
+
+  async status(args, out) {
+    const { values } = parseFlags(args, { ...GLOBAL, plane: { type: 'string' }, name: { type: 'string' }, check: { type: 'boolean', default: false } });
+    const c = client(values);
+    const planes = values.plane ? [values.plane] : (await c.request<{ planes: Array<{ name: string }> }>('GET', '/v1/planes')).planes.map((p) => p.name);
+    let agents: AgentRow[] = [];
+    for (const p of planes) agents = agents.concat((await c.request<{ agents: AgentRow[] }>('GET', `/v1/planes/${enc(p)}/agents`)).agents);
+    if (values.name) {
+      agents = agents.filter((a) => a.name === values.name);
+      if (agents.length === 0) throw new PlaneError(ErrorCode.NotFound, `agent '${values.name}' not found${values.plane ? ` in plane '${values.plane}'` : ''}`);
+    }
+    const counts = { green: 0, yellow: 0, red: 0 } as Record<string, number>;
+    for (const a of agents) counts[a.health.color] = (counts[a.health.color] ?? 0) + 1;
+    if (out.json) out.printJson({ agents, summary: counts });
+    else out.print(`${agentTable(agents, process.stdout.isTTY)}\n\n${agents.length} agents: ${counts['green']} green, ${counts['yellow']} yellow, ${counts['red']} red`);
+    return values.check && agents.some((a) => a.health.color !== 'green') ? ExitCode.PartialFailure : ExitCode.Ok;
+  },
+
+  up: (args) => up(args),
+};
+
+interface CommandView {
+  id: string;
+  state: string;
+  output: unknown;
+  errorMessage: string | null;
+}
+
+function describeCommand(agent: string, c: CommandView): string {
+  if (c.state === 'succeeded') return `${agent}: ok`;
+  if (c.state === 'pending' || c.state === 'delivered' || c.state === 'accepted') return `${agent}: ${c.state} (command ${c.id}; the agent will apply it when reachable)`;
+  return `${agent}: ${c.state}${c.errorMessage ? `: ${c.errorMessage}` : ''}`;
+}
+
+/** pause/resume one agent or every agent of a plane, one at a time, with progress and a result table. */
+async function fanOut(kind: 'pause' | 'resume', args: string[], out: Out): Promise<number> {
+  const { values } = parseFlags(args, { ...GLOBAL, plane: { type: 'string' }, name: { type: 'string' } });
+  require_(values, 'plane');
+  const c = client(values);
+  const names = values.name ? [values.name] : (await c.request<{ agents: AgentRow[] }>('GET', `/v1/planes/${enc(values.plane)}/agents`)).agents.map((a) => a.name);
+  const results: Array<{ agent: string; state: string; error: string | null }> = [];
+  for (const [i, name] of names.entries()) {
+    out.progress(`[${i + 1}/${names.length}] ${kind} ${name}`);
+    try {
+      const r = await c.request<{ command: CommandView }>('POST', `/v1/planes/${enc(values.plane)}/agents/${enc(name)}/${kind}`, { waitSeconds: 60 });
+      results.push({ agent: name, state: r.command.state, error: r.command.errorMessage });
+    } catch (err) {
+      results.push({ agent: name, state: 'error', error: PlaneError.from(err).message });
+    }
+  }
+  if (out.json) out.printJson({ results });
+  else out.print(table(['AGENT', 'RESULT', 'ERROR'], results.map((r) => [r.agent, r.state, r.error ?? ''])));
+  return results.every((r) => r.state === 'succeeded') ? ExitCode.Ok : ExitCode.PartialFailure;
+}
+
+const enc = (s: string | undefined): string => encodeURIComponent(s ?? '');
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    console.log(HELP);
+    return cmd ? ExitCode.Ok : ExitCode.Usage;
+  }
+  if (cmd === '--version') return (console.log(VERSION), ExitCode.Ok);
+  const run = commands[cmd];
+  if (!run) throw new PlaneError(ErrorCode.InvalidArgument, `unknown command '${cmd}' (see 'planes help')`);
+  const json = rest.includes('--json');
+  const tty = Boolean(process.stderr.isTTY) && !json;
+  const out: Out = {
+    json,
+    print: (t) => console.log(t),
+    printJson: (v) => console.log(JSON.stringify(v, null, 2)),
+    progress: (t) => {
+      if (!json) process.stderr.write(tty ? `\r\x1b[K${t}` : `${t}\n`);
+    },
+  };
+  try {
+    return await run(rest, out);
+  } finally {
+    if (tty) process.stderr.write('\r\x1b[K');
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    const e = PlaneError.from(err);
+    if (process.argv.includes('--json')) console.log(JSON.stringify({ error: { code: e.code, message: e.message, ...(e.where ? { where: e.where } : {}) } }));
+    console.error(`planes: ${e.message}`);
+    process.exit(e.exitCode);
+  },
+);

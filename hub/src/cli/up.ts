@@ -1,0 +1,150 @@
+import { relative } from 'node:path';
+import { hostPortFlag, parseFlags } from '../../../common/src/cli-args.ts';
+import { ErrorCode, ExitCode, PlaneError } from '../../../common/src/errors.ts';
+import { silentSink, stderrSink, type LogRecord } from '../../../common/src/logger.ts';
+import { Hub } from '../hub.ts';
+import { loadPlanesFile } from '../planes-file.ts';
+import { agentTable, type AgentRow } from './agent-table.ts';
+import { HubClient } from './hub-client.ts';
+import { readFileSync } from 'node:fs';
+
+/**
+ * `planes up -f planes.yaml`: the main job on embedded defaults. Starts a hub in
+ * this process (data in --data-dir), creates the file's plane and agents with
+ * the local provider (through the REST API, as any client would), waits for
+ * them to turn green with progress, prints where everything is and the status
+ * table, then reports health changes until Ctrl-C, when it stops the agents and
+ * the hub. State survives in the data dir: the next `up` resumes it.
+ */
+export async function up(args: string[]): Promise<number> {
+  const { values } = parseFlags(args, {
+    file: { type: 'string', short: 'f' },
+    'data-dir': { type: 'string', default: '.planes-data' },
+    'grpc-listen': { type: 'string', default: '127.0.0.1:7443' },
+    'api-listen': { type: 'string', default: '127.0.0.1:7480' },
+    'heartbeat-interval-ms': { type: 'string' },
+    'timeout-seconds': { type: 'string', default: '90' },
+    verbose: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  });
+  if (!values.file) throw new PlaneError(ErrorCode.InvalidArgument, '-f planes.yaml is required', { where: '-f' });
+  const file = loadPlanesFile(values.file);
+  const grpcListen = hostPortFlag(values['grpc-listen'], 'grpc-listen') as { host: string; port: number };
+  const apiListen = hostPortFlag(values['api-listen'], 'api-listen') as { host: string; port: number };
+  const say = (t: string): void => {
+    if (!values.json) process.stderr.write(`${t}\n`);
+  };
+  // Hub logs go to a file-like sink only when asked: the terminal is for the person.
+  const sink = values.verbose ? stderrSink : (r: LogRecord) => (r.level === 'error' ? stderrSink(r) : silentSink(r));
+  const hb = values['heartbeat-interval-ms'] ? Number(values['heartbeat-interval-ms']) : undefined;
+  const hub = new Hub(
+    {
+      dataDir: values['data-dir'],
+      grpcHost: grpcListen.host,
+      grpcPort: grpcListen.port,
+      apiHost: apiListen.host,
+      apiPort: apiListen.port,
+      ...(hb ? { heartbeatIntervalMs: hb } : {}),
+    },
+    sink,
+  );
+  say(`starting hub (data: ${values['data-dir']})...`);
+  let endpoints;
+  try {
+    endpoints = await hub.start();
+  } catch (err) {
+    const e = PlaneError.from(err);
+    if (e.code === ErrorCode.Unavailable) e.message += ' (another hub running? choose ports with --grpc-listen / --api-listen)';
+    throw e;
+  }
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      say('\nstopping agents and hub...');
+      await hub.localProvider.stopAll();
+      await hub.close();
+      say('stopped. State is kept in ' + values['data-dir'] + '; run the same command to resume.');
+    })());
+  const signalled = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+
+  try {
+    const client = new HubClient({ url: endpoints.apiUrl, token: readFileSync(endpoints.adminTokenFile, 'utf8').trim() });
+    const planeName = file.metadata.name;
+    const planes = await client.request<{ planes: Array<{ name: string }> }>('GET', '/v1/planes');
+    if (!planes.planes.some((p) => p.name === planeName)) {
+      await client.request('POST', '/v1/planes', {
+        name: planeName,
+        infraProvider: file.spec.infrastructure.provider,
+        ...(file.spec.identity ? { identityProvider: file.spec.identity.provider } : {}),
+        ...(file.spec.secrets ? { secretsProvider: file.spec.secrets.provider } : {}),
+        ...(file.spec.networking ? { networkProvider: file.spec.networking.provider } : {}),
+        ...(file.spec.infrastructure.region ? { region: file.spec.infrastructure.region } : {}),
+        ...(file.spec.infrastructure.defaults ? { defaults: file.spec.infrastructure.defaults } : {}),
+      });
+      say(`created plane ${planeName}`);
+    }
+    const existing = new Set((await client.request<{ agents: AgentRow[] }>('GET', `/v1/planes/${planeName}/agents`)).agents.map((a) => a.name));
+    for (const a of file.spec.agents) {
+      if (existing.has(a.name)) continue;
+      const { owner, ...rest } = a;
+      await client.request('POST', `/v1/planes/${planeName}/agents`, { ...rest, ownerEmail: owner });
+      say(`provisioned ${planeName}/${a.name} (local agentd process)`);
+    }
+
+    const deadline = Date.now() + Number(values['timeout-seconds']) * 1000;
+    let agents: AgentRow[] = [];
+    let last = '';
+    for (;;) {
+      agents = (await client.request<{ agents: AgentRow[] }>('GET', `/v1/planes/${planeName}/agents`)).agents;
+      const green = agents.filter((a) => a.health.color === 'green').length;
+      const line = `waiting for agents: ${green}/${agents.length} green${agents.filter((a) => a.health.color !== 'green').map((a) => `; ${a.name}: ${a.health.reason}`).join('')}`;
+      if (line !== last) say(line);
+      last = line;
+      if (green === agents.length || Date.now() > deadline) break;
+      const done = await Promise.race([signalled.then(() => true), new Promise((r) => setTimeout(() => r(false), 500))]);
+      if (done) return (await stop(), ExitCode.Ok);
+    }
+
+    const rel = (p: string): string => relative(process.cwd(), p) || p;
+    if (values.json) {
+      console.log(JSON.stringify({ endpoints, agents }, null, 2));
+    } else {
+      console.log(`
+Agents Plane is up: one hub, ${agents.length} local agents.
+  REST API     ${endpoints.apiUrl}   (OpenAPI: ${endpoints.apiUrl}/v1/openapi.json)
+  gRPC         ${endpoints.grpcAddress}   (TLS; CA ${rel(endpoints.caFile)})
+  admin token  ${rel(endpoints.adminTokenFile)}   (mode 0600; never printed)
+  from another terminal:  npm run planes -- status   (reads ${rel(values['data-dir'])}/hub.json)
+
+${agentTable(agents, process.stdout.isTTY)}
+
+Runtime note: agentd supervises a placeholder child until the OpenClaw runtime is wired in.
+Ctrl-C stops the agents and the hub.`);
+    }
+    const allGreen = agents.every((a) => a.health.color === 'green');
+    if (!allGreen) say('warning: not every agent turned green in time; see the REASON column');
+
+    const colours = new Map(agents.map((a) => [a.name, a.health.color]));
+    const watch = setInterval(() => {
+      void client
+        .request<{ agents: AgentRow[] }>('GET', `/v1/planes/${planeName}/agents`)
+        .then((r) => {
+          for (const a of r.agents) {
+            if (colours.get(a.name) !== a.health.color) say(`${new Date().toISOString()} ${a.name}: ${colours.get(a.name) ?? 'new'} -> ${a.health.color} (${a.health.reason})`);
+            colours.set(a.name, a.health.color);
+          }
+        })
+        .catch(() => undefined);
+    }, 2000);
+    await signalled;
+    clearInterval(watch);
+    await stop();
+    return allGreen ? ExitCode.Ok : ExitCode.PartialFailure;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -1,0 +1,40 @@
+import Database from 'better-sqlite3';
+import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
+import { migrations } from './migrations.ts';
+
+export type Db = Database.Database;
+
+/**
+ * Opens the hub database: WAL (readers never block the writer), foreign keys on,
+ * synchronous=NORMAL (durable across process crashes; the last transactions may be
+ * lost on power loss, which heartbeats tolerate and commands re-derive), and the
+ * schema migrated to the newest version. A database newer than this binary is
+ * refused rather than guessed at.
+ */
+export function openDatabase(path: string): Db {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return db;
+}
+
+export function migrate(db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > migrations.length) {
+    db.close();
+    throw new PlaneError(
+      ErrorCode.FailedPrecondition,
+      `hub database schema is version ${current}, newer than this hub understands (${migrations.length}); run a newer hub`,
+    );
+  }
+  for (let v = current; v < migrations.length; v++) {
+    const sql = migrations[v] as string;
+    db.transaction(() => {
+      db.exec(sql);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * Versioned schema migrations, applied in order inside one transaction each and
+ * recorded in PRAGMA user_version. Never edit a released migration: add one.
+ */
+export const migrations: readonly string[] = [
+  // 1: fleet state
+  `
+  CREATE TABLE planes (
+    name TEXT PRIMARY KEY,
+    spec_json TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE agents (
+    id TEXT PRIMARY KEY,
+    plane TEXT NOT NULL REFERENCES planes(name),
+    name TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    spec_json TEXT NOT NULL,
+    desired_state TEXT NOT NULL DEFAULT 'running' CHECK (desired_state IN ('running', 'paused')),
+    credential_hash TEXT,
+    enrolled_at INTEGER,
+    boot_id TEXT,
+    agentd_version TEXT,
+    runtime_versions_json TEXT,
+    capabilities_json TEXT,
+    last_connected_at INTEGER,
+    last_disconnected_at INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (plane, name)
+  );
+  CREATE TABLE enrollment_tokens (
+    token_hash TEXT PRIMARY KEY,
+    agent_id TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER
+  );
+  CREATE TABLE commands (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    agent_id TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    args_json TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    deadline_at INTEGER NOT NULL,
+    delivered_at INTEGER,
+    completed_at INTEGER,
+    output_json TEXT,
+    error_code TEXT,
+    error_message TEXT
+  );
+  CREATE INDEX commands_open ON commands (agent_id, state);
+  CREATE TABLE heartbeats (
+    agent_id TEXT PRIMARY KEY REFERENCES agents(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    payload_json TEXT NOT NULL
+  );
+  CREATE TABLE instances (
+    agent_id TEXT PRIMARY KEY REFERENCES agents(id) ON DELETE CASCADE,
+    provider TEXT NOT NULL,
+    instance_json TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE api_tokens (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'viewer')),
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+  );
+  CREATE TABLE audit_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    plane TEXT,
+    agent TEXT,
+    outcome TEXT NOT NULL,
+    detail_json TEXT NOT NULL DEFAULT '{}'
+  );
+  CREATE INDEX audit_by_agent ON audit_events (plane, agent, at);
+  `,
+];

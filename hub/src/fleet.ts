@@ -1,0 +1,203 @@
+import * as grpc from '@grpc/grpc-js';
+import { encodeBundle } from '../../common/src/enrollment-bundle.ts';
+import { ErrorCode, PlaneError } from '../../common/src/errors.ts';
+import { toWireCommand } from './grpc/agent-service.ts';
+import { evaluateHealth } from './health.ts';
+import type { HubContext } from './hub-context.ts';
+import type { AgentRecord, AgentSpec, CommandRecord, Health, PlaneRecord, PlaneSpec } from './model.ts';
+import { TERMINAL_COMMAND_STATES } from './model.ts';
+import type { HeartbeatRecord } from './store/heartbeat-store.ts';
+
+export interface AgentView extends AgentRecord {
+  health: Health;
+  connected: boolean;
+  heartbeat: (HeartbeatRecord & { ageMs: number }) | null;
+}
+
+export interface AddAgentInput {
+  name: string;
+  ownerEmail: string;
+  machineType?: string;
+  diskSizeGb?: number;
+  modelTier?: AgentSpec['modelTier'];
+  budgetCap?: number;
+  tools?: string[];
+  channels?: string[];
+}
+
+/** Commands agentd understands today, and who may send them through the generic path. */
+export const COMMAND_KINDS = ['restart', 'pause', 'resume', 'ping'] as const;
+export type CommandKind = (typeof COMMAND_KINDS)[number];
+
+/**
+ * Fleet operations: what the REST API and the CLI ask of the hub. Every
+ * mutation is audited with its actor; provider calls happen after the database
+ * says the operation is valid, and the database is rolled back if they fail.
+ */
+export class Fleet {
+  readonly #ctx: HubContext;
+  constructor(ctx: HubContext) {
+    this.#ctx = ctx;
+  }
+
+  createPlane(name: string, spec: PlaneSpec, actor: string): PlaneRecord {
+    this.#ctx.infra.get(spec.infraProvider);
+    const plane = this.#ctx.planes.create(name, spec);
+    this.#ctx.audit.record({ actor, action: 'plane.create', plane: name, agent: null, outcome: 'ok', detail: { infraProvider: spec.infraProvider } });
+    return plane;
+  }
+
+  async deletePlane(name: string, force: boolean, actor: string): Promise<{ removedAgents: string[] }> {
+    this.#ctx.planes.get(name);
+    const agents = this.#ctx.agents.list(name);
+    if (agents.length > 0 && !force) {
+      throw new PlaneError(ErrorCode.FailedPrecondition, `plane '${name}' still has ${agents.length} agent(s); remove them or pass force`, { where: 'force' });
+    }
+    for (const a of agents) await this.removeAgent(name, a.name, actor);
+    this.#ctx.planes.delete(name);
+    this.#ctx.audit.record({ actor, action: 'plane.delete', plane: name, agent: null, outcome: 'ok', detail: { removedAgents: agents.length } });
+    return { removedAgents: agents.map((a) => a.name) };
+  }
+
+  async addAgent(planeName: string, input: AddAgentInput, actor: string): Promise<AgentView> {
+    const plane = this.#ctx.planes.get(planeName);
+    const provider = this.#ctx.infra.get(plane.spec.infraProvider);
+    const spec: AgentSpec = {
+      machineType: input.machineType ?? plane.spec.defaults.machineType,
+      diskSizeGb: input.diskSizeGb ?? plane.spec.defaults.diskSizeGb,
+      modelTier: input.modelTier ?? 'sonnet',
+      ...(input.budgetCap !== undefined ? { budgetCap: input.budgetCap } : {}),
+      tools: input.tools ?? [],
+      channels: input.channels ?? [],
+    };
+    const agent = this.#ctx.agents.create({ plane: planeName, name: input.name, owner: input.ownerEmail, spec });
+    const { token, expiresAt } = this.#ctx.agents.issueEnrollmentToken(agent.id, this.#ctx.enrollmentTokenTtlMs);
+    const bundle = encodeBundle({ v: 1, hub: this.#ctx.grpcAddress(), caPem: this.#ctx.caPem(), plane: planeName, agent: input.name, token, expiresAt });
+    try {
+      await provider.provision({
+        agentId: agent.id,
+        plane: planeName,
+        agentName: input.name,
+        machineType: spec.machineType,
+        region: plane.spec.region,
+        diskSizeGb: spec.diskSizeGb,
+        ...(plane.spec.defaults.image ? { image: plane.spec.defaults.image } : {}),
+        labels: { 'agents-plane': planeName, agent: input.name, owner: labelValue(input.ownerEmail) },
+        bootstrap: { enrollmentBundle: bundle },
+      });
+    } catch (err) {
+      this.#ctx.agents.delete(agent.id);
+      this.#ctx.audit.record({ actor, action: 'agent.provision', plane: planeName, agent: input.name, outcome: 'failed', detail: { reason: PlaneError.from(err).message } });
+      throw err;
+    }
+    this.#ctx.db
+      .prepare('INSERT OR REPLACE INTO instances (agent_id, provider, instance_json, updated_at) VALUES (?, ?, ?, ?)')
+      .run(agent.id, provider.name, JSON.stringify({ machineType: spec.machineType }), Date.now());
+    this.#ctx.audit.record({ actor, action: 'agent.provision', plane: planeName, agent: input.name, outcome: 'ok', detail: { owner: input.ownerEmail, provider: provider.name } });
+    return this.view(agent);
+  }
+
+  async removeAgent(planeName: string, name: string, actor: string): Promise<void> {
+    const plane = this.#ctx.planes.get(planeName);
+    const agent = this.#ctx.agents.get(planeName, name);
+    await this.#ctx.infra.get(plane.spec.infraProvider).deprovision(agent.id);
+    this.#ctx.sessions.get(agent.id)?.close(grpc.status.UNAUTHENTICATED, 'agent removed');
+    this.#ctx.heartbeats.forget(agent.id);
+    this.#ctx.agents.delete(agent.id);
+    this.#ctx.audit.record({ actor, action: 'agent.remove', plane: planeName, agent: name, outcome: 'ok' });
+  }
+
+  /**
+   * Restart: with the agent connected, agentd restarts its supervised gateway
+   * (a command, answered with a result). Disconnected, or with mode "instance",
+   * the infra provider restarts the whole machine/process.
+   */
+  async restartAgent(planeName: string, name: string, mode: 'auto' | 'gateway' | 'instance', actor: string): Promise<{ mode: 'gateway' | 'instance'; command: CommandRecord | null }> {
+    const plane = this.#ctx.planes.get(planeName);
+    const agent = this.#ctx.agents.get(planeName, name);
+    const useInstance = mode === 'instance' || (mode === 'auto' && !this.#ctx.sessions.isConnected(agent.id));
+    if (useInstance) {
+      await this.#ctx.infra.get(plane.spec.infraProvider).restart(agent.id);
+      this.#ctx.audit.record({ actor, action: 'agent.restart', plane: planeName, agent: name, outcome: 'ok', detail: { mode: 'instance' } });
+      return { mode: 'instance', command: null };
+    }
+    return { mode: 'gateway', command: this.sendCommand(planeName, name, 'restart', {}, actor) };
+  }
+
+  /** Stores the command, then sends it if the agent is connected; otherwise it waits for the agent. */
+  sendCommand(planeName: string, name: string, kind: CommandKind, args: Record<string, unknown>, actor: string): CommandRecord {
+    const agent = this.#ctx.agents.get(planeName, name);
+    if (kind === 'pause' || kind === 'resume') this.#ctx.agents.setDesiredState(agent.id, kind === 'pause' ? 'paused' : 'running');
+    const cmd = this.#ctx.commands.create({ agentId: agent.id, kind, args, actor, ttlMs: this.#ctx.commandTtlMs });
+    const session = this.#ctx.sessions.get(agent.id);
+    if (session?.send(toWireCommand(cmd))) this.#ctx.commands.markDelivered(cmd.id);
+    this.#ctx.audit.record({ actor, action: `command.${kind}`, plane: planeName, agent: name, outcome: 'ok', detail: { commandId: cmd.id, delivered: Boolean(session) } });
+    return this.#ctx.commands.get(cmd.id);
+  }
+
+  getCommand(planeName: string, name: string, commandId: string): CommandRecord {
+    const agent = this.#ctx.agents.get(planeName, name);
+    const cmd = this.#ctx.commands.get(commandId);
+    if (cmd.agentId !== agent.id) throw new PlaneError(ErrorCode.NotFound, `command '${commandId}' not found for agent '${name}'`, { where: 'commandId' });
+    return cmd;
+  }
+
+  /** Resolves when the command reaches a terminal state or `timeoutMs` passes. */
+  async waitForCommand(commandId: string, timeoutMs: number): Promise<CommandRecord> {
+    const current = this.#ctx.commands.get(commandId);
+    if (TERMINAL_COMMAND_STATES.has(current.state) || timeoutMs <= 0) return current;
+    return new Promise((resolve) => {
+      const onCommand = (c: CommandRecord): void => {
+        if (c.id === commandId && TERMINAL_COMMAND_STATES.has(c.state)) finish();
+      };
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.#ctx.events.off('command', onCommand);
+        resolve(this.#ctx.commands.get(commandId));
+      };
+      const timer = setTimeout(finish, timeoutMs);
+      this.#ctx.events.on('command', onCommand);
+    });
+  }
+
+  view(agent: AgentRecord, now = Date.now()): AgentView {
+    const connected = this.#ctx.sessions.isConnected(agent.id);
+    const hb = this.#ctx.heartbeats.get(agent.id);
+    return {
+      ...agent,
+      connected,
+      health: evaluateHealth({ agent, connected, heartbeat: hb, heartbeatIntervalMs: this.#ctx.heartbeatIntervalMs, now }),
+      heartbeat: hb ? { ...hb, ageMs: now - hb.receivedAt } : null,
+    };
+  }
+
+  listAgents(planeName: string): AgentView[] {
+    this.#ctx.planes.get(planeName);
+    const now = Date.now();
+    return this.#ctx.agents.list(planeName).map((a) => this.view(a, now));
+  }
+
+  getAgent(planeName: string, name: string): AgentView {
+    return this.view(this.#ctx.agents.get(planeName, name));
+  }
+
+  /** After a hub start: bring back every instance that should be running but is not. */
+  async reconcileInstances(): Promise<void> {
+    for (const plane of this.#ctx.planes.list()) {
+      if (!this.#ctx.infra.has(plane.spec.infraProvider)) continue;
+      const provider = this.#ctx.infra.get(plane.spec.infraProvider);
+      for (const agent of this.#ctx.agents.list(plane.name)) {
+        const st = await provider.status(agent.id);
+        if (st.state === 'stopped') {
+          this.#ctx.log.info('starting instance that should be running', { plane: plane.name, agent: agent.name });
+          await provider.start(agent.id);
+        }
+      }
+    }
+  }
+}
+
+/** Cloud labels allow [a-z0-9_-] up to 63 chars. */
+function labelValue(s: string): string {
+  return s.toLowerCase().replace(/[^a-z0-9_-]/g, '_').slice(0, 63);
+}

@@ -1,0 +1,204 @@
+import * as grpc from '@grpc/grpc-js';
+import { randomUUID } from 'node:crypto';
+import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
+import type {
+  AgentMessage__Output,
+  AgentPlaneHandlers,
+  CommandResult__Output,
+  EnrollRequest__Output,
+  EnrollResponse,
+  HubMessage,
+} from '../../../proto/index.ts';
+import type { HubContext } from '../hub-context.ts';
+import type { AgentRecord, CommandRecord, CommandState } from '../model.ts';
+import type { AgentSession } from './session-registry.ts';
+
+/** How long a new stream may stay silent before its Hello. */
+const HELLO_TIMEOUT_MS = 10_000;
+
+const resultState: Record<string, CommandState | undefined> = {
+  COMMAND_STATUS_ACCEPTED: 'accepted',
+  COMMAND_STATUS_SUCCEEDED: 'succeeded',
+  COMMAND_STATUS_FAILED: 'failed',
+  COMMAND_STATUS_REJECTED: 'rejected',
+  COMMAND_STATUS_EXPIRED: 'expired',
+  COMMAND_STATUS_INTERRUPTED: 'interrupted',
+};
+
+function grpcError(err: PlaneError): Partial<grpc.StatusObject> {
+  return { code: err.grpcStatus, details: err.message };
+}
+
+export function toWireCommand(cmd: CommandRecord): HubMessage {
+  return {
+    command: { id: cmd.id, kind: cmd.kind, argsJson: JSON.stringify(cmd.args), issuedAtMs: cmd.createdAt, deadlineMs: cmd.deadlineAt },
+  };
+}
+
+export function createAgentService(ctx: HubContext): AgentPlaneHandlers {
+  const log = ctx.log.child('grpc');
+
+  function enroll(call: grpc.ServerUnaryCall<EnrollRequest__Output, EnrollResponse>, callback: grpc.sendUnaryData<EnrollResponse>): void {
+    const req = call.request;
+    try {
+      if (req.proof !== 'enrollmentToken' || !req.enrollmentToken) {
+        throw new PlaneError(
+          ErrorCode.Unauthenticated,
+          req.proof === 'instanceIdentityToken' ? 'instance identity enrolment is not enabled on this hub' : 'enrollment token is required',
+        );
+      }
+      const { agent, credential } = ctx.agents.redeemEnrollmentToken(req.enrollmentToken);
+      if ((req.plane && req.plane !== agent.plane) || (req.agentName && req.agentName !== agent.name)) {
+        // The token is spent either way: a token presented by the wrong agent is compromised.
+        throw new PlaneError(ErrorCode.PermissionDenied, `enrollment token belongs to ${agent.plane}/${agent.name}, not ${req.plane}/${req.agentName}`);
+      }
+      ctx.audit.record({ actor: `agent:${agent.id}`, action: 'agent.enroll', plane: agent.plane, agent: agent.name, outcome: 'ok', detail: { bootId: req.bootId } });
+      log.info('agent enrolled', { plane: agent.plane, agent: agent.name, agentId: agent.id });
+      callback(null, { agentId: agent.id, plane: agent.plane, agentName: agent.name, credential, issuedAtMs: Date.now() });
+    } catch (err) {
+      const e = PlaneError.from(err);
+      ctx.audit.record({ actor: 'anonymous', action: 'agent.enroll', plane: req.plane || null, agent: req.agentName || null, outcome: 'denied', detail: { reason: e.message } });
+      log.warn('enrolment refused', { plane: req.plane, agent: req.agentName, reason: e.message });
+      callback(grpcError(e));
+    }
+  }
+
+  function authenticate(call: grpc.ServerDuplexStream<AgentMessage__Output, HubMessage>): AgentRecord {
+    const header = call.metadata.get('authorization')[0];
+    const value = typeof header === 'string' ? header : '';
+    const credential = value.startsWith('Bearer ') ? value.slice(7) : '';
+    const agent = credential ? ctx.agents.authenticate(credential) : undefined;
+    if (!agent) throw new PlaneError(ErrorCode.Unauthenticated, 'missing or invalid agent credential');
+    return agent;
+  }
+
+  function connect(call: grpc.ServerDuplexStream<AgentMessage__Output, HubMessage>): void {
+    let agent: AgentRecord;
+    try {
+      agent = authenticate(call);
+    } catch (err) {
+      const e = PlaneError.from(err);
+      log.warn('stream refused', { reason: e.message, peer: call.getPeer() });
+      call.emit('error', grpcError(e));
+      return;
+    }
+    const agentId = agent.id;
+    const sessionLog = log.child('session', { agentId, plane: agent.plane, agent: agent.name });
+    let session: AgentSession | undefined;
+    let ended = false;
+
+    const end = (code: grpc.status, details: string): void => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(helloTimer);
+      if (code === grpc.status.OK) call.end();
+      else call.emit('error', { code, details });
+    };
+
+    const helloTimer = setTimeout(() => end(grpc.status.DEADLINE_EXCEEDED, 'no Hello within 10 s'), HELLO_TIMEOUT_MS);
+    helloTimer.unref();
+
+    const onHello = (msg: NonNullable<AgentMessage__Output['hello']>): void => {
+      if (session) return end(grpc.status.INVALID_ARGUMENT, 'Hello sent twice on one stream');
+      if (msg.agentId !== agentId) {
+        ctx.audit.record({ actor: `agent:${agentId}`, action: 'agent.impersonation', plane: agent.plane, agent: agent.name, outcome: 'denied', detail: { claimed: msg.agentId } });
+        return end(grpc.status.PERMISSION_DENIED, `stream is authenticated as ${agentId}; Hello claims ${msg.agentId}`);
+      }
+      clearTimeout(helloTimer);
+      const sessionId = randomUUID();
+      const s: AgentSession = {
+        sessionId,
+        agentId,
+        bootId: msg.bootId,
+        connectedAt: Date.now(),
+        call,
+        send: (m) => !ended && call.write(m),
+        close: (code, details) => end(code, details),
+      };
+      session = s;
+      const previous = ctx.sessions.add(s);
+      previous?.close(grpc.status.ABORTED, 'superseded by a newer stream for the same agent');
+      ctx.agents.recordHello(agentId, {
+        bootId: msg.bootId,
+        agentdVersion: msg.agentdVersion,
+        runtimeVersions: msg.runtimeVersions,
+        capabilities: msg.capabilities,
+      });
+      s.send({ helloAck: { heartbeatIntervalMs: ctx.heartbeatIntervalMs, hubVersion: ctx.version, serverTimeMs: Date.now(), sessionId } });
+      sessionLog.info('agent connected', { bootId: msg.bootId, agentdVersion: msg.agentdVersion });
+      ctx.events.emit('connected', agentId);
+      for (const cmd of ctx.commands.openFor(agentId)) {
+        if (s.send(toWireCommand(cmd))) ctx.commands.markDelivered(cmd.id);
+      }
+    };
+
+    const onResult = (r: CommandResult__Output): void => {
+      const state = resultState[r.status];
+      if (!state) return sessionLog.warn('command result with unknown status', { commandId: r.commandId, status: r.status });
+      let output: unknown;
+      try {
+        output = r.outputJson ? JSON.parse(r.outputJson) : undefined;
+      } catch {
+        output = { unparsed: r.outputJson.slice(0, 2000) };
+      }
+      const updated = ctx.commands.recordResult(agentId, {
+        commandId: r.commandId,
+        state,
+        output,
+        ...(r.errorCode ? { errorCode: r.errorCode } : {}),
+        ...(r.errorMessage ? { errorMessage: r.errorMessage } : {}),
+      });
+      if (!updated) return sessionLog.warn('result for a command this agent does not own', { commandId: r.commandId });
+      sessionLog.debug('command result', { commandId: r.commandId, state });
+      ctx.events.emit('command', updated);
+    };
+
+    call.on('data', (msg: AgentMessage__Output) => {
+      if (ended) return;
+      if (msg.body !== 'hello' && !session) return end(grpc.status.FAILED_PRECONDITION, 'first message must be Hello');
+      switch (msg.body) {
+        case 'hello':
+          return msg.hello ? onHello(msg.hello) : undefined;
+        case 'heartbeat':
+          if (msg.heartbeat) {
+            ctx.heartbeats.put(agentId, msg.heartbeat);
+            session?.send({ heartbeatAck: { seq: msg.heartbeat.seq, serverTimeMs: Date.now() } });
+          }
+          return undefined;
+        case 'commandResult':
+          return msg.commandResult ? onResult(msg.commandResult) : undefined;
+        case 'logChunk':
+          if (msg.logChunk) ctx.events.emit('logChunk', agentId, msg.logChunk);
+          return undefined;
+        case 'event':
+          if (msg.event) {
+            sessionLog.info('agent event', { kind: msg.event.kind, severity: msg.event.severity, message: msg.event.message });
+            ctx.events.emit('agentEvent', agentId, msg.event);
+          }
+          return undefined;
+        default:
+          return end(grpc.status.INVALID_ARGUMENT, 'empty message');
+      }
+    });
+
+    const onGone = (): void => {
+      clearTimeout(helloTimer);
+      ended = true;
+      if (session && ctx.sessions.remove(session)) {
+        // The agent row may already be gone (remove-agent ends the stream).
+        if (ctx.agents.findById(agentId)) ctx.agents.recordDisconnect(agentId);
+        sessionLog.info('agent disconnected');
+        ctx.events.emit('disconnected', agentId);
+      }
+    };
+    call.on('end', () => {
+      onGone();
+      call.end();
+    });
+    call.on('error', onGone);
+    call.on('cancelled', onGone);
+    call.on('close', onGone);
+  }
+
+  return { Enroll: enroll, Connect: connect };
+}

@@ -1,0 +1,42 @@
+import type { Heartbeat__Output } from '../../proto/index.ts';
+import type { AgentRecord, Health } from './model.ts';
+
+export interface HealthInput {
+  agent: Pick<AgentRecord, 'enrolledAt' | 'desiredState' | 'lastDisconnectedAt'>;
+  connected: boolean;
+  heartbeat: { receivedAt: number; heartbeat: Heartbeat__Output } | undefined;
+  heartbeatIntervalMs: number;
+  now: number;
+}
+
+const secondsAgo = (now: number, t: number): string => `${Math.max(0, Math.round((now - t) / 1000))}s`;
+
+/**
+ * Health of one agent, with the reason a human needs:
+ *  red    — not connected, no heartbeat for 3 intervals, or a gateway that will not be restarted;
+ *  yellow — connected but degraded: paused, gateway not ready or restarting, heartbeats late;
+ *  green  — connected, heartbeat fresh, gateway running and ready.
+ */
+export function evaluateHealth(input: HealthInput): Health {
+  const { agent, connected, heartbeat, heartbeatIntervalMs: interval, now } = input;
+  if (agent.enrolledAt === null) return { color: 'red', reason: 'not enrolled yet' };
+  if (!connected) {
+    const since = agent.lastDisconnectedAt ?? heartbeat?.receivedAt;
+    return { color: 'red', reason: since ? `disconnected for ${secondsAgo(now, since)}` : 'not connected' };
+  }
+  if (!heartbeat) return { color: 'yellow', reason: 'connected, waiting for the first heartbeat' };
+  const age = now - heartbeat.receivedAt;
+  if (age >= 3 * interval) return { color: 'red', reason: `no heartbeat for ${secondsAgo(now, heartbeat.receivedAt)}` };
+  const gw = heartbeat.heartbeat.gateway;
+  const state = gw?.state ?? 'GATEWAY_STATE_UNSPECIFIED';
+  if (state === 'GATEWAY_STATE_FAILED') return { color: 'red', reason: `gateway failed: ${gw?.lastError || 'no reason reported'}` };
+  if (heartbeat.heartbeat.paused || state === 'GATEWAY_STATE_PAUSED') return { color: 'yellow', reason: 'paused' };
+  if (state !== 'GATEWAY_STATE_RUNNING') {
+    const label = state.replace('GATEWAY_STATE_', '').toLowerCase();
+    return { color: 'yellow', reason: `gateway ${label}${gw?.lastError ? `: ${gw.lastError}` : ''}` };
+  }
+  if (!gw?.ready) return { color: 'yellow', reason: `gateway not ready${gw?.failing.length ? `: ${gw.failing.join(', ')}` : ''}` };
+  if (age > 2 * interval) return { color: 'yellow', reason: `heartbeat late (${secondsAgo(now, heartbeat.receivedAt)})` };
+  if (gw.runtime === 'placeholder') return { color: 'green', reason: 'ok (placeholder child, no OpenClaw gateway yet)' };
+  return { color: 'green', reason: 'ok' };
+}

@@ -1,0 +1,46 @@
+import type { EventEmitter } from 'node:events';
+import type { Logger } from '../../common/src/logger.ts';
+import type { Db } from './db/database.ts';
+import type { SessionRegistry } from './grpc/session-registry.ts';
+import type { InfraRegistry } from './infra/infra-registry.ts';
+import type { CommandRecord } from './model.ts';
+import type { AgentsStore } from './store/agents-store.ts';
+import type { ApiTokens } from './store/api-tokens.ts';
+import type { AuditLog } from './store/audit-log.ts';
+import type { CommandStore } from './store/command-store.ts';
+import type { HeartbeatStore } from './store/heartbeat-store.ts';
+import type { PlanesStore } from './store/planes-store.ts';
+import type { LogChunk__Output, Event__Output } from '../../proto/index.ts';
+
+export interface HubEvents {
+  /** A command changed state (delivered, accepted, finished). */
+  command: [CommandRecord];
+  /** A log chunk answering a "logs" command. */
+  logChunk: [agentId: string, chunk: LogChunk__Output];
+  agentEvent: [agentId: string, event: Event__Output];
+  connected: [agentId: string];
+  disconnected: [agentId: string];
+}
+
+/** Everything the hub's parts share; built once by Hub, passed down, never global. */
+export interface HubContext {
+  readonly version: string;
+  readonly dataDir: string;
+  readonly heartbeatIntervalMs: number;
+  readonly enrollmentTokenTtlMs: number;
+  readonly commandTtlMs: number;
+  readonly log: Logger;
+  readonly db: Db;
+  readonly planes: PlanesStore;
+  readonly agents: AgentsStore;
+  readonly commands: CommandStore;
+  readonly heartbeats: HeartbeatStore;
+  readonly audit: AuditLog;
+  readonly apiTokens: ApiTokens;
+  readonly sessions: SessionRegistry;
+  readonly infra: InfraRegistry;
+  readonly events: EventEmitter<HubEvents>;
+  /** host:port agents dial, and the CA they pin. */
+  grpcAddress(): string;
+  caPem(): string;
+}

@@ -1,0 +1,43 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { resolve } from 'node:path';
+import { ErrorCode, PlaneError } from '../../common/src/errors.ts';
+import { validate } from '../../common/src/validate.ts';
+
+/** Public options of a hub, with their defaults. Durations carry their unit in the name. */
+export const HubOptionsSchema = Type.Object(
+  {
+    dataDir: Type.String({ minLength: 1 }),
+    grpcHost: Type.String({ default: '127.0.0.1' }),
+    grpcPort: Type.Integer({ minimum: 0, maximum: 65535, default: 7443 }),
+    apiHost: Type.String({ default: '127.0.0.1' }),
+    apiPort: Type.Integer({ minimum: 0, maximum: 65535, default: 7480 }),
+    /** host:port written into enrollment bundles; defaults to grpcHost:<bound port>. */
+    advertiseAddress: Type.Optional(Type.String({ pattern: '^[^\\s:]+:\\d+$' })),
+    /** Extra DNS names / IPs for the server certificate. */
+    tlsNames: Type.Array(Type.String(), { default: [] }),
+    heartbeatIntervalMs: Type.Integer({ minimum: 100, maximum: 300_000, default: 5000 }),
+    enrollmentTokenTtlMs: Type.Integer({ minimum: 1000, default: 24 * 3600_000 }),
+    commandTtlMs: Type.Integer({ minimum: 1000, default: 3600_000 }),
+    heartbeatFlushIntervalMs: Type.Integer({ minimum: 50, default: 1000 }),
+    /** Environment added to local agentd processes (tests shorten intervals through it). */
+    localAgentEnv: Type.Record(Type.String(), Type.String(), { default: {} }),
+  },
+  { additionalProperties: false },
+);
+export type HubOptions = Partial<Static<typeof HubOptionsSchema>> & { dataDir: string };
+export type CompiledHubOptions = Readonly<Static<typeof HubOptionsSchema>>;
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/** Fills defaults, validates, rejects unknown keys, freezes. */
+export function compileHubOptions(options: HubOptions): CompiledHubOptions {
+  const copy = structuredClone(options) as Record<string, unknown>;
+  const compiled = validate(HubOptionsSchema, copy, 'hub options');
+  compiled.dataDir = resolve(compiled.dataDir);
+  if (!LOOPBACK.has(compiled.apiHost)) {
+    // The REST API speaks plain HTTP with bearer tokens: keep it off the network
+    // until it serves TLS (front it with a TLS proxy or an SSH/IAP tunnel).
+    throw new PlaneError(ErrorCode.InvalidArgument, `apiHost ${compiled.apiHost} is not loopback; the REST API is plain HTTP and only binds to loopback`, { where: 'apiHost' });
+  }
+  return Object.freeze(compiled);
+}

@@ -1,0 +1,248 @@
+import * as grpc from '@grpc/grpc-js';
+import type { FastifyInstance } from 'fastify';
+import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { ErrorCode, PlaneError } from '../../common/src/errors.ts';
+import { ensureDir, writeFileAtomic } from '../../common/src/files.ts';
+import { Logger, type LogSink } from '../../common/src/logger.ts';
+import { VERSION } from '../../common/src/version.ts';
+import { loadContract } from '../../proto/index.ts';
+import { buildApi } from './api/api-server.ts';
+import { type Db, openDatabase } from './db/database.ts';
+import { Fleet } from './fleet.ts';
+import { createAgentService } from './grpc/agent-service.ts';
+import { SessionRegistry } from './grpc/session-registry.ts';
+import type { HubContext, HubEvents } from './hub-context.ts';
+import { type CompiledHubOptions, compileHubOptions, type HubOptions } from './hub-options.ts';
+import { InfraRegistry } from './infra/infra-registry.ts';
+import { LocalProvider } from './infra/local-provider.ts';
+import type { HealthColor } from './model.ts';
+import { AgentsStore } from './store/agents-store.ts';
+import { ApiTokens } from './store/api-tokens.ts';
+import { AuditLog } from './store/audit-log.ts';
+import { CommandStore } from './store/command-store.ts';
+import { HeartbeatStore } from './store/heartbeat-store.ts';
+import { PlanesStore } from './store/planes-store.ts';
+import { ensureHubTls, type HubTls } from './tls/certificate-authority.ts';
+
+export type HubState = 'created' | 'starting' | 'running' | 'closing' | 'closed';
+
+/** What a running hub tells clients (also written to <dataDir>/hub.json). */
+export interface HubEndpoints {
+  apiUrl: string;
+  grpcAddress: string;
+  adminTokenFile: string;
+  caFile: string;
+  pid: number;
+}
+
+/**
+ * The control hub: gRPC for agents (TLS, per-agent credentials), REST for
+ * admins, SQLite for fleet state. Lifecycle: created -> starting -> running ->
+ * closing -> closed; every transition is logged and illegal calls throw.
+ */
+export class Hub {
+  readonly options: CompiledHubOptions;
+  readonly log: Logger;
+  #state: HubState = 'created';
+  #db: Db | undefined;
+  #grpc: grpc.Server | undefined;
+  #api: FastifyInstance | undefined;
+  #ctx: HubContext | undefined;
+  #fleet: Fleet | undefined;
+  #local: LocalProvider | undefined;
+  #endpoints: HubEndpoints | undefined;
+  readonly #timers: NodeJS.Timeout[] = [];
+  readonly #lastColor = new Map<string, HealthColor>();
+
+  constructor(options: HubOptions, logSink?: LogSink) {
+    this.options = compileHubOptions(options);
+    this.log = new Logger('hub', logSink ? { sink: logSink } : {});
+  }
+
+  get state(): HubState {
+    return this.#state;
+  }
+
+  #transition(to: HubState): void {
+    this.log.info('hub state', { from: this.#state, to });
+    this.#state = to;
+  }
+
+  get endpoints(): HubEndpoints {
+    if (!this.#endpoints) throw new PlaneError(ErrorCode.FailedPrecondition, 'hub is not running');
+    return this.#endpoints;
+  }
+
+  get context(): HubContext {
+    if (!this.#ctx) throw new PlaneError(ErrorCode.FailedPrecondition, 'hub is not running');
+    return this.#ctx;
+  }
+
+  get fleet(): Fleet {
+    if (!this.#fleet) throw new PlaneError(ErrorCode.FailedPrecondition, 'hub is not running');
+    return this.#fleet;
+  }
+
+  get localProvider(): LocalProvider {
+    if (!this.#local) throw new PlaneError(ErrorCode.FailedPrecondition, 'hub is not running');
+    return this.#local;
+  }
+
+  async start(): Promise<HubEndpoints> {
+    if (this.#state !== 'created') throw new PlaneError(ErrorCode.FailedPrecondition, `hub cannot start from state ${this.#state}`);
+    this.#transition('starting');
+    try {
+      return await this.#start();
+    } catch (err) {
+      await this.destroy();
+      throw err;
+    }
+  }
+
+  async #start(): Promise<HubEndpoints> {
+    const o = this.options;
+    ensureDir(o.dataDir, 0o700);
+    const db = openDatabase(join(o.dataDir, 'hub.db'));
+    this.#db = db;
+    const tls: HubTls = await ensureHubTls(o.dataDir, o.tlsNames.concat(o.grpcHost === '0.0.0.0' ? [] : [o.grpcHost]), this.log.child('tls'));
+    const apiTokens = new ApiTokens(db);
+    const adminTokenFile = join(o.dataDir, 'admin.token');
+    if (apiTokens.count() === 0 || !existsSync(adminTokenFile)) {
+      const { token } = apiTokens.create('admin', 'admin');
+      writeFileAtomic(adminTokenFile, `${token}\n`, 0o600);
+      this.log.info('wrote a new admin API token', { adminTokenFile });
+    }
+
+    const infra = new InfraRegistry();
+    this.#local = new LocalProvider({ root: join(o.dataDir, 'local-agents'), log: this.log, env: o.localAgentEnv });
+    infra.register(this.#local);
+
+    let grpcAddress = '';
+    const ctx: HubContext = {
+      version: VERSION,
+      dataDir: o.dataDir,
+      heartbeatIntervalMs: o.heartbeatIntervalMs,
+      enrollmentTokenTtlMs: o.enrollmentTokenTtlMs,
+      commandTtlMs: o.commandTtlMs,
+      log: this.log,
+      db,
+      planes: new PlanesStore(db),
+      agents: new AgentsStore(db),
+      commands: new CommandStore(db),
+      heartbeats: new HeartbeatStore(db),
+      audit: new AuditLog(db),
+      apiTokens,
+      sessions: new SessionRegistry(),
+      infra,
+      events: new EventEmitter<HubEvents>(),
+      grpcAddress: () => grpcAddress,
+      caPem: () => tls.caPem,
+    };
+    ctx.events.setMaxListeners(0);
+    this.#ctx = ctx;
+    this.#fleet = new Fleet(ctx);
+
+    const server = new grpc.Server({
+      // Agents may not send HTTP/2 keepalive pings; liveness is the Heartbeat message.
+      'grpc.keepalive_permit_without_calls': 0,
+      'grpc.max_receive_message_length': 4 * 1024 * 1024,
+    });
+    server.addService(loadContract().agentplane.v1.AgentPlane.service, createAgentService(ctx));
+    const creds = grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(tls.keyPem), cert_chain: Buffer.from(tls.certPem) }], false);
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(`${o.grpcHost}:${o.grpcPort}`, creds, (err, p) => (err ? reject(new PlaneError(ErrorCode.Unavailable, `cannot listen for gRPC on ${o.grpcHost}:${o.grpcPort}: ${err.message}`, { cause: err })) : resolve(p))),
+    );
+    this.#grpc = server;
+    grpcAddress = o.advertiseAddress ?? `${o.grpcHost === '0.0.0.0' ? '127.0.0.1' : o.grpcHost}:${port}`;
+
+    const api = await buildApi(ctx, this.#fleet);
+    this.#api = api;
+    try {
+      await api.listen({ host: o.apiHost, port: o.apiPort });
+    } catch (err) {
+      throw new PlaneError(ErrorCode.Unavailable, `cannot listen for the API on ${o.apiHost}:${o.apiPort}: ${(err as Error).message}`, { cause: err });
+    }
+    const addr = api.server.address() as AddressInfo;
+    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    this.#endpoints = { apiUrl: `http://${host}:${addr.port}`, grpcAddress, adminTokenFile, caFile: join(o.dataDir, 'tls', 'ca.pem'), pid: process.pid };
+    writeFileAtomic(join(o.dataDir, 'hub.json'), `${JSON.stringify(this.#endpoints, null, 2)}\n`, 0o600);
+
+    const flush = setInterval(() => ctx.heartbeats.flush(), o.heartbeatFlushIntervalMs);
+    const watch = setInterval(() => this.#watchHealth(), Math.max(100, Math.floor(o.heartbeatIntervalMs / 2)));
+    flush.unref();
+    watch.unref();
+    this.#timers.push(flush, watch);
+
+    await this.#fleet.reconcileInstances();
+    this.#transition('running');
+    this.log.info('hub running', { ...this.#endpoints });
+    return this.#endpoints;
+  }
+
+  /** Logs and audits every health colour change, so "when did it go red" has an answer. */
+  #watchHealth(): void {
+    const ctx = this.#ctx;
+    const fleet = this.#fleet;
+    if (!ctx || !fleet || this.#state !== 'running') return;
+    const now = Date.now();
+    for (const agent of ctx.agents.list()) {
+      const { health } = fleet.view(agent, now);
+      const before = this.#lastColor.get(agent.id);
+      if (before === health.color) continue;
+      this.#lastColor.set(agent.id, health.color);
+      if (before === undefined && health.color === 'green') continue;
+      this.log.info('agent health changed', { plane: agent.plane, agent: agent.name, from: before ?? 'unknown', to: health.color, reason: health.reason });
+      ctx.audit.record({ actor: 'hub', action: 'agent.health', plane: agent.plane, agent: agent.name, outcome: 'ok', detail: { from: before ?? 'unknown', to: health.color, reason: health.reason } });
+    }
+  }
+
+  /**
+   * Graceful stop: refuse new work, end agent streams (agents reconnect to the
+   * next hub), flush heartbeats, close the database. Idempotent.
+   */
+  async close(deadlineMs = 5000): Promise<void> {
+    if (this.#state === 'closed' || this.#state === 'closing') return;
+    this.#transition('closing');
+    for (const t of this.#timers.splice(0)) clearInterval(t);
+    for (const s of this.#ctx?.sessions.all() ?? []) s.close(grpc.status.UNAVAILABLE, 'hub shutting down');
+    await Promise.all([
+      this.#api?.close(),
+      new Promise<void>((resolve) => {
+        if (!this.#grpc) return resolve();
+        const server = this.#grpc;
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, deadlineMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+    ]);
+    this.#finish();
+  }
+
+  /** Immediate stop: drop every connection now. Idempotent. */
+  async destroy(): Promise<void> {
+    if (this.#state === 'closed') return;
+    this.#state = 'closing';
+    for (const t of this.#timers.splice(0)) clearInterval(t);
+    this.#grpc?.forceShutdown();
+    await this.#api?.close();
+    this.#finish();
+  }
+
+  #finish(): void {
+    try {
+      this.#ctx?.heartbeats.flush();
+    } catch (err) {
+      this.log.warn('could not flush heartbeats at close', { error: err });
+    }
+    if (this.#db?.open) this.#db.close();
+    this.#transition('closed');
+  }
+}

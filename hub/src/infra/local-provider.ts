@@ -1,0 +1,235 @@
+import { spawn } from 'node:child_process';
+import { existsSync, openSync, closeSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sleep } from '../../../common/src/backoff.ts';
+import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
+import { ensureDir, writeFileAtomic } from '../../../common/src/files.ts';
+import type { Logger } from '../../../common/src/logger.ts';
+import type { AgentComputeSpec, AgentInstance, AgentStatus, InfraProvider } from './infra-provider.ts';
+
+/** agentd's entry point, beside this file in the same tree (src/*.ts or dist/*.js). */
+const AGENTD_MAIN = fileURLToPath(new URL(`../../../agentd/src/main${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
+
+interface InstanceFile {
+  agentId: string;
+  plane: string;
+  agentName: string;
+  machineType: string;
+  labels: Record<string, string>;
+}
+
+export interface LocalProviderOptions {
+  /** Root for agent directories: <root>/<plane>/<agent>/ */
+  root: string;
+  log: Logger;
+  /** How long agentd gets to shut down before SIGKILL. */
+  stopTimeoutMs?: number;
+  /** Extra environment for agentd (tests shorten intervals with it). */
+  env?: Record<string, string>;
+}
+
+/**
+ * The embedded infra provider: each agent is an agentd process on this host,
+ * in its own process group, with its own directory (config, state, log). The
+ * processes outlive the hub, as VMs would; `reconcile` restarts the ones that
+ * should be running after a hub start.
+ */
+export class LocalProvider implements InfraProvider {
+  readonly name = 'local';
+  readonly #root: string;
+  readonly #log: Logger;
+  readonly #stopTimeoutMs: number;
+  readonly #env: Record<string, string>;
+  readonly #byId = new Map<string, string>();
+
+  constructor(options: LocalProviderOptions) {
+    this.#root = options.root;
+    this.#log = options.log.child('local-infra');
+    this.#stopTimeoutMs = options.stopTimeoutMs ?? 20_000;
+    this.#env = options.env ?? {};
+    ensureDir(this.#root, 0o700);
+    this.#index();
+  }
+
+  #index(): void {
+    for (const plane of safeReaddir(this.#root)) {
+      for (const name of safeReaddir(join(this.#root, plane))) {
+        const file = join(this.#root, plane, name, 'instance.json');
+        if (!existsSync(file)) continue;
+        const inst = JSON.parse(readFileSync(file, 'utf8')) as InstanceFile;
+        this.#byId.set(inst.agentId, join(this.#root, plane, name));
+      }
+    }
+  }
+
+  #dir(agentId: string): string {
+    const dir = this.#byId.get(agentId);
+    if (!dir) throw new PlaneError(ErrorCode.NotFound, `no local instance for agent ${agentId}`);
+    return dir;
+  }
+
+  agentDir(agentId: string): string {
+    return this.#dir(agentId);
+  }
+
+  async provision(spec: AgentComputeSpec): Promise<AgentInstance> {
+    const dir = join(this.#root, spec.plane, spec.agentName);
+    if (existsSync(join(dir, 'instance.json'))) {
+      throw new PlaneError(ErrorCode.AlreadyExists, `a local instance already exists at ${dir}`);
+    }
+    ensureDir(dir, 0o700);
+    ensureDir(join(dir, 'state'), 0o700);
+    writeFileAtomic(join(dir, 'enrollment.bundle'), spec.bootstrap.enrollmentBundle, 0o600);
+    const config = {
+      plane: spec.plane,
+      agent: spec.agentName,
+      stateDir: join(dir, 'state'),
+      enrollmentBundleFile: join(dir, 'enrollment.bundle'),
+      runtime: { kind: 'placeholder' },
+    };
+    writeFileAtomic(join(dir, 'agentd.json'), `${JSON.stringify(config, null, 2)}\n`, 0o600);
+    const inst: InstanceFile = { agentId: spec.agentId, plane: spec.plane, agentName: spec.agentName, machineType: 'local-process', labels: spec.labels };
+    writeFileAtomic(join(dir, 'instance.json'), `${JSON.stringify(inst, null, 2)}\n`, 0o600);
+    this.#byId.set(spec.agentId, dir);
+    this.#spawn(dir);
+    this.#log.info('provisioned local agent', { agentId: spec.agentId, plane: spec.plane, agent: spec.agentName, dir });
+    return this.#instance(dir);
+  }
+
+  #spawn(dir: string): number {
+    const logFd = openSync(join(dir, 'agentd.log'), 'a', 0o600);
+    try {
+      // detached: agentd leads its own process group and outlives the hub, like a VM.
+      const child = spawn(process.execPath, [AGENTD_MAIN, 'run', '--config', join(dir, 'agentd.json')], {
+        cwd: dir,
+        detached: true,
+        stdio: ['ignore', logFd, logFd],
+        env: { ...process.env, ...this.#env },
+      });
+      if (child.pid === undefined) throw new PlaneError(ErrorCode.Internal, `could not start agentd in ${dir}`);
+      child.unref();
+      writeFileAtomic(join(dir, 'agentd.pid'), `${child.pid}\n`, 0o600);
+      return child.pid;
+    } finally {
+      closeSync(logFd);
+    }
+  }
+
+  /** The pid of this agent's agentd if it is alive and really is that agentd (pids get reused). */
+  #livePid(dir: string): number | undefined {
+    let pid: number;
+    try {
+      pid = Number.parseInt(readFileSync(join(dir, 'agentd.pid'), 'utf8'), 10);
+    } catch {
+      return undefined;
+    }
+    if (!Number.isInteger(pid) || pid <= 1) return undefined;
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!cmdline.includes(join(dir, 'agentd.json'))) return undefined;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (/\) Z /.test(stat)) return undefined;
+      return pid;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async #stopDir(dir: string): Promise<void> {
+    const pid = this.#livePid(dir);
+    if (pid === undefined) return;
+    signalGroup(pid, 'SIGTERM');
+    const deadline = Date.now() + this.#stopTimeoutMs;
+    while (Date.now() < deadline) {
+      if (this.#livePid(dir) === undefined) return;
+      await sleep(50);
+    }
+    this.#log.warn('agentd did not stop in time; killing its process group', { dir, pid });
+    signalGroup(pid, 'SIGKILL');
+    while (this.#livePid(dir) !== undefined) await sleep(20);
+  }
+
+  async deprovision(agentId: string): Promise<void> {
+    const dir = this.#byId.get(agentId);
+    if (!dir) return;
+    await this.#stopDir(dir);
+    rmSync(dir, { recursive: true, force: true });
+    this.#byId.delete(agentId);
+    this.#log.info('deprovisioned local agent', { agentId, dir });
+  }
+
+  async restart(agentId: string): Promise<void> {
+    const dir = this.#dir(agentId);
+    await this.#stopDir(dir);
+    this.#spawn(dir);
+  }
+
+  async stop(agentId: string): Promise<void> {
+    await this.#stopDir(this.#dir(agentId));
+  }
+
+  async start(agentId: string): Promise<void> {
+    const dir = this.#dir(agentId);
+    if (this.#livePid(dir) === undefined) this.#spawn(dir);
+  }
+
+  /** Stops every local agentd (the main job's Ctrl-C); directories stay. */
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.#byId.values()].map((dir) => this.#stopDir(dir)));
+  }
+
+  async status(agentId: string): Promise<AgentStatus> {
+    const dir = this.#byId.get(agentId);
+    if (!dir) return { agentId, state: 'missing', detail: 'no local instance' };
+    const pid = this.#livePid(dir);
+    return pid === undefined ? { agentId, state: 'stopped', detail: 'agentd is not running' } : { agentId, state: 'running', detail: `agentd pid ${pid}` };
+  }
+
+  #instance(dir: string): AgentInstance {
+    const inst = JSON.parse(readFileSync(join(dir, 'instance.json'), 'utf8')) as InstanceFile;
+    const pid = this.#livePid(dir);
+    return {
+      agentId: inst.agentId,
+      plane: inst.plane,
+      agentName: inst.agentName,
+      provider: this.name,
+      instanceRef: pid === undefined ? dir : `${dir} (pid ${pid})`,
+      state: pid === undefined ? 'stopped' : 'running',
+      machineType: inst.machineType,
+      labels: inst.labels,
+    };
+  }
+
+  async listInstances(plane: string): Promise<AgentInstance[]> {
+    return [...this.#byId.values()].filter((dir) => dir.startsWith(join(this.#root, plane) + '/')).map((dir) => this.#instance(dir));
+  }
+
+  async resize(agentId: string, spec: Partial<Pick<AgentComputeSpec, 'machineType' | 'diskSizeGb' | 'labels'>>): Promise<void> {
+    // A local process has no machine type or disk size; labels are recorded for cost attribution.
+    const dir = this.#dir(agentId);
+    const inst = JSON.parse(readFileSync(join(dir, 'instance.json'), 'utf8')) as InstanceFile;
+    if (spec.labels) inst.labels = spec.labels;
+    writeFileAtomic(join(dir, 'instance.json'), `${JSON.stringify(inst, null, 2)}\n`, 0o600);
+  }
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * `hub serve --data-dir DIR ...` and `hub token create ...`. The only module of
+ * the hub program that handles signals or exits the process.
+ */
+import { join } from 'node:path';
+import { hostPortFlag, intFlag, parseFlags } from '../../common/src/cli-args.ts';
+import { ErrorCode, PlaneError } from '../../common/src/errors.ts';
+import { writeFileAtomic } from '../../common/src/files.ts';
+import { VERSION } from '../../common/src/version.ts';
+import { openDatabase } from './db/database.ts';
+import { Hub } from './hub.ts';
+import { ApiTokens } from './store/api-tokens.ts';
+
+const USAGE = `usage:
+  hub serve --data-dir DIR [--grpc-listen HOST:PORT] [--api-listen HOST:PORT] [--advertise HOST:PORT]
+            [--tls-name NAME]... [--heartbeat-interval-ms N]
+  hub token create --data-dir DIR --name NAME --role admin|viewer --out FILE
+  hub --version`;
+
+async function serve(args: string[]): Promise<number> {
+  const { values } = parseFlags(args, {
+    'data-dir': { type: 'string' },
+    'grpc-listen': { type: 'string' },
+    'api-listen': { type: 'string' },
+    advertise: { type: 'string' },
+    'tls-name': { type: 'string', multiple: true },
+    'heartbeat-interval-ms': { type: 'string' },
+  });
+  if (!values['data-dir']) throw new PlaneError(ErrorCode.InvalidArgument, '--data-dir is required', { where: '--data-dir' });
+  const grpcListen = hostPortFlag(values['grpc-listen'], 'grpc-listen');
+  const apiListen = hostPortFlag(values['api-listen'], 'api-listen');
+  const hb = intFlag(values['heartbeat-interval-ms'], 'heartbeat-interval-ms');
+  const hub = new Hub({
+    dataDir: values['data-dir'],
+    ...(grpcListen ? { grpcHost: grpcListen.host, grpcPort: grpcListen.port } : {}),
+    ...(apiListen ? { apiHost: apiListen.host, apiPort: apiListen.port } : {}),
+    ...(values.advertise ? { advertiseAddress: values.advertise } : {}),
+    ...(values['tls-name'] ? { tlsNames: values['tls-name'] } : {}),
+    ...(hb !== undefined ? { heartbeatIntervalMs: hb } : {}),
+  });
+  const stopped = new Promise<void>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        hub.log.warn('second signal: stopping now', { signal });
+        void hub.destroy().then(resolve);
+        return;
+      }
+      stopping = true;
+      hub.log.info('stopping', { signal });
+      void hub.close().then(resolve);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  await hub.start();
+  await stopped;
+  return 0;
+}
+
+function tokenCreate(args: string[]): number {
+  const { values } = parseFlags(args, {
+    'data-dir': { type: 'string' },
+    name: { type: 'string' },
+    role: { type: 'string' },
+    out: { type: 'string' },
+  });
+  for (const f of ['data-dir', 'name', 'role', 'out'] as const) {
+    if (!values[f]) throw new PlaneError(ErrorCode.InvalidArgument, `--${f} is required`, { where: `--${f}` });
+  }
+  const role = values.role as string;
+  if (role !== 'admin' && role !== 'viewer') throw new PlaneError(ErrorCode.InvalidArgument, `--role must be admin or viewer, got '${role}'`, { where: '--role' });
+  const db = openDatabase(join(values['data-dir'] as string, 'hub.db'));
+  try {
+    const { id, token } = new ApiTokens(db).create(values.name as string, role);
+    // The token goes to a 0600 file, never to stdout, so it stays out of terminal scrollback and logs.
+    writeFileAtomic(values.out as string, `${token}\n`, 0o600);
+    console.log(JSON.stringify({ id, name: values.name, role, file: values.out }));
+  } finally {
+    db.close();
+  }
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, sub, ...rest] = argv;
+  if (cmd === '--version') return (console.log(VERSION), 0);
+  if (cmd === 'serve') return serve(argv.slice(1));
+  if (cmd === 'token' && sub === 'create') return tokenCreate(rest);
+  throw new PlaneError(ErrorCode.InvalidArgument, `unknown command '${argv.join(' ')}'\n${USAGE}`);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    const e = PlaneError.from(err);
+    console.error(`hub: ${e.message}`);
+    process.exit(e.exitCode);
+  },
+);

@@ -1,0 +1,107 @@
+/**
+ * The hub's domain model. Schemas are TypeBox (JSON Schema), so the same object
+ * validates REST bodies, documents them in OpenAPI and types the code.
+ */
+import { type Static, Type } from '@sinclair/typebox';
+import { NAME_PATTERN } from '../../common/src/ids.ts';
+
+export const Name = Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 40, description: 'DNS label: lowercase letters, digits, hyphens' });
+export const Email = Type.String({ pattern: '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$', maxLength: 254 });
+export const ModelTier = Type.Union([Type.Literal('haiku'), Type.Literal('sonnet'), Type.Literal('opus')]);
+export const InfraProviderName = Type.Union([Type.Literal('local'), Type.Literal('gcp')], { description: '"local" runs agentd processes on the hub host' });
+const ToolName = Type.String({ pattern: '^[a-z][a-z0-9_-]{0,39}$' });
+
+export const PlaneSpec = Type.Object(
+  {
+    infraProvider: InfraProviderName,
+    identityProvider: Type.String({ default: 'none', maxLength: 64 }),
+    secretsProvider: Type.String({ default: 'local', maxLength: 64 }),
+    networkProvider: Type.String({ default: 'none', maxLength: 64 }),
+    region: Type.String({ default: 'local', maxLength: 64 }),
+    project: Type.Optional(Type.String({ maxLength: 64 })),
+    defaults: Type.Object(
+      {
+        machineType: Type.String({ default: 'e2-small', maxLength: 64 }),
+        diskSizeGb: Type.Integer({ default: 20, minimum: 10, maximum: 65536 }),
+        image: Type.Optional(Type.String({ maxLength: 512 })),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type PlaneSpec = Static<typeof PlaneSpec>;
+
+export const AgentSpec = Type.Object(
+  {
+    machineType: Type.String({ maxLength: 64 }),
+    diskSizeGb: Type.Integer({ minimum: 10, maximum: 65536 }),
+    modelTier: ModelTier,
+    budgetCap: Type.Optional(Type.Number({ minimum: 0, maximum: 1_000_000, description: 'USD per month' })),
+    tools: Type.Array(ToolName, { maxItems: 64, uniqueItems: true }),
+    channels: Type.Array(ToolName, { maxItems: 32, uniqueItems: true }),
+  },
+  { additionalProperties: false },
+);
+export type AgentSpec = Static<typeof AgentSpec>;
+
+export type DesiredState = 'running' | 'paused';
+
+export interface PlaneRecord {
+  name: string;
+  spec: PlaneSpec;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface AgentRecord {
+  id: string;
+  plane: string;
+  name: string;
+  owner: string;
+  spec: AgentSpec;
+  desiredState: DesiredState;
+  enrolledAt: number | null;
+  bootId: string | null;
+  agentdVersion: string | null;
+  runtimeVersions: Record<string, string>;
+  capabilities: string[];
+  lastConnectedAt: number | null;
+  lastDisconnectedAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type HealthColor = 'green' | 'yellow' | 'red';
+export interface Health {
+  color: HealthColor;
+  reason: string;
+}
+
+export type CommandState =
+  | 'pending'
+  | 'delivered'
+  | 'accepted'
+  | 'succeeded'
+  | 'failed'
+  | 'rejected'
+  | 'expired'
+  | 'interrupted';
+export const TERMINAL_COMMAND_STATES: ReadonlySet<CommandState> = new Set(['succeeded', 'failed', 'rejected', 'expired', 'interrupted']);
+
+export interface CommandRecord {
+  id: string;
+  agentId: string;
+  kind: string;
+  args: Record<string, unknown>;
+  actor: string;
+  state: CommandState;
+  attempts: number;
+  createdAt: number;
+  deadlineAt: number;
+  deliveredAt: number | null;
+  completedAt: number | null;
+  output: unknown;
+  errorCode: string | null;
+  errorMessage: string | null;
+}

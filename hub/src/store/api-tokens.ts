@@ -1,0 +1,36 @@
+import { hashSecret, newId, newSecret } from '../../../common/src/ids.ts';
+import type { Db } from '../db/database.ts';
+
+export type Role = 'admin' | 'viewer';
+
+export interface ApiPrincipal {
+  tokenId: string;
+  name: string;
+  role: Role;
+}
+
+/** Bearer tokens for the REST API. Only hashes are stored; a token is shown once, at creation. */
+export class ApiTokens {
+  readonly #db: Db;
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  create(name: string, role: Role, now = Date.now()): { id: string; token: string } {
+    const id = newId('tok', 8);
+    const token = `apt1.${newSecret()}`;
+    this.#db.prepare('INSERT INTO api_tokens (id, name, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?)').run(id, name, role, hashSecret(token), now);
+    return { id, token };
+  }
+
+  authenticate(token: string): ApiPrincipal | undefined {
+    const row = this.#db.prepare('SELECT id, name, role FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL').get(hashSecret(token)) as
+      | { id: string; name: string; role: Role }
+      | undefined;
+    return row && { tokenId: row.id, name: row.name, role: row.role };
+  }
+
+  count(): number {
+    return (this.#db.prepare('SELECT COUNT(*) AS n FROM api_tokens WHERE revoked_at IS NULL').get() as { n: number }).n;
+  }
+}

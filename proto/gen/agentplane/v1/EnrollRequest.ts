@@ -1,0 +1,42 @@
+// Original file: proto/agentplane/v1/agentplane.proto
+
+
+export interface EnrollRequest {
+  /**
+   * Issued by the hub when the agent is added: single use, expires.
+   */
+  'enrollmentToken'?: (string);
+  /**
+   * Reserved for cloud enrolment: a signed instance-identity token whose
+   * audience is the hub. Not accepted by this hub version yet.
+   */
+  'instanceIdentityToken'?: (string);
+  /**
+   * What the agent believes it is; the hub checks these against the proof.
+   */
+  'plane'?: (string);
+  'agentName'?: (string);
+  'bootId'?: (string);
+  'agentdVersion'?: (string);
+  'proof'?: "enrollmentToken"|"instanceIdentityToken";
+}
+
+export interface EnrollRequest__Output {
+  /**
+   * Issued by the hub when the agent is added: single use, expires.
+   */
+  'enrollmentToken'?: (string);
+  /**
+   * Reserved for cloud enrolment: a signed instance-identity token whose
+   * audience is the hub. Not accepted by this hub version yet.
+   */
+  'instanceIdentityToken'?: (string);
+  /**
+   * What the agent believes it is; the hub checks these against the proof.
+   */
+  'plane': (string);
+  'agentName': (string);
+  'bootId': (string);
+  'agentdVersion': (string);
+  'proof'?: "enrollmentToken"|"instanceIdentityToken";
+}

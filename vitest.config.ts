@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['{common,hub,agentd,proto}/**/*.test.ts', 'test/**/*.test.ts'],
+    // Integration tests start real hubs and agentd processes; two cores, so keep it modest.
+    maxWorkers: 2,
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    reporters: ['default'],
+  },
+});
