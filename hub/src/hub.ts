@@ -9,7 +9,7 @@ import { ensureDir, writeFileAtomic } from '../../common/src/files.ts';
 import { Logger, type LogSink } from '../../common/src/logger.ts';
 import { VERSION } from '../../common/src/version.ts';
 import { loadContract } from '../../proto/index.ts';
-import { buildApi } from './api/api-server.ts';
+import { type ApiRoute, buildApi } from './api/api-server.ts';
 import { type Db, openDatabase } from './db/database.ts';
 import { Fleet } from './fleet.ts';
 import { createAgentService } from './grpc/agent-service.ts';
@@ -55,6 +55,7 @@ export class Hub {
   #local: LocalProvider | undefined;
   #endpoints: HubEndpoints | undefined;
   readonly #timers: NodeJS.Timeout[] = [];
+  #routes: ApiRoute[] = [];
   readonly #lastColor = new Map<string, HealthColor>();
 
   constructor(options: HubOptions, logSink?: LogSink) {
@@ -84,6 +85,11 @@ export class Hub {
   get fleet(): Fleet {
     if (!this.#fleet) throw new PlaneError(ErrorCode.FailedPrecondition, 'hub is not running');
     return this.#fleet;
+  }
+
+  /** Every REST route with the role it requires (tests enumerate these). */
+  get apiRoutes(): readonly ApiRoute[] {
+    return this.#routes;
   }
 
   get localProvider(): LocalProvider {
@@ -158,8 +164,9 @@ export class Hub {
     this.#grpc = server;
     grpcAddress = o.advertiseAddress ?? `${o.grpcHost === '0.0.0.0' ? '127.0.0.1' : o.grpcHost}:${port}`;
 
-    const api = await buildApi(ctx, this.#fleet);
+    const { app: api, routes } = await buildApi(ctx, this.#fleet);
     this.#api = api;
+    this.#routes = routes;
     try {
       await api.listen({ host: o.apiHost, port: o.apiPort });
     } catch (err) {

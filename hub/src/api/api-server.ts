@@ -8,17 +8,27 @@ import { authHook } from './auth.ts';
 import { registerRoutes } from './routes.ts';
 import { ErrorBody } from './schemas.ts';
 
+export interface ApiRoute {
+  method: string;
+  url: string;
+  role: 'admin' | 'viewer' | undefined;
+}
+
 /**
  * The admin REST API (fastify). Route schemas validate requests and are the
  * single source of the OpenAPI document served at /v1/openapi.json.
  */
-export async function buildApi(ctx: HubContext, fleet: Fleet): Promise<FastifyInstance> {
+export async function buildApi(ctx: HubContext, fleet: Fleet): Promise<{ app: FastifyInstance; routes: ApiRoute[] }> {
   const app = Fastify({
     logger: false,
     bodyLimit: 256 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   });
   app.addSchema(ErrorBody);
+  const routes: ApiRoute[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) if (method !== 'HEAD') routes.push({ method, url: r.url, role: r.config?.role });
+  });
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -36,5 +46,5 @@ export async function buildApi(ctx: HubContext, fleet: Fleet): Promise<FastifyIn
   app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   registerRoutes(app, ctx, fleet);
   await app.ready();
-  return app;
+  return { app, routes };
 }

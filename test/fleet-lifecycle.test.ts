@@ -1,0 +1,90 @@
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { processAlive, TestFleet, waitUntil } from './helpers/fleet.ts';
+
+// One hub, three real agentd processes over gRPC/TLS on loopback.
+describe('fleet lifecycle', () => {
+  const fleet = new TestFleet();
+  const plane = 'lifecycle';
+
+  beforeAll(async () => {
+    await fleet.start();
+    await fleet.createPlane(plane);
+    await Promise.all(['a1', 'a2', 'a3'].map((n) => fleet.addAgent(plane, n)));
+  });
+  afterAll(() => fleet.destroy());
+
+  it('enrols, connects and turns green, with the placeholder runtime named plainly', async () => {
+    for (const n of ['a1', 'a2', 'a3']) {
+      const a = await fleet.waitFor(plane, n, (x) => x.health.color === 'green');
+      expect(a.connected).toBe(true);
+      expect(a.heartbeat?.heartbeat.gateway?.runtime).toBe('placeholder');
+      expect(a.health.reason).toMatch(/placeholder/);
+    }
+    // The one-time bundle is spent and deleted; the credential is 0600.
+    expect(existsSync(`${fleet.agentDir(plane, 'a1')}/enrollment.bundle`)).toBe(false);
+  });
+
+  it('turns red within 3 heartbeat intervals after kill -9 of agentd, and green again after a restart', async () => {
+    await fleet.waitFor(plane, 'a2', (x) => x.health.color === 'green');
+    const pid = fleet.agentdPid(plane, 'a2');
+    const killedAt = Date.now();
+    process.kill(pid, 'SIGKILL');
+    const red = await fleet.waitFor(plane, 'a2', (x) => x.health.color === 'red', 10_000);
+    expect(Date.now() - killedAt).toBeLessThan(3 * fleet.heartbeatIntervalMs + 250);
+    expect(red.health.reason).toMatch(/disconnected|no heartbeat/);
+    // The orphaned placeholder child notices its supervisor is gone and exits.
+    const r = await fleet.api<{ mode: string }>('POST', `/v1/planes/${plane}/agents/a2/restart`, {});
+    expect(r.status).toBe(202);
+    expect(r.body.mode).toBe('instance');
+    const green = await fleet.waitFor(plane, 'a2', (x) => x.health.color === 'green');
+    expect(fleet.agentdPid(plane, 'a2')).not.toBe(pid);
+    expect(green.connected).toBe(true);
+  });
+
+  it('restarts the gateway through a command when the agent is connected', async () => {
+    const before = await fleet.waitFor(plane, 'a1', (x) => x.health.color === 'green');
+    const r = await fleet.api<{ mode: string; command: { state: string; output: { restartCount: number } } }>('POST', `/v1/planes/${plane}/agents/a1/restart`, { waitSeconds: 30 });
+    expect(r.status).toBe(202);
+    expect(r.body.mode).toBe('gateway');
+    expect(r.body.command.state).toBe('succeeded');
+    expect(r.body.command.output.restartCount).toBe((before.heartbeat?.heartbeat.gateway?.restartCount ?? 0) + 1);
+    const after = await fleet.waitFor(plane, 'a1', (x) => x.health.color === 'green' && (x.heartbeat?.heartbeat.gateway?.restartCount ?? 0) > 0);
+    expect(after.heartbeat?.heartbeat.gateway?.pid).not.toBe(before.heartbeat?.heartbeat.gateway?.pid);
+  });
+
+  it('pauses (yellow, gateway stopped, agentd still reporting) and resumes to green', async () => {
+    await fleet.waitFor(plane, 'a3', (x) => x.health.color === 'green');
+    const p = await fleet.api<{ command: { state: string } }>('POST', `/v1/planes/${plane}/agents/a3/pause`, { waitSeconds: 30 });
+    expect(p.body.command.state).toBe('succeeded');
+    const paused = await fleet.waitFor(plane, 'a3', (x) => x.health.reason === 'paused');
+    expect(paused.health.color).toBe('yellow');
+    expect(paused.connected).toBe(true);
+    const r = await fleet.api<{ command: { state: string } }>('POST', `/v1/planes/${plane}/agents/a3/resume`, { waitSeconds: 30 });
+    expect(r.body.command.state).toBe('succeeded');
+    await fleet.waitFor(plane, 'a3', (x) => x.health.color === 'green');
+  });
+
+  it('survives a hub restart: every agent reconnects and the state is still there', async () => {
+    const before = await Promise.all(['a1', 'a2', 'a3'].map((n) => fleet.waitFor(plane, n, (x) => x.health.color === 'green')));
+    await fleet.restartHub();
+    for (const [i, n] of ['a1', 'a2', 'a3'].entries()) {
+      const a = await fleet.waitFor(plane, n, (x) => x.health.color === 'green');
+      expect(a.id).toBe(before[i]?.id);
+      // Same agentd process (same boot), new stream.
+      expect(a.bootId).toBe(before[i]?.bootId);
+    }
+    const planes = await fleet.api<{ planes: Array<{ name: string; agentCount: number }> }>('GET', '/v1/planes');
+    expect(planes.body.planes).toEqual([expect.objectContaining({ name: plane, agentCount: 3 })]);
+  });
+
+  it('remove-agent stops the process, deletes its directory and credential, and the hub forgets it', async () => {
+    const pid = fleet.agentdPid(plane, 'a3');
+    const dir = fleet.agentDir(plane, 'a3');
+    const r = await fleet.api('DELETE', `/v1/planes/${plane}/agents/a3`);
+    expect(r.status).toBe(200);
+    await waitUntil(() => !processAlive(pid), 10_000, 'agentd to exit');
+    expect(existsSync(dir)).toBe(false);
+    expect((await fleet.api('GET', `/v1/planes/${plane}/agents/a3`)).status).toBe(404);
+  });
+});

@@ -1,0 +1,137 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type LogRecord } from '../../common/src/logger.ts';
+import { Hub, type HubEndpoints } from '../../hub/src/hub.ts';
+import type { HubOptions } from '../../hub/src/hub-options.ts';
+
+export interface AgentJson {
+  id: string;
+  plane: string;
+  name: string;
+  connected: boolean;
+  bootId: string | null;
+  health: { color: 'green' | 'yellow' | 'red'; reason: string };
+  heartbeat: { ageMs: number; heartbeat: { gateway: { state: string; restartCount: number; runtime: string; pid: number } | null; paused: boolean } } | null;
+}
+
+export interface ApiResponse<T = unknown> {
+  status: number;
+  body: T;
+}
+
+/** A real hub in this process on loopback ports, with its own temp data dir; local agentd processes are real. */
+export class TestFleet {
+  readonly dataDir: string;
+  readonly logs: LogRecord[] = [];
+  hub: Hub;
+  endpoints!: HubEndpoints;
+  adminToken = '';
+  readonly heartbeatIntervalMs: number;
+  readonly #options: Partial<HubOptions>;
+
+  constructor(options: Partial<HubOptions> = {}) {
+    this.dataDir = mkdtempSync(join(tmpdir(), 'planes-test-'));
+    this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 300;
+    this.#options = options;
+    this.hub = this.#newHub({});
+  }
+
+  #newHub(extra: Partial<HubOptions>): Hub {
+    return new Hub(
+      { dataDir: this.dataDir, grpcPort: 0, apiPort: 0, heartbeatIntervalMs: this.heartbeatIntervalMs, heartbeatFlushIntervalMs: 100, ...this.#options, ...extra },
+      (r) => this.logs.push(r),
+    );
+  }
+
+  async start(): Promise<this> {
+    this.endpoints = await this.hub.start();
+    this.adminToken = readFileSync(this.endpoints.adminTokenFile, 'utf8').trim();
+    return this;
+  }
+
+  /** Closes the hub and starts a new one on the same data dir and gRPC port (agents keep dialling it). */
+  async restartHub(): Promise<void> {
+    const port = Number(this.endpoints.grpcAddress.split(':').pop());
+    await this.hub.close();
+    this.hub = this.#newHub({ grpcPort: port });
+    await this.start();
+  }
+
+  async api<T = unknown>(method: string, path: string, body?: unknown, token = this.adminToken, rawBody?: string): Promise<ApiResponse<T>> {
+    const headers: Record<string, string> = {};
+    if (token) headers['authorization'] = `Bearer ${token}`;
+    if (body !== undefined || rawBody !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`${this.endpoints.apiUrl}${path}`, {
+      method,
+      headers,
+      ...(rawBody !== undefined ? { body: rawBody } : body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+  }
+
+  async createPlane(name = 'test-plane'): Promise<void> {
+    const r = await this.api('POST', '/v1/planes', { name, infraProvider: 'local' });
+    if (r.status !== 201) throw new Error(`create plane: ${r.status} ${JSON.stringify(r.body)}`);
+  }
+
+  async addAgent(plane: string, name: string): Promise<AgentJson> {
+    const r = await this.api<AgentJson>('POST', `/v1/planes/${plane}/agents`, { name, ownerEmail: `${name}@example.com` });
+    if (r.status !== 201) throw new Error(`add agent: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  }
+
+  async agent(plane: string, name: string): Promise<AgentJson> {
+    const r = await this.api<AgentJson>('GET', `/v1/planes/${plane}/agents/${name}`);
+    if (r.status !== 200) throw new Error(`get agent: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  }
+
+  /** Polls until `pred` holds for the agent, or throws with the last state seen. */
+  async waitFor(plane: string, name: string, pred: (a: AgentJson) => boolean, timeoutMs = 30_000): Promise<AgentJson> {
+    const deadline = Date.now() + timeoutMs;
+    let last: AgentJson | undefined;
+    while (Date.now() < deadline) {
+      last = await this.agent(plane, name);
+      if (pred(last)) return last;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`timed out waiting for ${plane}/${name}; last: ${JSON.stringify(last?.health)} connected=${last?.connected}`);
+  }
+
+  agentDir(plane: string, name: string): string {
+    return join(this.dataDir, 'local-agents', plane, name);
+  }
+
+  agentdPid(plane: string, name: string): number {
+    return Number.parseInt(readFileSync(join(this.agentDir(plane, name), 'agentd.pid'), 'utf8'), 10);
+  }
+
+  async destroy(): Promise<void> {
+    try {
+      if (this.hub.state === 'running') await this.hub.localProvider.stopAll();
+    } finally {
+      await this.hub.close();
+      rmSync(this.dataDir, { recursive: true, force: true });
+    }
+  }
+}
+
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function waitUntil(pred: () => boolean | Promise<boolean>, timeoutMs = 20_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await pred()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
