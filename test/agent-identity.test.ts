@@ -2,7 +2,6 @@ import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeBundle } from '../common/src/enrollment-bundle.ts';
 import { loadContract } from '../proto/index.ts';
 import type { AgentPlaneClient, EnrollResponse__Output, HubMessage__Output } from '../proto/index.ts';
 import { TestFleet } from './helpers/fleet.ts';
@@ -13,7 +12,7 @@ function client(fleet: TestFleet): AgentPlaneClient {
 }
 
 function enroll(c: AgentPlaneClient, token: string): Promise<EnrollResponse__Output> {
-  return new Promise((resolve, reject) => c.Enroll({ enrollmentToken: token }, (err, res) => (err || !res ? reject(err as Error) : resolve(res))));
+  return new Promise((resolve, reject) => c.Enroll({ enrollmentToken: token }, (err, res) => (err || !res ? reject(err) : resolve(res))));
 }
 
 /** Opens Connect with a credential and a Hello; resolves with how the stream ended or its first message. */
