@@ -12,7 +12,7 @@ function client(fleet: TestFleet): AgentPlaneClient {
 }
 
 function enroll(c: AgentPlaneClient, token: string): Promise<EnrollResponse__Output> {
-  return new Promise((resolve, reject) => c.Enroll({ enrollmentToken: token }, (err, res) => (err || !res ? reject(err) : resolve(res))));
+  return new Promise((resolve, reject) => c.Enroll({ enrollmentToken: token }, (err, res) => (err || !res ? reject(err ?? new Error("empty response")) : resolve(res))));
 }
 
 /** Opens Connect with a credential and a Hello; resolves with how the stream ended or its first message. */
