@@ -135,6 +135,30 @@ export class Fleet {
     return this.#ctx.commands.get(cmd.id);
   }
 
+  /**
+   * One command to every agent of a plane, stored in one transaction, then sent
+   * to each connected agent. Offline agents get theirs when they reconnect.
+   */
+  fanOut(planeName: string, kind: CommandKind, args: Record<string, unknown>, actor: string): CommandRecord[] {
+    this.#ctx.planes.get(planeName);
+    const agents = this.#ctx.agents.list(planeName);
+    const created = this.#ctx.db.transaction(() =>
+      agents.map((a) => {
+        if (kind === 'pause' || kind === 'resume') this.#ctx.agents.setDesiredState(a.id, kind === 'pause' ? 'paused' : 'running');
+        return this.#ctx.commands.create({ agentId: a.id, kind, args, actor, ttlMs: this.#ctx.commandTtlMs });
+      }),
+    )();
+    let delivered = 0;
+    for (const cmd of created) {
+      if (this.#ctx.sessions.get(cmd.agentId)?.send(toWireCommand(cmd))) {
+        this.#ctx.commands.markDelivered(cmd.id);
+        delivered += 1;
+      }
+    }
+    this.#ctx.audit.record({ actor, action: `command.${kind}`, plane: planeName, agent: null, outcome: 'ok', detail: { agents: created.length, delivered } });
+    return created;
+  }
+
   getCommand(planeName: string, name: string, commandId: string): CommandRecord {
     const agent = this.#ctx.agents.get(planeName, name);
     const cmd = this.#ctx.commands.get(commandId);

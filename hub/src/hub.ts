@@ -18,6 +18,7 @@ import type { HubContext, HubEvents } from './hub-context.ts';
 import { type CompiledHubOptions, compileHubOptions, type HubOptions } from './hub-options.ts';
 import { InfraRegistry } from './infra/infra-registry.ts';
 import { LocalProvider } from './infra/local-provider.ts';
+import { ManualProvider } from './infra/manual-provider.ts';
 import type { HealthColor } from './model.ts';
 import { AgentsStore } from './store/agents-store.ts';
 import { ApiTokens } from './store/api-tokens.ts';
@@ -125,6 +126,7 @@ export class Hub {
     const infra = new InfraRegistry();
     this.#local = new LocalProvider({ root: join(o.dataDir, 'local-agents'), log: this.log, env: o.localAgentEnv });
     infra.register(this.#local);
+    infra.register(new ManualProvider(join(o.dataDir, 'enrollment'), this.log));
 
     let grpcAddress = '';
     const ctx: HubContext = {

@@ -8,7 +8,9 @@ import { NAME_PATTERN } from '../../common/src/ids.ts';
 export const Name = Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 40, description: 'DNS label: lowercase letters, digits, hyphens' });
 export const Email = Type.String({ pattern: '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$', maxLength: 254 });
 export const ModelTier = Type.Union([Type.Literal('haiku'), Type.Literal('sonnet'), Type.Literal('opus')]);
-export const InfraProviderName = Type.Union([Type.Literal('local'), Type.Literal('gcp')], { description: '"local" runs agentd processes on the hub host' });
+export const InfraProviderName = Type.Union([Type.Literal('local'), Type.Literal('manual'), Type.Literal('gcp')], {
+  description: '"local" runs agentd processes on the hub host; "manual" writes enrollment bundles for machines you run',
+});
 const ToolName = Type.String({ pattern: '^[a-z][a-z0-9_-]{0,39}$' });
 
 export const PlaneSpec = Type.Object(

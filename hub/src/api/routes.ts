@@ -12,6 +12,7 @@ import {
   CommandParams,
   CreatePlaneBody,
   DeletePlaneQuery,
+  FanOutBody,
   PlaneBody,
   PlaneParams,
   ProvisionAgentBody,
@@ -148,6 +149,23 @@ export function registerRoutes(app: FastifyInstance, ctx: HubContext, fleet: Fle
       },
     });
   }
+
+  app.post('/v1/planes/:planeId/commands', {
+    config: { role: 'admin' },
+    schema: {
+      summary: 'Send one command to every agent of a plane',
+      tags: ['planes'],
+      params: PlaneParams,
+      body: FanOutBody,
+      response: { 202: Type.Object({ commands: Type.Array(Type.Object({ id: Type.String(), agentId: Type.String(), state: Type.String() })) }), ...errors },
+    },
+    handler: async (req, reply) => {
+      const { planeId } = req.params as Static<typeof PlaneParams>;
+      const b = req.body as Static<typeof FanOutBody>;
+      const cmds = fleet.fanOut(planeId, b.kind, b.args ?? {}, actorOf(req));
+      return reply.code(202).send({ commands: cmds.map((c) => ({ id: c.id, agentId: c.agentId, state: ctx.commands.get(c.id).state })) });
+    },
+  });
 
   app.get('/v1/planes/:planeId/agents/:agentId/commands/:commandId', {
     config: { role: 'viewer' },

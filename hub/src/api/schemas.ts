@@ -65,6 +65,14 @@ export const WaitBody = Type.Object(
   { additionalProperties: false },
 );
 
+export const FanOutBody = Type.Object(
+  {
+    kind: Type.Union([Type.Literal('restart'), Type.Literal('pause'), Type.Literal('resume'), Type.Literal('ping')]),
+    args: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { additionalProperties: false },
+);
+
 export const DeletePlaneQuery = Type.Object({ force: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
 export const WaitQuery = Type.Object({ waitSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })) }, { additionalProperties: false });
 

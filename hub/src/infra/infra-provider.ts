@@ -18,7 +18,8 @@ export interface AgentComputeSpec {
   bootstrap: { enrollmentBundle: string };
 }
 
-export type InstanceState = 'provisioning' | 'running' | 'stopped' | 'missing';
+/** 'unknown': the provider does not run the machine (manual) and cannot tell. */
+export type InstanceState = 'provisioning' | 'running' | 'stopped' | 'missing' | 'unknown';
 
 export interface AgentInstance {
   agentId: string;
