@@ -257,6 +257,7 @@ export class ChildSupervisor extends EventEmitter<SupervisorEvents> {
       signalGroup(child.pid, 'SIGKILL');
       await exited;
     }
+    await waitGroupGone(child.pid);
   }
 
   /** Immediate: SIGKILL to the group. Idempotent. */
@@ -268,6 +269,7 @@ export class ChildSupervisor extends EventEmitter<SupervisorEvents> {
     this.#set({ kind: 'stopping', pid: child.pid });
     signalGroup(child.pid, 'SIGKILL');
     await this.#exited;
+    await waitGroupGone(child.pid);
   }
 
   /** Stop (gracefully) and start again; clears a failed state and the crash window. */
@@ -276,6 +278,19 @@ export class ChildSupervisor extends EventEmitter<SupervisorEvents> {
     this.#crashes = [];
     this.#restartCount += 1;
     return this.start();
+  }
+}
+
+/**
+ * Helpers of the group were SIGKILLed with the leader but may take a moment to
+ * be reaped (a zombie still counts as a group member). A stop is complete only
+ * when nothing of the group is left, so the next start cannot collide with it.
+ */
+async function waitGroupGone(pgid: number, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (groupAlive(pgid) && Date.now() < deadline) {
+    signalGroup(pgid, 'SIGKILL');
+    await sleep(20);
   }
 }
 

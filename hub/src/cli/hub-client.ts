@@ -46,6 +46,9 @@ export function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv = proce
 export class HubClient {
   readonly #t: HubTarget;
   constructor(target: HubTarget) {
+    if (!/^[\x21-\x7e]+$/.test(target.token)) {
+      throw new PlaneError(ErrorCode.Unauthenticated, 'the API token is malformed: expected one line of printable characters (is the token file the right one?)', { where: '--token' });
+    }
     this.#t = target;
   }
 

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import type { Heartbeat__Output } from '../../proto/index.ts';
+import { evaluateHealth, type HealthInput } from './health.ts';
+
+const interval = 1000;
+const now = 100_000;
+
+function hb(gateway: Partial<NonNullable<Heartbeat__Output['gateway']>>, extra: Partial<Heartbeat__Output> = {}): Heartbeat__Output {
+  return {
+    seq: 1,
+    sentAtMs: now,
+    gateway: { state: 'GATEWAY_STATE_RUNNING', ready: true, failing: [], runtime: 'openclaw', version: 'v', restartCount: 0, lastError: '', eventLoopDelayMs: 0, rssBytes: 0, degradedSecretOwners: [], pid: 1, startedAtMs: 0, ...gateway },
+    resources: null,
+    sync: null,
+    secretsVersion: '',
+    usage: null,
+    paused: false,
+    ...extra,
+  };
+}
+
+function input(over: Partial<HealthInput>): HealthInput {
+  return {
+    agent: { enrolledAt: 1, desiredState: 'running', lastDisconnectedAt: null },
+    connected: true,
+    heartbeat: { receivedAt: now - 100, heartbeat: hb({}) },
+    heartbeatIntervalMs: interval,
+    now,
+    ...over,
+  };
+}
+
+describe('evaluateHealth', () => {
+  it('is green when connected, fresh and ready', () => {
+    expect(evaluateHealth(input({}))).toEqual({ color: 'green', reason: 'ok' });
+  });
+
+  it('says plainly when the supervised child is only a placeholder', () => {
+    expect(evaluateHealth(input({ heartbeat: { receivedAt: now, heartbeat: hb({ runtime: 'placeholder' }) } })).reason).toMatch(/placeholder/);
+  });
+
+  it('is red when never enrolled, disconnected, or silent for 3 intervals', () => {
+    expect(evaluateHealth(input({ agent: { enrolledAt: null, desiredState: 'running', lastDisconnectedAt: null } })).color).toBe('red');
+    expect(evaluateHealth(input({ connected: false, agent: { enrolledAt: 1, desiredState: 'running', lastDisconnectedAt: now - 5000 } }))).toEqual({ color: 'red', reason: 'disconnected for 5s' });
+    expect(evaluateHealth(input({ heartbeat: { receivedAt: now - 3 * interval, heartbeat: hb({}) } })).color).toBe('red');
+  });
+
+  it('is red when the gateway failed for good, with its reason', () => {
+    expect(evaluateHealth(input({ heartbeat: { receivedAt: now, heartbeat: hb({ state: 'GATEWAY_STATE_FAILED', lastError: 'exit 78: configuration error' }) } }))).toEqual({
+      color: 'red',
+      reason: 'gateway failed: exit 78: configuration error',
+    });
+  });
+
+  it('is yellow when degraded: paused, restarting, not ready, or heartbeats late', () => {
+    const y = (h: HealthInput['heartbeat']): string => `${evaluateHealth(input({ heartbeat: h })).color}: ${evaluateHealth(input({ heartbeat: h })).reason}`;
+    expect(y({ receivedAt: now, heartbeat: hb({ state: 'GATEWAY_STATE_STOPPED' }, { paused: true }) })).toBe('yellow: paused');
+    expect(y({ receivedAt: now, heartbeat: hb({ state: 'GATEWAY_STATE_BACKOFF', lastError: 'crashed (signal SIGKILL)' }) })).toBe('yellow: gateway backoff: crashed (signal SIGKILL)');
+    expect(y({ receivedAt: now, heartbeat: hb({ ready: false, failing: ['channels'] }) })).toBe('yellow: gateway not ready: channels');
+    expect(y({ receivedAt: now - 2500, heartbeat: hb({}) })).toBe('yellow: heartbeat late (3s)');
+  });
+});

@@ -1,0 +1,87 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestFleet } from './helpers/fleet.ts';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+describe('planes CLI', () => {
+  const fleet = new TestFleet();
+  let env: NodeJS.ProcessEnv;
+
+  const planes = (args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> =>
+    new Promise((resolve) => {
+      execFile(process.execPath, ['bin/planes.js', ...args], { env: { ...env, ...extraEnv }, timeout: 120_000 }, (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      });
+    });
+
+  beforeAll(async () => {
+    await fleet.start();
+    env = { PATH: process.env['PATH'], PLANES_HUB: fleet.endpoints.apiUrl, PLANES_TOKEN_FILE: fleet.endpoints.adminTokenFile };
+  });
+  afterAll(() => fleet.destroy());
+
+  it('creates a plane, adds an agent and waits for it to turn green', async () => {
+    expect((await planes(['create', '--name', 'cli-plane'])).code).toBe(0);
+    const add = await planes(['add-agent', '--plane', 'cli-plane', '--name', 'c1', '--owner', 'c1@example.com', '--tools', 'email,calendar', '--json']);
+    expect(add.code).toBe(0);
+    const agent = JSON.parse(add.stdout) as { health: { color: string }; spec: { tools: string[] } };
+    expect(agent.health.color).toBe('green');
+    expect(agent.spec.tools).toEqual(['email', 'calendar']);
+  });
+
+  it('prints status as a table and as JSON', async () => {
+    const table = await planes(['status', '--plane', 'cli-plane']);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^PLANE\s+AGENT\s+OWNER\s+HEALTH/m);
+    expect(table.stdout).toMatch(/cli-plane\s+c1\s+c1@example.com\s+green/);
+    const json = await planes(['status', '--json']);
+    const body = JSON.parse(json.stdout) as { agents: Array<{ name: string }>; summary: Record<string, number> };
+    expect(body.agents.map((a) => a.name)).toEqual(['c1']);
+    expect(body.summary['green']).toBe(1);
+  });
+
+  it('restarts an agent and reports the result', async () => {
+    const r = await planes(['restart-agent', '--plane', 'cli-plane', '--name', 'c1', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ mode: 'gateway', command: { state: 'succeeded' } });
+  });
+
+  it('exits with meaningful codes and one clear sentence', async () => {
+    const missing = await planes(['status', '--plane', 'cli-plane', '--name', 'nope']);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr.trim()).toBe("planes: agent 'nope' not found in plane 'cli-plane'");
+
+    const unknownPlane = await planes(['remove-agent', '--plane', 'ghost', '--name', 'x', '--json']);
+    expect(unknownPlane.code).toBe(3);
+    expect(JSON.parse(unknownPlane.stdout)).toEqual({ error: { code: 'not_found', message: "plane 'ghost' not found", where: 'planeId' } });
+
+    const usage = await planes(['add-agent', '--plane', 'cli-plane']);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/--name is required/);
+    expect((await planes(['status', '--bogus'])).code).toBe(2);
+    expect((await planes(['frobnicate'])).code).toBe(2);
+
+    const down = await planes(['status'], { PLANES_HUB: 'http://127.0.0.1:1' });
+    expect(down.code).toBe(5);
+    expect(down.stderr).toMatch(/cannot reach the hub/);
+
+    const badToken = await planes(['list'], { PLANES_TOKEN_FILE: join(fleet.dataDir, 'tls', 'ca.pem') });
+    expect(badToken.code).toBe(4);
+
+    const dup = await planes(['create', '--name', 'cli-plane']);
+    expect(dup.code).toBe(6);
+  });
+
+  it('removes the agent and deletes the plane', async () => {
+    expect((await planes(['remove-agent', '--plane', 'cli-plane', '--name', 'c1'])).code).toBe(0);
+    const del = await planes(['delete', '--plane', 'cli-plane', '--json']);
+    expect(del.code).toBe(0);
+    expect(JSON.parse(del.stdout)).toEqual({ deleted: 'cli-plane', removedAgents: [] });
+  });
+});

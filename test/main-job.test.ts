@@ -1,0 +1,39 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { processAlive, waitUntil } from './helpers/fleet.ts';
+
+// The README's main command, run as a person would, on free ports.
+describe('planes up (the main job)', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'planes-up-'));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('starts a hub with three local agents, prints the API and a green table, and stops everything on Ctrl-C', async () => {
+    const child = spawn(
+      process.execPath,
+      ['bin/planes.js', 'up', '-f', 'examples/planes.yaml', '--data-dir', dataDir, '--grpc-listen', '127.0.0.1:0', '--api-listen', '127.0.0.1:0'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+
+    await waitUntil(() => stdout.includes('Ctrl-C stops'), 60_000, `the up banner; stderr so far: ${stderr}`);
+    expect(stdout).toMatch(/REST API\s+http:\/\/127\.0\.0\.1:\d+/);
+    for (const name of ['alice-agent', 'bob-agent', 'carol-agent']) expect(stdout).toMatch(new RegExp(`acme-agents\\s+${name}\\s+\\S+\\s+green`));
+    expect(stdout).not.toMatch(/apt1\./); // the admin token is never printed
+
+    const agentsRoot = join(dataDir, 'local-agents', 'acme-agents');
+    const pids = readdirSync(agentsRoot).map((a) => Number(readFileSync(join(agentsRoot, a, 'agentd.pid'), 'utf8')));
+    expect(pids.every(processAlive)).toBe(true);
+
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(stderr).toMatch(/stopped\. State is kept/);
+    await waitUntil(() => pids.every((p) => !processAlive(p)), 5000, 'agentd processes to exit');
+  });
+});
