@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { PlaneError } from '../../common/src/errors.ts';
+import type { PlaneError } from '../../common/src/errors.ts';
 import { parsePlanesFile } from './planes-file.ts';
 
 const example = readFileSync(new URL('../../examples/planes.yaml', import.meta.url), 'utf8');

@@ -133,7 +133,8 @@ class Worker {
   readonly #pending = new Map<number, (body: unknown) => void>();
 
   constructor(name: string, failures: string[]) {
-    this.proc = fork(WORKER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // The bundle's hub address is an IP; Node warns once per process about using it as TLS SNI.
+    this.proc = fork(WORKER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...process.execArgv, '--disable-warning=DEP0123'] });
     this.ready = new Promise((resolve, reject) => {
       this.proc.on('exit', (code, signal) => {
         if (live.cleaning) return;

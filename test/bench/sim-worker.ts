@@ -98,10 +98,7 @@ class SimAgent {
         // A stream lost mid-run is a finding: count it and re-open, as agentd would.
         stats.disconnects += 1;
         if (stats.recording) stats.window.disconnects += 1;
-        const t = setTimeout(() => {
-          this.connect().catch(() => undefined);
-        }, 1000 + Math.random() * 1000);
-        this.#timers.push(t);
+        this.#reconnectLater();
       };
       call.on('data', (msg: HubMessage__Output) => {
         if (msg.body === 'helloAck' && msg.helloAck) {
@@ -129,6 +126,15 @@ class SimAgent {
       call.on('end', () => gone('hub ended the stream'));
       call.write({ hello: { agentId: this.#agentId, bootId: this.#bootId, agentdVersion: 'bench', runtimeVersions: {}, capabilities: ['ping'] } });
     });
+  }
+
+  #reconnectLater(): void {
+    const t = setTimeout(() => {
+      this.connect().catch(() => {
+        if (!this.#stopped) this.#reconnectLater();
+      });
+    }, 1000 + Math.random() * 1000);
+    this.#timers.push(t);
   }
 
   #heartbeat(): void {
