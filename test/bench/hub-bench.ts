@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CpuMeter, memory, percentile, round } from './proc-stats.ts';
+import { CpuMeter, memory, openFds, percentile, round } from './proc-stats.ts';
 import type { FanoutStatus, ParentMessage, ReadyMessage, RequestMessage, WindowStats, WorkerMessage } from './protocol.ts';
 
 const USAGE = `usage: node test/bench/hub-bench.ts [--agents N] [--interval-ms MS] [--window-s S] [--settle-s S]
@@ -180,9 +180,9 @@ interface Report {
   windowS: number;
   workers: number;
   setup: { provisionS: number; connectS: number };
-  hub: { cpuPercent: number; cpuPeak1sPercent: number; rssMb: number; peakRssMb: number };
+  hub: { cpuPercent: number; cpuPeak1sPercent: number; rssMb: number; peakRssMb: number; openFds: number };
   heartbeats: { perS: number; expectedPerS: number; acks: number; sent: number; ackRttP50Ms: number; ackRttP99Ms: number; disconnects: number };
-  fanOut: { p50Ms: number; p99Ms: number; maxMs: number; delivered: number; postMs: number; resultsAtHubMs: number | null; resultsAtHub: number };
+  fanOut: { firstMs: number; p50Ms: number; p99Ms: number; maxMs: number; delivered: number; postMs: number; resultsAtHubMs: number | null; resultsAtHub: number };
   simulatorCpuPercent: number[];
   ok: boolean;
   failures: string[];
@@ -321,6 +321,7 @@ async function run(o: Options): Promise<Report> {
   const windowSeconds = (performance.now() - windowStart) / 1000;
   const cpuPercent = hubCpu.lap();
   const mem = memory(info.pid);
+  const fds = openFds(info.pid);
   const simulatorCpuPercent = simCpu.map((m) => round(m.lap()));
   const acks = windows.reduce((s, w) => s + w.acks, 0);
   const rtts = windows.flatMap((w) => w.ackRttMs).sort((a, b) => a - b);
@@ -359,7 +360,7 @@ async function run(o: Options): Promise<Report> {
     windowS: round(windowSeconds),
     workers: nWorkers,
     setup: { provisionS: round(provisionS), connectS: round(connectS) },
-    hub: { cpuPercent: round(cpuPercent), cpuPeak1sPercent: round(cpuPeak1sPercent), rssMb: round(mem.rssMb), peakRssMb: round(mem.peakRssMb) },
+    hub: { cpuPercent: round(cpuPercent), cpuPeak1sPercent: round(cpuPeak1sPercent), rssMb: round(mem.rssMb), peakRssMb: round(mem.peakRssMb), openFds: fds },
     heartbeats: {
       perS: round(acks / windowSeconds),
       expectedPerS: round((o.agents * 1000) / o.intervalMs),
@@ -370,6 +371,7 @@ async function run(o: Options): Promise<Report> {
       disconnects,
     },
     fanOut: {
+      firstMs: receipts[0] ?? NaN,
       p50Ms: percentile(receipts, 50),
       p99Ms: percentile(receipts, 99),
       maxMs: receipts.at(-1) ?? NaN,
@@ -393,9 +395,9 @@ function figureLines(r: Report): string[] {
       ` | hub cpu=${r.hub.cpuPercent}% of a core (busiest 1s ${r.hub.cpuPeak1sPercent}%), rss=${r.hub.rssMb}MB (peak ${r.hub.peakRssMb}MB)` +
       ` | heartbeats/s=${h.perS} (expected ${h.expectedPerS}), ack rtt p50=${h.ackRttP50Ms}ms p99=${h.ackRttP99Ms}ms` +
       ` | fan-out p50=${f.p50Ms}ms p99=${f.p99Ms}ms max=${f.maxMs}ms delivered=${f.delivered}/${r.agents}`,
-    `  fan-out POST answered in ${f.postMs}ms; all results recorded at hub after ${f.resultsAtHubMs ?? `n/a (${f.resultsAtHub}/${r.agents})`}ms` +
+    `  fan-out POST answered in ${f.postMs}ms, first agent got it at ${f.firstMs}ms; all results recorded at hub after ${f.resultsAtHubMs ?? `n/a (${f.resultsAtHub}/${r.agents})`}ms` +
       ` | setup: provision ${r.setup.provisionS}s, enrol+connect ${r.setup.connectS}s` +
-      ` | simulator cpu=${r.simulatorCpuPercent.join('%,')}% (${r.workers} workers) | stream drops=${h.disconnects}`,
+      ` | simulator cpu=${r.simulatorCpuPercent.join('%,')}% (${r.workers} workers) | hub open fds=${r.hub.openFds} | stream drops=${h.disconnects}`,
     ...r.failures.map((p) => `  FAILED: ${p}`),
     ...r.warnings.map((p) => `  warning: ${p}`),
   ];
