@@ -88,3 +88,41 @@ describe('fleet lifecycle', () => {
     expect((await fleet.api('GET', `/v1/planes/${plane}/agents/a3`)).status).toBe(404);
   });
 });
+
+describe('command ordering and hub shutdown', () => {
+  const fleet = new TestFleet();
+  const plane = 'ordering';
+
+  beforeAll(async () => {
+    await fleet.start();
+    await fleet.createPlane(plane);
+    await fleet.addAgent(plane, 'o1');
+    await fleet.waitFor(plane, 'o1', (x) => x.health.color === 'green');
+  });
+  afterAll(() => fleet.destroy());
+
+  it('applies pause then resume in order even when sent back to back, without counting a crash', async () => {
+    const before = await fleet.agent(plane, 'o1');
+    // No body at all: action routes take an optional body.
+    const [p, r] = await Promise.all([fleet.api<{ command: { id: string } }>('POST', `/v1/planes/${plane}/agents/o1/pause`), fleet.api<{ command: { id: string } }>('POST', `/v1/planes/${plane}/agents/o1/resume`)]);
+    expect([p.status, r.status]).toEqual([202, 202]);
+    for (const id of [p.body.command.id, r.body.command.id]) {
+      const c = await fleet.api<{ state: string }>('GET', `/v1/planes/${plane}/agents/o1/commands/${id}?waitSeconds=30`);
+      expect(c.body.state).toBe('succeeded');
+    }
+    const after = await fleet.waitFor(plane, 'o1', (x) => x.health.color === 'green');
+    expect(after.heartbeat?.heartbeat.gateway?.restartCount).toBe(before.heartbeat?.heartbeat.gateway?.restartCount);
+  });
+
+  it('does not let a long poll hold up hub shutdown', async () => {
+    const a = await fleet.agent(plane, 'o1');
+    await fleet.hub.localProvider.stop(a.id);
+    await fleet.waitFor(plane, 'o1', (x) => !x.connected);
+    const poll = fleet.api('POST', `/v1/planes/${plane}/agents/o1/restart`, { mode: 'gateway', waitSeconds: 120 });
+    await new Promise((r) => setTimeout(r, 200));
+    const t0 = Date.now();
+    await fleet.hub.close();
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect((await poll).status).toBe(202);
+  });
+});

@@ -107,3 +107,18 @@ describe('REST API', () => {
     expect(documented).toEqual(served);
   });
 });
+
+describe('bootstrap admin token', () => {
+  it('revokes the previous admin token when admin.token is lost and a new one is written', async () => {
+    const fleet = new TestFleet();
+    await fleet.start();
+    const old = fleet.adminToken;
+    const { rmSync } = await import('node:fs');
+    rmSync(fleet.endpoints.adminTokenFile);
+    await fleet.restartHub();
+    expect(fleet.adminToken).not.toBe(old);
+    expect((await fleet.api('GET', '/v1/planes', undefined, old)).status).toBe(401);
+    expect((await fleet.api('GET', '/v1/planes')).status).toBe(200);
+    await fleet.destroy();
+  });
+});

@@ -17,6 +17,19 @@ import { PlaceholderRuntime } from './runtime/placeholder-runtime.ts';
 import { ChildSupervisor, type SupervisorState } from './supervisor/child-supervisor.ts';
 import { SystemMetrics } from './system-metrics.ts';
 
+/**
+ * How a stop deadline is spent: up to 10 % (at most 2 s) letting running commands
+ * finish, 3 s kept for the final report and stream close, the rest for the
+ * gateway's drain before SIGKILL.
+ */
+export function commandDrainBudgetMs(totalMs: number): number {
+  return Math.min(2000, Math.floor(totalMs / 10));
+}
+const REPORT_RESERVE_MS = 3000;
+export function gatewayDrainBudgetMs(totalMs: number): number {
+  return Math.max(500, totalMs - commandDrainBudgetMs(totalMs) - REPORT_RESERVE_MS);
+}
+
 export type AgentdState = 'created' | 'enrolling' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 const gatewayStateOf: Record<SupervisorState['kind'], GatewayState> = {
@@ -85,7 +98,7 @@ export class Agentd {
       prepare: () => runtime.prepare(),
       waitReady: (pid, signal) => runtime.waitReady(pid, signal),
       fatalExitCodes: runtime.fatalExitCodes,
-      stopTimeoutMs: Math.max(1000, cfg.shutdownTimeoutMs - 5000),
+      stopTimeoutMs: gatewayDrainBudgetMs(cfg.shutdownTimeoutMs),
       pidFile: join(cfg.stateDir, 'run', 'gateway.pid'),
       onOutput: (line, stream) => this.#log.info('gateway output', { stream, line: line.slice(0, 2000) }),
       log: this.#log,
@@ -212,8 +225,7 @@ export class Agentd {
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
     this.#transition('stopping');
     this.#stopping.abort();
-    const budget = this.#cfg.shutdownTimeoutMs;
-    await this.#runner?.drain(Math.min(5000, budget / 4));
+    await this.#runner?.drain(commandDrainBudgetMs(this.#cfg.shutdownTimeoutMs));
     await this.#supervisor?.stop();
     this.#conn?.send({ event: { kind: 'agentd.stopping', severity: 'info', message: 'agentd is shutting down', attributes: { bootId: this.bootId }, atMs: Date.now() } });
     this.#conn?.heartbeatNow();

@@ -51,7 +51,7 @@ export class Logger {
     this.#sink = options.sink ?? stderrSink;
     this.#fields = options.fields ?? {};
     const cats = debugCategories();
-    this.#debug = cats.has('*') || cats.has(component.split('.')[0] ?? component) || cats.has(component);
+    this.#debug = cats.has('*') || cats.has(component) || component.split('.').some((part) => cats.has(part));
   }
 
   child(component: string, fields: LogFields = {}): Logger {

@@ -148,14 +148,12 @@ export class Fleet {
         return this.#ctx.commands.create({ agentId: a.id, kind, args, actor, ttlMs: this.#ctx.commandTtlMs });
       }),
     )();
-    let delivered = 0;
-    for (const cmd of created) {
-      if (this.#ctx.sessions.get(cmd.agentId)?.send(toWireCommand(cmd))) {
-        this.#ctx.commands.markDelivered(cmd.id);
-        delivered += 1;
-      }
-    }
-    this.#ctx.audit.record({ actor, action: `command.${kind}`, plane: planeName, agent: null, outcome: 'ok', detail: { agents: created.length, delivered } });
+    // Send everything first, then record deliveries in one transaction: agents
+    // should not wait behind 1,000 separate writes.
+    const delivered = created.filter((cmd) => this.#ctx.sessions.get(cmd.agentId)?.send(toWireCommand(cmd)));
+    this.#ctx.commands.markDeliveredMany(delivered.map((c) => c.id));
+    for (const c of delivered) c.state = 'delivered';
+    this.#ctx.audit.record({ actor, action: `command.${kind}`, plane: planeName, agent: null, outcome: 'ok', detail: { agents: created.length, delivered: delivered.length } });
     return created;
   }
 
@@ -169,7 +167,8 @@ export class Fleet {
   /** Resolves when the command reaches a terminal state or `timeoutMs` passes. */
   async waitForCommand(commandId: string, timeoutMs: number): Promise<CommandRecord> {
     const current = this.#ctx.commands.get(commandId);
-    if (TERMINAL_COMMAND_STATES.has(current.state) || timeoutMs <= 0) return current;
+    const closing = this.#ctx.closing;
+    if (TERMINAL_COMMAND_STATES.has(current.state) || timeoutMs <= 0 || closing.aborted) return current;
     return new Promise((resolve) => {
       const onCommand = (c: CommandRecord): void => {
         if (c.id === commandId && TERMINAL_COMMAND_STATES.has(c.state)) finish();
@@ -177,10 +176,12 @@ export class Fleet {
       const finish = (): void => {
         clearTimeout(timer);
         this.#ctx.events.off('command', onCommand);
+        closing.removeEventListener('abort', finish);
         resolve(this.#ctx.commands.get(commandId));
       };
       const timer = setTimeout(finish, timeoutMs);
       this.#ctx.events.on('command', onCommand);
+      closing.addEventListener('abort', finish, { once: true });
     });
   }
 

@@ -40,6 +40,8 @@ export interface HubContext {
   readonly sessions: SessionRegistry;
   readonly infra: InfraRegistry;
   readonly events: EventEmitter<HubEvents>;
+  /** Aborted when the hub starts closing: long polls return at once instead of holding shutdown. */
+  readonly closing: AbortSignal;
   /** host:port agents dial, and the CA they pin. */
   grpcAddress(): string;
   caPem(): string;

@@ -58,6 +58,7 @@ export class Hub {
   readonly #timers: NodeJS.Timeout[] = [];
   #routes: ApiRoute[] = [];
   readonly #lastColor = new Map<string, HealthColor>();
+  readonly #closing = new AbortController();
 
   constructor(options: HubOptions, logSink?: LogSink) {
     this.options = compileHubOptions(options);
@@ -118,6 +119,9 @@ export class Hub {
     const apiTokens = new ApiTokens(db);
     const adminTokenFile = join(o.dataDir, 'admin.token');
     if (apiTokens.count() === 0 || !existsSync(adminTokenFile)) {
+      // A lost admin.token file means a new bootstrap token; the old one must stop working.
+      const revoked = apiTokens.revokeByName('admin');
+      if (revoked > 0) this.log.warn('admin.token was missing: revoked the previous bootstrap admin token', { revoked });
       const { token } = apiTokens.create('admin', 'admin');
       writeFileAtomic(adminTokenFile, `${token}\n`, 0o600);
       this.log.info('wrote a new admin API token', { adminTokenFile });
@@ -146,6 +150,7 @@ export class Hub {
       sessions: new SessionRegistry(),
       infra,
       events: new EventEmitter<HubEvents>(),
+      closing: this.#closing.signal,
       grpcAddress: () => grpcAddress,
       caPem: () => tls.caPem,
     };
@@ -215,6 +220,7 @@ export class Hub {
   async close(deadlineMs = 5000): Promise<void> {
     if (this.#state === 'closed' || this.#state === 'closing') return;
     this.#transition('closing');
+    this.#closing.abort();
     for (const t of this.#timers.splice(0)) clearInterval(t);
     for (const s of this.#ctx?.sessions.all() ?? []) s.close(grpc.status.UNAVAILABLE, 'hub shutting down');
     await Promise.all([
@@ -238,7 +244,8 @@ export class Hub {
   /** Immediate stop: drop every connection now. Idempotent. */
   async destroy(): Promise<void> {
     if (this.#state === 'closed') return;
-    this.#state = 'closing';
+    if (this.#state !== 'closing') this.#transition('closing');
+    this.#closing.abort();
     for (const t of this.#timers.splice(0)) clearInterval(t);
     this.#grpc?.forceShutdown();
     await this.#api?.close();

@@ -39,7 +39,7 @@ export const AgentSpec = Type.Object(
     machineType: Type.String({ maxLength: 64 }),
     diskSizeGb: Type.Integer({ minimum: 10, maximum: 65536 }),
     modelTier: ModelTier,
-    budgetCap: Type.Optional(Type.Number({ minimum: 0, maximum: 1_000_000, description: 'USD per month' })),
+    budgetCap: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'USD per month' })),
     tools: Type.Array(ToolName, { maxItems: 64, uniqueItems: true }),
     channels: Type.Array(ToolName, { maxItems: 32, uniqueItems: true }),
   },

@@ -27,6 +27,8 @@ export class CommandRunner {
   readonly #o: CommandRunnerOptions;
   readonly #inFlight = new Map<string, Promise<void>>();
   readonly #abort = new AbortController();
+  /** Commands run one at a time, in arrival order: a resume must not overtake the pause before it. */
+  #queue: Promise<void> = Promise.resolve();
   #accepting = true;
 
   constructor(options: CommandRunnerOptions) {
@@ -82,11 +84,13 @@ export class CommandRunner {
     if (!this.#o.journal.begin(cmd.id, cmd.kind, this.#o.bootId)) return;
     this.#o.send({ commandResult: { commandId: cmd.id, status: 'COMMAND_STATUS_ACCEPTED', startedAtMs: now } });
     log.info('running command');
-    const run = this.#run(cmd.id, handler, args, now, log).finally(() => this.#inFlight.delete(cmd.id));
+    const run = this.#queue.then(() => this.#run(cmd.id, handler, args, log)).finally(() => this.#inFlight.delete(cmd.id));
+    this.#queue = run.catch(() => undefined);
     this.#inFlight.set(cmd.id, run);
   }
 
-  async #run(id: string, handler: CommandHandler, args: Record<string, unknown>, startedAtMs: number, log: Logger): Promise<void> {
+  async #run(id: string, handler: CommandHandler, args: Record<string, unknown>, log: Logger): Promise<void> {
+    const startedAtMs = Date.now();
     const timeout = AbortSignal.timeout(this.#o.timeoutMs);
     const signal = AbortSignal.any([timeout, this.#abort.signal]);
     let result: Result;

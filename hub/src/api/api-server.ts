@@ -41,6 +41,10 @@ export async function buildApi(ctx: HubContext, fleet: Fleet): Promise<{ app: Fa
   app.setErrorHandler(errorHandler(ctx.log.child('api')));
   app.setNotFoundHandler((req, reply) => sendError(reply, new PlaneError(ErrorCode.NotFound, `no route ${req.method} ${req.url.split('?')[0] ?? ''}`)));
   app.addHook('onRequest', authHook(ctx.apiTokens));
+  // Bodies of action routes (restart, pause, ...) are optional: treat "no body" as {}.
+  app.addHook('preValidation', async (req) => {
+    if (req.body === undefined && req.method === 'POST') req.body = {};
+  });
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true, version: ctx.version }));
   app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -163,7 +163,7 @@ export function registerRoutes(app: FastifyInstance, ctx: HubContext, fleet: Fle
       const { planeId } = req.params as Static<typeof PlaneParams>;
       const b = req.body as Static<typeof FanOutBody>;
       const cmds = fleet.fanOut(planeId, b.kind, b.args ?? {}, actorOf(req));
-      return reply.code(202).send({ commands: cmds.map((c) => ({ id: c.id, agentId: c.agentId, state: ctx.commands.get(c.id).state })) });
+      return reply.code(202).send({ commands: cmds.map((c) => ({ id: c.id, agentId: c.agentId, state: c.state })) });
     },
   });
 

@@ -37,7 +37,8 @@ export function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv = proce
   }
   let token = flags.token ?? (flags.tokenFile ? readToken(flags.tokenFile) : undefined) ?? env['PLANES_TOKEN'];
   if (!token && env['PLANES_TOKEN_FILE']) token = readToken(env['PLANES_TOKEN_FILE']);
-  if (!token && local) token = readToken(local.adminTokenFile);
+  // The local admin token goes only to the local hub, never to a hub named elsewhere.
+  if (!token && local && url.replace(/\/+$/, '') === local.apiUrl) token = readToken(local.adminTokenFile);
   if (!token) throw new PlaneError(ErrorCode.Unauthenticated, 'no API token: set PLANES_TOKEN or PLANES_TOKEN_FILE, or pass --token-file', { where: '--token' });
   return { url: url.replace(/\/+$/, ''), token };
 }

@@ -24,21 +24,22 @@ const GLOBAL = {
 const HELP = `usage: planes <command> [flags]
 
 Plane lifecycle
-  create --name P [--infra-provider local|gcp] [--region R] [--project ID]
+  create --name P [--infra-provider local|manual] [--region R] [--project ID]
          [--identity-provider X] [--secrets-provider X] [--network-provider X] [--config planes.yaml]
   list
   delete --plane P [--force]
 Agent lifecycle
   add-agent --plane P --name A --owner EMAIL [--machine-type T] [--model-tier haiku|sonnet|opus]
-            [--budget-cap USD] [--tools a,b] [--channels a,b] [--no-wait]
+            [--budget-cap USD] [--tools a,b] [--channels a,b] [--no-wait] [--timeout-seconds N]
   remove-agent --plane P --name A
   restart-agent --plane P --name A [--mode auto|gateway|instance]
   pause --plane P [--name A]        resume --plane P [--name A]
   status [--plane P] [--name A] [--check]
 Embedded
   up -f planes.yaml [--data-dir DIR] [--grpc-listen H:P] [--api-listen H:P]
+     [--heartbeat-interval-ms N] [--timeout-seconds N] [--verbose]
 
-Global flags: --hub URL --token-file FILE --data-dir DIR --json
+Global flags: --hub URL --token-file FILE --token TOKEN (visible in the process list) --data-dir DIR --json
 Environment:  PLANES_HUB, PLANES_TOKEN, PLANES_TOKEN_FILE, PLANES_DATA_DIR`;
 
 type Out = { json: boolean; print: (text: string) => void; printJson: (v: unknown) => void; progress: (text: string) => void };

@@ -1,5 +1,5 @@
 import { relative } from 'node:path';
-import { hostPortFlag, parseFlags } from '../../../common/src/cli-args.ts';
+import { hostPortFlag, intFlag, parseFlags } from '../../../common/src/cli-args.ts';
 import { ErrorCode, ExitCode, PlaneError } from '../../../common/src/errors.ts';
 import { silentSink, stderrSink, type LogRecord } from '../../../common/src/logger.ts';
 import { Hub } from '../hub.ts';
@@ -36,7 +36,8 @@ export async function up(args: string[]): Promise<number> {
   };
   // Hub logs go to a file-like sink only when asked: the terminal is for the person.
   const sink = values.verbose ? stderrSink : (r: LogRecord) => (r.level === 'error' ? stderrSink(r) : silentSink(r));
-  const hb = values['heartbeat-interval-ms'] ? Number(values['heartbeat-interval-ms']) : undefined;
+  const hb = intFlag(values['heartbeat-interval-ms'], 'heartbeat-interval-ms');
+  const timeoutSeconds = intFlag(values['timeout-seconds'], 'timeout-seconds') ?? 90;
   const hub = new Hub(
     {
       dataDir: values['data-dir'],
@@ -82,6 +83,7 @@ export async function up(args: string[]): Promise<number> {
         ...(file.spec.secrets ? { secretsProvider: file.spec.secrets.provider } : {}),
         ...(file.spec.networking ? { networkProvider: file.spec.networking.provider } : {}),
         ...(file.spec.infrastructure.region ? { region: file.spec.infrastructure.region } : {}),
+        ...(file.spec.infrastructure.project ? { project: file.spec.infrastructure.project } : {}),
         ...(file.spec.infrastructure.defaults ? { defaults: file.spec.infrastructure.defaults } : {}),
       });
       say(`created plane ${planeName}`);
@@ -94,7 +96,7 @@ export async function up(args: string[]): Promise<number> {
       say(`provisioned ${planeName}/${a.name} (local agentd process)`);
     }
 
-    const deadline = Date.now() + Number(values['timeout-seconds']) * 1000;
+    const deadline = Date.now() + timeoutSeconds * 1000;
     let agents: AgentRow[] = [];
     let last = '';
     for (;;) {
@@ -117,7 +119,7 @@ Agents Plane is up: one hub, ${agents.length} local agents.
   REST API     ${endpoints.apiUrl}   (OpenAPI: ${endpoints.apiUrl}/v1/openapi.json)
   gRPC         ${endpoints.grpcAddress}   (TLS; CA ${rel(endpoints.caFile)})
   admin token  ${rel(endpoints.adminTokenFile)}   (mode 0600; never printed)
-  from another terminal:  npm run planes -- status   (reads ${rel(values['data-dir'])}/hub.json)
+  from another terminal:  npm run planes -- status${values['data-dir'] === '.planes-data' ? '' : ` --data-dir ${rel(values['data-dir'])}`}   (reads ${rel(values['data-dir'])}/hub.json)
 
 ${agentTable(agents, process.stdout.isTTY)}
 

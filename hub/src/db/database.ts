@@ -38,3 +38,20 @@ export function migrate(db: Db): void {
     })();
   }
 }
+
+/**
+ * A per-store cache of prepared statements. Preparing is the expensive part of a
+ * better-sqlite3 call (the hub benchmark measured it at a sixth of hub CPU when
+ * every call re-prepared), and a statement can be reused for the life of the db.
+ */
+export function statementCache(db: Db): (sql: string) => Database.Statement {
+  const cache = new Map<string, Database.Statement>();
+  return (sql) => {
+    let stmt = cache.get(sql);
+    if (!stmt) {
+      stmt = db.prepare(sql);
+      cache.set(sql, stmt);
+    }
+    return stmt;
+  };
+}

@@ -112,7 +112,12 @@ export function createAgentService(ctx: HubContext): AgentPlaneHandlers {
         bootId: msg.bootId,
         connectedAt: Date.now(),
         call,
-        send: (m) => !ended && call.write(m),
+        // write() returning false is backpressure (the message is queued), not a failure.
+        send: (m) => {
+          if (ended) return false;
+          call.write(m);
+          return true;
+        },
         close: (code, details) => end(code, details),
       };
       session = s;

@@ -46,7 +46,8 @@ export class LocalProvider implements InfraProvider {
   constructor(options: LocalProviderOptions) {
     this.#root = options.root;
     this.#log = options.log.child('local-infra');
-    this.#stopTimeoutMs = options.stopTimeoutMs ?? 20_000;
+    // agentd's own stop deadline defaults to 25 s; give it that plus a margin.
+    this.#stopTimeoutMs = options.stopTimeoutMs ?? 35_000;
     this.#env = options.env ?? {};
     ensureDir(this.#root, 0o700);
     this.#index();

@@ -1,9 +1,16 @@
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
 import { ensureDir, writeFileAtomic } from '../../../common/src/files.ts';
 import type { Logger } from '../../../common/src/logger.ts';
 import type { AgentComputeSpec, AgentInstance, AgentStatus, InfraProvider } from './infra-provider.ts';
+
+interface ManualRecord {
+  plane: string;
+  agentName: string;
+  machineType: string;
+  labels: Record<string, string>;
+}
 
 /**
  * Machines the operator runs (self-hosted, air-gapped, or a load generator):
@@ -15,12 +22,23 @@ export class ManualProvider implements InfraProvider {
   readonly name = 'manual';
   readonly #root: string;
   readonly #log: Logger;
-  readonly #agents = new Map<string, { plane: string; agentName: string; machineType: string; labels: Record<string, string> }>();
+  readonly #agents = new Map<string, ManualRecord>();
 
   constructor(root: string, log: Logger) {
     this.#root = root;
     this.#log = log.child('manual-infra');
     ensureDir(root, 0o700);
+    // The record of which agents exist lives beside the bundles, so it survives a hub restart.
+    for (const plane of readdirSync(root)) {
+      for (const f of readdirSync(join(root, plane)).filter((n) => n.endsWith('.json'))) {
+        const rec = JSON.parse(readFileSync(join(root, plane, f), 'utf8')) as ManualRecord & { agentId: string };
+        this.#agents.set(rec.agentId, rec);
+      }
+    }
+  }
+
+  #recordPath(plane: string, agentName: string): string {
+    return join(this.#root, plane, `${agentName}.json`);
   }
 
   bundlePath(plane: string, agentName: string): string {
@@ -30,14 +48,19 @@ export class ManualProvider implements InfraProvider {
   async provision(spec: AgentComputeSpec): Promise<AgentInstance> {
     ensureDir(join(this.#root, spec.plane), 0o700);
     writeFileAtomic(this.bundlePath(spec.plane, spec.agentName), `${spec.bootstrap.enrollmentBundle}\n`, 0o600);
-    this.#agents.set(spec.agentId, { plane: spec.plane, agentName: spec.agentName, machineType: spec.machineType, labels: spec.labels });
+    const rec: ManualRecord = { plane: spec.plane, agentName: spec.agentName, machineType: spec.machineType, labels: spec.labels };
+    writeFileAtomic(this.#recordPath(spec.plane, spec.agentName), `${JSON.stringify({ agentId: spec.agentId, ...rec })}\n`, 0o600);
+    this.#agents.set(spec.agentId, rec);
     this.#log.info('wrote enrollment bundle for a manually run agent', { plane: spec.plane, agent: spec.agentName, file: this.bundlePath(spec.plane, spec.agentName) });
     return { agentId: spec.agentId, plane: spec.plane, agentName: spec.agentName, provider: this.name, instanceRef: 'manual', state: 'unknown', machineType: spec.machineType, labels: spec.labels };
   }
 
   async deprovision(agentId: string): Promise<void> {
     const a = this.#agents.get(agentId);
-    if (a) rmSync(this.bundlePath(a.plane, a.agentName), { force: true });
+    if (a) {
+      rmSync(this.bundlePath(a.plane, a.agentName), { force: true });
+      rmSync(this.#recordPath(a.plane, a.agentName), { force: true });
+    }
     this.#agents.delete(agentId);
   }
 

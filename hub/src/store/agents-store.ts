@@ -1,6 +1,6 @@
 import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
 import { hashSecret, newId, newSecret, safeEqualHex } from '../../../common/src/ids.ts';
-import type { Db } from '../db/database.ts';
+import { type Db, statementCache } from '../db/database.ts';
 import type { AgentRecord, AgentSpec, DesiredState } from '../model.ts';
 
 interface Row {
@@ -51,14 +51,15 @@ export function parseCredential(credential: string): { agentId: string; secret: 
 
 export class AgentsStore {
   readonly #db: Db;
+  readonly #q: ReturnType<typeof statementCache>;
   constructor(db: Db) {
     this.#db = db;
+    this.#q = statementCache(db);
   }
 
   create(input: { plane: string; name: string; owner: string; spec: AgentSpec }, now = Date.now()): AgentRecord {
     const id = newId('ag');
-    const info = this.#db
-      .prepare(
+    const info = this.#q(
         `INSERT INTO agents (id, plane, name, owner, spec_json, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (plane, name) DO NOTHING`,
       )
@@ -70,7 +71,7 @@ export class AgentsStore {
   }
 
   findById(id: string): AgentRecord | undefined {
-    const row = this.#db.prepare('SELECT * FROM agents WHERE id = ?').get(id) as Row | undefined;
+    const row = this.#q('SELECT * FROM agents WHERE id = ?').get(id) as Row | undefined;
     return row && toRecord(row);
   }
 
@@ -81,7 +82,7 @@ export class AgentsStore {
   }
 
   find(plane: string, name: string): AgentRecord | undefined {
-    const row = this.#db.prepare('SELECT * FROM agents WHERE plane = ? AND name = ?').get(plane, name) as Row | undefined;
+    const row = this.#q('SELECT * FROM agents WHERE plane = ? AND name = ?').get(plane, name) as Row | undefined;
     return row && toRecord(row);
   }
 
@@ -93,29 +94,28 @@ export class AgentsStore {
 
   list(plane?: string): AgentRecord[] {
     const rows = plane
-      ? (this.#db.prepare('SELECT * FROM agents WHERE plane = ? ORDER BY name').all(plane) as Row[])
-      : (this.#db.prepare('SELECT * FROM agents ORDER BY plane, name').all() as Row[]);
+      ? (this.#q('SELECT * FROM agents WHERE plane = ? ORDER BY name').all(plane) as Row[])
+      : (this.#q('SELECT * FROM agents ORDER BY plane, name').all() as Row[]);
     return rows.map(toRecord);
   }
 
   count(plane: string): number {
-    return (this.#db.prepare('SELECT COUNT(*) AS n FROM agents WHERE plane = ?').get(plane) as { n: number }).n;
+    return (this.#q('SELECT COUNT(*) AS n FROM agents WHERE plane = ?').get(plane) as { n: number }).n;
   }
 
   delete(id: string): void {
-    this.#db.prepare('DELETE FROM agents WHERE id = ?').run(id);
+    this.#q('DELETE FROM agents WHERE id = ?').run(id);
   }
 
   setDesiredState(id: string, state: DesiredState, now = Date.now()): void {
-    this.#db.prepare('UPDATE agents SET desired_state = ?, updated_at = ? WHERE id = ?').run(state, now, id);
+    this.#q('UPDATE agents SET desired_state = ?, updated_at = ? WHERE id = ?').run(state, now, id);
   }
 
   /** Issues a single-use enrollment token; only its hash is kept. */
   issueEnrollmentToken(agentId: string, ttlMs: number, now = Date.now()): { token: string; expiresAt: number } {
     const token = `ape1.${newSecret()}`;
     const expiresAt = now + ttlMs;
-    this.#db
-      .prepare('INSERT INTO enrollment_tokens (token_hash, agent_id, created_at, expires_at) VALUES (?, ?, ?, ?)')
+    this.#q('INSERT INTO enrollment_tokens (token_hash, agent_id, created_at, expires_at) VALUES (?, ?, ?, ?)')
       .run(hashSecret(token), agentId, now, expiresAt);
     return { token, expiresAt };
   }
@@ -127,20 +127,20 @@ export class AgentsStore {
    */
   redeemEnrollmentToken(token: string, now = Date.now()): { agent: AgentRecord; credential: string } {
     return this.#db.transaction(() => {
-      const row = this.#db.prepare('SELECT agent_id, expires_at, used_at FROM enrollment_tokens WHERE token_hash = ?').get(hashSecret(token)) as
+      const row = this.#q('SELECT agent_id, expires_at, used_at FROM enrollment_tokens WHERE token_hash = ?').get(hashSecret(token)) as
         | { agent_id: string; expires_at: number; used_at: number | null }
         | undefined;
       if (!row || row.used_at !== null || row.expires_at <= now) {
         throw new PlaneError(ErrorCode.Unauthenticated, 'enrollment token is invalid, expired or already used');
       }
-      this.#db.prepare('UPDATE enrollment_tokens SET used_at = ? WHERE token_hash = ?').run(now, hashSecret(token));
+      this.#q('UPDATE enrollment_tokens SET used_at = ? WHERE token_hash = ?').run(now, hashSecret(token));
       return { agent: this.getById(row.agent_id), credential: this.#issueCredential(row.agent_id, now) };
     })();
   }
 
   #issueCredential(agentId: string, now: number): string {
     const secret = newSecret();
-    this.#db.prepare('UPDATE agents SET credential_hash = ?, enrolled_at = ?, updated_at = ? WHERE id = ?').run(hashSecret(secret), now, now, agentId);
+    this.#q('UPDATE agents SET credential_hash = ?, enrolled_at = ?, updated_at = ? WHERE id = ?').run(hashSecret(secret), now, now, agentId);
     return `${CREDENTIAL_PREFIX}.${agentId}.${secret}`;
   }
 
@@ -148,14 +148,13 @@ export class AgentsStore {
   authenticate(credential: string): AgentRecord | undefined {
     const parsed = parseCredential(credential);
     if (!parsed) return undefined;
-    const row = this.#db.prepare('SELECT * FROM agents WHERE id = ?').get(parsed.agentId) as Row | undefined;
+    const row = this.#q('SELECT * FROM agents WHERE id = ?').get(parsed.agentId) as Row | undefined;
     if (!row?.credential_hash) return undefined;
     return safeEqualHex(row.credential_hash, hashSecret(parsed.secret)) ? toRecord(row) : undefined;
   }
 
   recordHello(id: string, hello: { bootId: string; agentdVersion: string; runtimeVersions: Record<string, string>; capabilities: string[] }, now = Date.now()): void {
-    this.#db
-      .prepare(
+    this.#q(
         `UPDATE agents SET boot_id = ?, agentd_version = ?, runtime_versions_json = ?, capabilities_json = ?,
          last_connected_at = ?, updated_at = ? WHERE id = ?`,
       )
@@ -163,6 +162,6 @@ export class AgentsStore {
   }
 
   recordDisconnect(id: string, now = Date.now()): void {
-    this.#db.prepare('UPDATE agents SET last_disconnected_at = ?, updated_at = ? WHERE id = ?').run(now, now, id);
+    this.#q('UPDATE agents SET last_disconnected_at = ?, updated_at = ? WHERE id = ?').run(now, now, id);
   }
 }

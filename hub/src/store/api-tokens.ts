@@ -1,5 +1,5 @@
 import { hashSecret, newId, newSecret } from '../../../common/src/ids.ts';
-import type { Db } from '../db/database.ts';
+import { type Db, statementCache } from '../db/database.ts';
 
 export type Role = 'admin' | 'viewer';
 
@@ -12,25 +12,32 @@ export interface ApiPrincipal {
 /** Bearer tokens for the REST API. Only hashes are stored; a token is shown once, at creation. */
 export class ApiTokens {
   readonly #db: Db;
+  readonly #q: ReturnType<typeof statementCache>;
   constructor(db: Db) {
     this.#db = db;
+    this.#q = statementCache(db);
   }
 
   create(name: string, role: Role, now = Date.now()): { id: string; token: string } {
     const id = newId('tok', 8);
     const token = `apt1.${newSecret()}`;
-    this.#db.prepare('INSERT INTO api_tokens (id, name, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?)').run(id, name, role, hashSecret(token), now);
+    this.#q('INSERT INTO api_tokens (id, name, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?)').run(id, name, role, hashSecret(token), now);
     return { id, token };
   }
 
   authenticate(token: string): ApiPrincipal | undefined {
-    const row = this.#db.prepare('SELECT id, name, role FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL').get(hashSecret(token)) as
+    const row = this.#q('SELECT id, name, role FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL').get(hashSecret(token)) as
       | { id: string; name: string; role: Role }
       | undefined;
     return row && { tokenId: row.id, name: row.name, role: row.role };
   }
 
+  /** Revokes every live token with this name; returns how many. */
+  revokeByName(name: string, now = Date.now()): number {
+    return this.#q('UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL').run(now, name).changes;
+  }
+
   count(): number {
-    return (this.#db.prepare('SELECT COUNT(*) AS n FROM api_tokens WHERE revoked_at IS NULL').get() as { n: number }).n;
+    return (this.#q('SELECT COUNT(*) AS n FROM api_tokens WHERE revoked_at IS NULL').get() as { n: number }).n;
   }
 }

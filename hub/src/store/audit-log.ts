@@ -1,4 +1,4 @@
-import type { Db } from '../db/database.ts';
+import { type Db, statementCache } from '../db/database.ts';
 
 export interface AuditEvent {
   id: number;
@@ -17,13 +17,14 @@ export interface AuditEvent {
  */
 export class AuditLog {
   readonly #db: Db;
+  readonly #q: ReturnType<typeof statementCache>;
   constructor(db: Db) {
     this.#db = db;
+    this.#q = statementCache(db);
   }
 
   record(event: Omit<AuditEvent, 'id' | 'at' | 'detail'> & { detail?: Record<string, unknown> }, now = Date.now()): void {
-    this.#db
-      .prepare('INSERT INTO audit_events (at, actor, action, plane, agent, outcome, detail_json) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    this.#q('INSERT INTO audit_events (at, actor, action, plane, agent, outcome, detail_json) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(now, event.actor, event.action, event.plane, event.agent, event.outcome, JSON.stringify(event.detail ?? {}));
   }
 
@@ -39,7 +40,7 @@ export class AuditLog {
     if (filter.sinceMs !== undefined) add('at >= ?', filter.sinceMs);
     const sql = `SELECT * FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
     args.push(filter.limit ?? 200);
-    return (this.#db.prepare(sql).all(...args) as Array<Omit<AuditEvent, 'detail'> & { detail_json: string }>).map(({ detail_json, ...rest }) => ({
+    return (this.#q(sql).all(...args) as Array<Omit<AuditEvent, 'detail'> & { detail_json: string }>).map(({ detail_json, ...rest }) => ({
       ...rest,
       detail: JSON.parse(detail_json) as Record<string, unknown>,
     }));

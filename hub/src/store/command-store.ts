@@ -1,6 +1,6 @@
 import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
 import { newId } from '../../../common/src/ids.ts';
-import type { Db } from '../db/database.ts';
+import { type Db, statementCache } from '../db/database.ts';
 import { type CommandRecord, type CommandState, TERMINAL_COMMAND_STATES } from '../model.ts';
 
 interface Row {
@@ -44,23 +44,40 @@ const toRecord = (r: Row): CommandRecord => ({
  */
 export class CommandStore {
   readonly #db: Db;
+  readonly #q: ReturnType<typeof statementCache>;
   constructor(db: Db) {
     this.#db = db;
+    this.#q = statementCache(db);
   }
 
   create(input: { agentId: string; kind: string; args: Record<string, unknown>; actor: string; ttlMs: number }, now = Date.now()): CommandRecord {
     const id = newId('cmd');
-    this.#db
-      .prepare(
+    const record: CommandRecord = {
+      id,
+      agentId: input.agentId,
+      kind: input.kind,
+      args: input.args,
+      actor: input.actor,
+      state: 'pending',
+      attempts: 0,
+      createdAt: now,
+      deadlineAt: now + input.ttlMs,
+      deliveredAt: null,
+      completedAt: null,
+      output: null,
+      errorCode: null,
+      errorMessage: null,
+    };
+    this.#q(
         `INSERT INTO commands (id, agent_id, kind, args_json, actor, state, created_at, deadline_at)
          VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`,
       )
-      .run(id, input.agentId, input.kind, JSON.stringify(input.args), input.actor, now, now + input.ttlMs);
-    return this.get(id);
+      .run(id, input.agentId, input.kind, JSON.stringify(input.args), input.actor, now, record.deadlineAt);
+    return record;
   }
 
   find(id: string): CommandRecord | undefined {
-    const row = this.#db.prepare('SELECT * FROM commands WHERE id = ?').get(id) as Row | undefined;
+    const row = this.#q('SELECT * FROM commands WHERE id = ?').get(id) as Row | undefined;
     return row && toRecord(row);
   }
 
@@ -75,22 +92,27 @@ export class CommandStore {
    * deadline are expired here: they were never sent, so nothing ran.
    */
   openFor(agentId: string, now = Date.now()): CommandRecord[] {
-    this.#db
-      .prepare(
+    this.#q(
         `UPDATE commands SET state = 'expired', completed_at = ?, error_code = 'deadline_exceeded',
          error_message = 'deadline passed before the agent was reachable'
          WHERE agent_id = ? AND state = 'pending' AND deadline_at <= ?`,
       )
       .run(now, agentId, now);
     return (
-      this.#db.prepare(`SELECT * FROM commands WHERE agent_id = ? AND state IN ('pending', 'delivered', 'accepted') ORDER BY seq`).all(agentId) as Row[]
+      this.#q(`SELECT * FROM commands WHERE agent_id = ? AND state IN ('pending', 'delivered', 'accepted') ORDER BY seq`).all(agentId) as Row[]
     ).map(toRecord);
   }
 
   markDelivered(id: string, now = Date.now()): void {
-    this.#db
-      .prepare(`UPDATE commands SET state = CASE WHEN state = 'pending' THEN 'delivered' ELSE state END, attempts = attempts + 1, delivered_at = ? WHERE id = ?`)
+    this.#q(`UPDATE commands SET state = CASE WHEN state = 'pending' THEN 'delivered' ELSE state END, attempts = attempts + 1, delivered_at = ? WHERE id = ?`)
       .run(now, id);
+  }
+
+  /** markDelivered for many commands in one transaction (fan-out). */
+  markDeliveredMany(ids: readonly string[], now = Date.now()): void {
+    this.#db.transaction(() => {
+      for (const id of ids) this.markDelivered(id, now);
+    })();
   }
 
   /**
@@ -106,10 +128,9 @@ export class CommandStore {
     if (!current || current.agentId !== agentId) return undefined;
     if (TERMINAL_COMMAND_STATES.has(current.state)) return current;
     if (result.state === 'accepted') {
-      this.#db.prepare(`UPDATE commands SET state = 'accepted' WHERE id = ?`).run(current.id);
+      this.#q(`UPDATE commands SET state = 'accepted' WHERE id = ?`).run(current.id);
     } else {
-      this.#db
-        .prepare('UPDATE commands SET state = ?, completed_at = ?, output_json = ?, error_code = ?, error_message = ? WHERE id = ?')
+      this.#q('UPDATE commands SET state = ?, completed_at = ?, output_json = ?, error_code = ?, error_message = ? WHERE id = ?')
         .run(
           result.state,
           now,
@@ -123,6 +144,6 @@ export class CommandStore {
   }
 
   listFor(agentId: string, limit = 20): CommandRecord[] {
-    return (this.#db.prepare('SELECT * FROM commands WHERE agent_id = ? ORDER BY seq DESC LIMIT ?').all(agentId, limit) as Row[]).map(toRecord);
+    return (this.#q('SELECT * FROM commands WHERE agent_id = ? ORDER BY seq DESC LIMIT ?').all(agentId, limit) as Row[]).map(toRecord);
   }
 }

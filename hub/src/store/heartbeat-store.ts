@@ -1,4 +1,5 @@
 import type { Heartbeat__Output } from '../../../proto/index.ts';
+import type { Statement } from 'better-sqlite3';
 import type { Db } from '../db/database.ts';
 
 export interface HeartbeatRecord {
@@ -17,9 +18,16 @@ export class HeartbeatStore {
   readonly #db: Db;
   readonly #latest = new Map<string, HeartbeatRecord>();
   readonly #dirty = new Set<string>();
+  readonly #upsert: Statement;
+  readonly #exists: Statement;
 
   constructor(db: Db) {
     this.#db = db;
+    this.#upsert = db.prepare(
+      `INSERT INTO heartbeats (agent_id, seq, received_at, payload_json) VALUES (?, ?, ?, ?)
+       ON CONFLICT (agent_id) DO UPDATE SET seq = excluded.seq, received_at = excluded.received_at, payload_json = excluded.payload_json`,
+    );
+    this.#exists = db.prepare('SELECT 1 FROM agents WHERE id = ?');
     const rows = db.prepare('SELECT agent_id, seq, received_at, payload_json FROM heartbeats').all() as Array<{
       agent_id: string;
       seq: number;
@@ -48,18 +56,13 @@ export class HeartbeatStore {
   /** Writes every heartbeat received since the last flush; returns how many. */
   flush(): number {
     if (this.#dirty.size === 0) return 0;
-    const upsert = this.#db.prepare(
-      `INSERT INTO heartbeats (agent_id, seq, received_at, payload_json) VALUES (?, ?, ?, ?)
-       ON CONFLICT (agent_id) DO UPDATE SET seq = excluded.seq, received_at = excluded.received_at, payload_json = excluded.payload_json`,
-    );
-    const exists = this.#db.prepare('SELECT 1 FROM agents WHERE id = ?');
     const ids = [...this.#dirty];
     this.#dirty.clear();
     this.#db.transaction(() => {
       for (const id of ids) {
         const rec = this.#latest.get(id);
         // The agent may have been removed since its last heartbeat.
-        if (rec && exists.get(id)) upsert.run(id, rec.seq, rec.receivedAt, JSON.stringify(rec.heartbeat));
+        if (rec && this.#exists.get(id)) this.#upsert.run(id, rec.seq, rec.receivedAt, JSON.stringify(rec.heartbeat));
       }
     })();
     return ids.length;

@@ -1,5 +1,5 @@
 import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
-import type { Db } from '../db/database.ts';
+import { type Db, statementCache } from '../db/database.ts';
 import type { PlaneRecord, PlaneSpec } from '../model.ts';
 
 interface Row {
@@ -18,20 +18,21 @@ const toRecord = (r: Row): PlaneRecord => ({
 
 export class PlanesStore {
   readonly #db: Db;
+  readonly #q: ReturnType<typeof statementCache>;
   constructor(db: Db) {
     this.#db = db;
+    this.#q = statementCache(db);
   }
 
   create(name: string, spec: PlaneSpec, now = Date.now()): PlaneRecord {
-    const info = this.#db
-      .prepare('INSERT INTO planes (name, spec_json, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING')
+    const info = this.#q('INSERT INTO planes (name, spec_json, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING')
       .run(name, JSON.stringify(spec), now, now);
     if (info.changes === 0) throw new PlaneError(ErrorCode.AlreadyExists, `plane '${name}' already exists`, { where: 'name' });
     return { name, spec, createdAt: now, updatedAt: now };
   }
 
   find(name: string): PlaneRecord | undefined {
-    const row = this.#db.prepare('SELECT * FROM planes WHERE name = ?').get(name) as Row | undefined;
+    const row = this.#q('SELECT * FROM planes WHERE name = ?').get(name) as Row | undefined;
     return row && toRecord(row);
   }
 
@@ -42,10 +43,10 @@ export class PlanesStore {
   }
 
   list(): PlaneRecord[] {
-    return (this.#db.prepare('SELECT * FROM planes ORDER BY name').all() as Row[]).map(toRecord);
+    return (this.#q('SELECT * FROM planes ORDER BY name').all() as Row[]).map(toRecord);
   }
 
   delete(name: string): void {
-    this.#db.prepare('DELETE FROM planes WHERE name = ?').run(name);
+    this.#q('DELETE FROM planes WHERE name = ?').run(name);
   }
 }
