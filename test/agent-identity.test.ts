@@ -2,13 +2,14 @@ import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hubChannelOptions } from '../common/src/hub-tls.ts';
 import { loadContract } from '../proto/index.ts';
 import type { AgentPlaneClient, EnrollResponse__Output, HubMessage__Output } from '../proto/index.ts';
 import { TestFleet } from './helpers/fleet.ts';
 
 function client(fleet: TestFleet): AgentPlaneClient {
   const Client = loadContract().agentplane.v1.AgentPlane;
-  return new Client(fleet.endpoints.grpcAddress, grpc.credentials.createSsl(readFileSync(fleet.endpoints.caFile)));
+  return new Client(fleet.endpoints.grpcAddress, grpc.credentials.createSsl(readFileSync(fleet.endpoints.caFile)), hubChannelOptions());
 }
 
 function enroll(c: AgentPlaneClient, token: string): Promise<EnrollResponse__Output> {

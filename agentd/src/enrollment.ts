@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { decodeBundle } from '../../common/src/enrollment-bundle.ts';
 import { ErrorCode, PlaneError } from '../../common/src/errors.ts';
+import { hubChannelOptions } from '../../common/src/hub-tls.ts';
 import type { Logger } from '../../common/src/logger.ts';
 import { loadContract } from '../../proto/index.ts';
 import type { EnrollResponse__Output } from '../../proto/index.ts';
@@ -36,7 +37,7 @@ export async function ensureEnrolled(cfg: AgentdConfig, bootId: string, version:
     throw new PlaneError(ErrorCode.InvalidArgument, `enrollment bundle is for ${bundle.plane}/${bundle.agent}, config says ${cfg.plane}/${cfg.agent}`, { where: 'enrollmentBundleFile' });
   }
   const Client = loadContract().agentplane.v1.AgentPlane;
-  const client = new Client(bundle.hub, grpc.credentials.createSsl(Buffer.from(bundle.caPem)));
+  const client = new Client(bundle.hub, grpc.credentials.createSsl(Buffer.from(bundle.caPem)), hubChannelOptions());
   try {
     const res = await new Promise<EnrollResponse__Output>((resolve, reject) =>
       client.Enroll(

@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { EventEmitter } from 'node:events';
 import { Backoff, sleep } from '../../common/src/backoff.ts';
 import { isRetryableGrpcStatus } from '../../common/src/errors.ts';
+import { hubChannelOptions } from '../../common/src/hub-tls.ts';
 import type { Logger } from '../../common/src/logger.ts';
 import { loadContract } from '../../proto/index.ts';
 import type { AgentMessage, AgentPlaneClient, Command__Output, Heartbeat, HubMessage__Output } from '../../proto/index.ts';
@@ -60,11 +61,12 @@ export class HubConnection extends EventEmitter<ConnectionEvents> {
     this.#intervalMs = options.defaultHeartbeatIntervalMs ?? 5000;
     this.#backoff = new Backoff({ initialDelayMs: 250, maxDelayMs: 15_000, ...options.backoff });
     const Client = loadContract().agentplane.v1.AgentPlane;
-    this.#client = new Client(options.credential.hub, grpc.credentials.createSsl(Buffer.from(options.credential.caPem)), {
+    this.#client = new Client(
+      options.credential.hub,
+      grpc.credentials.createSsl(Buffer.from(options.credential.caPem)),
       // Reconnects are ours (with jitter); keep grpc-js's own channel backoff short.
-      'grpc.initial_reconnect_backoff_ms': 200,
-      'grpc.max_reconnect_backoff_ms': 2000,
-    });
+      hubChannelOptions({ 'grpc.initial_reconnect_backoff_ms': 200, 'grpc.max_reconnect_backoff_ms': 2000 }),
+    );
   }
 
   get state(): ConnectionState {

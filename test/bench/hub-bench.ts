@@ -134,7 +134,7 @@ class Worker {
 
   constructor(name: string, failures: string[]) {
     // The bundle's hub address is an IP; Node warns once per process about using it as TLS SNI.
-    this.proc = fork(WORKER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...process.execArgv, '--disable-warning=DEP0123'] });
+    this.proc = fork(WORKER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: process.execArgv });
     this.ready = new Promise((resolve, reject) => {
       this.proc.on('exit', (code, signal) => {
         if (live.cleaning) return;

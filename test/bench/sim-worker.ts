@@ -6,6 +6,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
+import { hubChannelOptions } from '../../common/src/hub-tls.ts';
 import { decodeBundle } from '../../common/src/enrollment-bundle.ts';
 import { loadContract } from '../../proto/index.ts';
 import type { AgentMessage, AgentPlaneClient, EnrollResponse__Output, HubMessage__Output } from '../../proto/index.ts';
@@ -52,10 +53,11 @@ class SimAgent {
     const Client = loadContract().agentplane.v1.AgentPlane;
     // grpc-js shares one connection between channels with the same target and
     // options; a local subchannel pool plus a distinct option gives every agent its own.
-    this.#client = new Client(this.#bundle.hub, grpc.credentials.createSsl(Buffer.from(this.#bundle.caPem)), {
-      'grpc.use_local_subchannel_pool': 1,
-      'bench.agent': index,
-    });
+    this.#client = new Client(
+      this.#bundle.hub,
+      grpc.credentials.createSsl(Buffer.from(this.#bundle.caPem)),
+      hubChannelOptions({ 'grpc.use_local_subchannel_pool': 1, 'bench.agent': index }),
+    );
   }
 
   enroll(): Promise<void> {

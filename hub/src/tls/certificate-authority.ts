@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { ensureDir, writeFileAtomic } from '../../../common/src/files.ts';
+import { HUB_TLS_NAME } from '../../../common/src/hub-tls.ts';
 import type { Logger } from '../../../common/src/logger.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
@@ -36,7 +37,7 @@ export async function ensureHubTls(dataDir: string, names: readonly string[], lo
   const caKeyPath = join(dir, 'ca.key');
   const certPath = join(dir, 'server.pem');
   const keyPath = join(dir, 'server.key');
-  const wanted = [...new Set(['localhost', '127.0.0.1', '::1', ...names])];
+  const wanted = [...new Set([HUB_TLS_NAME, 'localhost', '127.0.0.1', '::1', ...names])];
 
   let caCert: x509.X509Certificate;
   let caKey: CryptoKey;
