@@ -126,3 +126,36 @@ describe('command ordering and hub shutdown', () => {
     expect((await poll).status).toBe(202);
   });
 });
+
+describe('agentd on SIGTERM', () => {
+  const fleet = new TestFleet();
+  const plane = 'sigterm';
+
+  beforeAll(async () => {
+    await fleet.start();
+    await fleet.createPlane(plane);
+    await fleet.addAgent(plane, 's1');
+    await fleet.waitFor(plane, 's1', (x) => x.health.color === 'green');
+  });
+  afterAll(() => fleet.destroy());
+
+  it('stops its child, tells the hub, closes its stream and exits well within its deadline', async () => {
+    const agent = await fleet.agent(plane, 's1');
+    const childPid = agent.heartbeat?.heartbeat.gateway?.pid ?? 0;
+    expect(childPid).toBeGreaterThan(0);
+    const events: string[] = [];
+    fleet.hub.context.events.on('agentEvent', (_id, e) => events.push(e.kind));
+    const pid = fleet.agentdPid(plane, 's1');
+    const t0 = Date.now();
+    process.kill(pid, 'SIGTERM');
+    await waitUntil(() => !processAlive(pid), 25_000, 'agentd to exit');
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(processAlive(childPid)).toBe(false);
+    expect(events).toContain('agentd.stopping');
+    const { readFileSync } = await import('node:fs');
+    const log = readFileSync(`${fleet.agentDir(plane, 's1')}/agentd.log`, 'utf8');
+    expect(log).toMatch(/"msg":"agentd state".*"from":"stopping","to":"stopped"/);
+    const after = await fleet.waitFor(plane, 's1', (x) => x.health.color === 'red');
+    expect(after.health.reason).toMatch(/disconnected/);
+  });
+});

@@ -144,10 +144,17 @@ export class HubConnection extends EventEmitter<ConnectionEvents> {
         resolve({ fatal, reason });
       };
       const onAbort = (): void => {
+        // Half-close and wait for the hub's status, so everything written before
+        // (the final heartbeat and event) is on the wire before the process exits.
         call.end();
-        // Give the hub a moment to see the clean end, then drop.
-        setTimeout(() => call.cancel(), 500).unref();
-        finish(false, 'closing');
+        const giveUp = setTimeout(() => {
+          call.cancel();
+          finish(false, 'closing (hub did not answer the end in time)');
+        }, 2000);
+        call.once('status', () => {
+          clearTimeout(giveUp);
+          finish(false, 'closing');
+        });
       };
       signal.addEventListener('abort', onAbort, { once: true });
 
