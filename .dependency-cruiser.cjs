@@ -7,8 +7,13 @@ module.exports = {
       from: { path: '^agentd/' }, to: { path: '^hub/' },
     },
     {
-      name: 'hub-not-agentd', severity: 'error', comment: 'the hub talks to agentd only over the contract in proto/',
+      name: 'hub-not-agentd', severity: 'error',
+      comment: 'the hub talks to agentd only over the contract in proto/; the local infra provider may use the runtime manager to prepare this host',
       from: { path: '^hub/src/(?!infra/)' }, to: { path: '^agentd/' },
+    },
+    {
+      name: 'local-infra-runtime-only', severity: 'error', comment: 'the local provider may use agentd runtime installation, nothing else of agentd',
+      from: { path: '^hub/src/infra/' }, to: { path: '^agentd/(?!src/runtime/(runtime-manager|pins)\\.ts$)' },
     },
   ],
   options: {

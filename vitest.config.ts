@@ -8,5 +8,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     reporters: ['default', './test/summary-reporter.ts'],
+    // Installs the pinned Node + OpenClaw once per machine for the real-gateway tests.
+    globalSetup: ['./test/global-setup.ts'],
   },
 });

@@ -4,17 +4,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { processAlive, waitUntil } from './helpers/fleet.ts';
+import { testRuntimeRoot } from './helpers/runtime-cache.ts';
 
 // The README's main command, run as a person would, on free ports.
 describe('planes up (the main job)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'planes-up-'));
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-  it('starts a hub with three local agents, prints the API and a green table, and stops everything on Ctrl-C', async () => {
+  it('starts a hub with three local agents running real gateways, prints the API and the table, and stops everything on Ctrl-C', async () => {
     const child = spawn(
       process.execPath,
-      ['bin/planes.js', 'up', '-f', 'examples/planes.yaml', '--data-dir', dataDir, '--grpc-listen', '127.0.0.1:0', '--api-listen', '127.0.0.1:0'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      ['bin/planes.js', 'up', '-f', 'examples/planes.yaml', '--data-dir', dataDir, '--grpc-listen', '127.0.0.1:0', '--api-listen', '127.0.0.1:0', '--runtime-root', testRuntimeRoot()],
+      // No model key in the environment: gateways must come up anyway and say the key is missing.
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] } },
     );
     let stdout = '';
     let stderr = '';
@@ -22,18 +24,25 @@ describe('planes up (the main job)', () => {
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
 
-    await waitUntil(() => stdout.includes('Ctrl-C stops'), 60_000, `the up banner; stderr so far: ${stderr}`);
+    await waitUntil(() => stdout.includes('Ctrl-C stops'), 170_000, `the up banner; stderr so far: ${stderr}`);
     expect(stdout).toMatch(/REST API\s+http:\/\/127\.0\.0\.1:\d+/);
-    for (const name of ['alice-agent', 'bob-agent', 'carol-agent']) expect(stdout).toMatch(new RegExp(`acme-agents\\s+${name}\\s+\\S+\\s+green`));
+    for (const name of ['alice-agent', 'bob-agent', 'carol-agent']) {
+      expect(stdout).toMatch(new RegExp(`acme-agents\\s+${name}\\s+\\S+\\s+yellow\\s+secret missing: env:ANTHROPIC_API_KEY.*openclaw 2026\\.9\\.6\\s+running`));
+    }
+    expect(stdout).toMatch(/without a model key/);
     expect(stdout).not.toMatch(/apt1\./); // the admin token is never printed
 
     const agentsRoot = join(dataDir, 'local-agents', 'acme-agents');
     const pids = readdirSync(agentsRoot).map((a) => Number(readFileSync(join(agentsRoot, a, 'agentd.pid'), 'utf8')));
     expect(pids.every(processAlive)).toBe(true);
 
+    // Each agent's gateway is a real OpenClaw process group.
+    const gateways = readdirSync(agentsRoot).map((a) => Number(readFileSync(join(agentsRoot, a, 'state', 'run', 'gateway.pid'), 'utf8')));
+    expect(gateways.every(processAlive)).toBe(true);
+
     child.kill('SIGINT');
     expect(await exited).toBe(0);
     expect(stderr).toMatch(/stopped\. State is kept/);
-    await waitUntil(() => pids.every((p) => !processAlive(p)), 5000, 'agentd processes to exit');
-  });
+    await waitUntil(() => [...pids, ...gateways].every((p) => !processAlive(p)), 5000, 'agentd and gateway processes to exit');
+  }, 240_000);
 });

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { AgentRuntimeSpec } from '../../common/src/agent-spec.ts';
 import { Backoff, sleep } from '../../common/src/backoff.ts';
 import { ErrorCode, PlaneError } from '../../common/src/errors.ts';
 import { ensureDir } from '../../common/src/files.ts';
 import type { Logger } from '../../common/src/logger.ts';
+import { validate } from '../../common/src/validate.ts';
 import { VERSION } from '../../common/src/version.ts';
-import type { GatewayState, GatewayStatus, Heartbeat } from '../../proto/index.ts';
+import type { GatewayState, GatewayStatus, Heartbeat, TokenUsage } from '../../proto/index.ts';
 import { CommandJournal } from './command-journal.ts';
 import { type CommandHandler, CommandRunner } from './commands/command-runner.ts';
 import type { AgentdConfig } from './config.ts';
@@ -13,8 +15,13 @@ import type { StoredCredential } from './credential-store.ts';
 import { ensureEnrolled } from './enrollment.ts';
 import { HubConnection } from './hub-connection.ts';
 import type { GatewayRuntime } from './runtime/gateway-runtime.ts';
+import { GatewayProbe, type GatewaySnapshot } from './runtime/gateway-probe.ts';
+import { OpenClawRuntime } from './runtime/openclaw-runtime.ts';
+import { PINNED_RUNTIME } from './runtime/pins.ts';
 import { PlaceholderRuntime } from './runtime/placeholder-runtime.ts';
+import { RuntimeManager } from './runtime/runtime-manager.ts';
 import { ChildSupervisor, type SupervisorState } from './supervisor/child-supervisor.ts';
+import { SdNotifier } from './systemd/sd-notify.ts';
 import { SystemMetrics } from './system-metrics.ts';
 
 /**
@@ -42,8 +49,9 @@ const gatewayStateOf: Record<SupervisorState['kind'], GatewayState> = {
 };
 
 /**
- * The daemon on every agent VM: enrols, keeps one stream to the hub, supervises
- * the gateway, applies commands exactly once, and stops within its deadline.
+ * The daemon on every agent VM: enrols, keeps one stream to the hub, installs
+ * and supervises the pinned gateway, probes it, applies commands exactly once,
+ * and stops within its deadline.
  * Lifecycle: created -> enrolling -> starting -> running -> stopping -> stopped.
  */
 export class Agentd {
@@ -55,14 +63,18 @@ export class Agentd {
   #credential: StoredCredential | undefined;
   #runtime: GatewayRuntime | undefined;
   #supervisor: ChildSupervisor | undefined;
+  #probe: GatewayProbe | undefined;
   #conn: HubConnection | undefined;
   #runner: CommandRunner | undefined;
   #metrics: SystemMetrics | undefined;
+  #installing = '';
+  readonly #notify: SdNotifier;
   readonly #stopping = new AbortController();
 
   constructor(cfg: AgentdConfig, log: Logger) {
     this.#cfg = cfg;
     this.#log = log.child('agentd', { plane: cfg.plane, agent: cfg.agent });
+    this.#notify = new SdNotifier({ log: this.#log });
   }
 
   get state(): AgentdState {
@@ -78,6 +90,28 @@ export class Agentd {
     return this.#journal?.getSetting('paused') === '1';
   }
 
+  /** The last spec the hub sent, validated; undefined before the first one. */
+  spec(): AgentRuntimeSpec | undefined {
+    const raw = this.#journal?.getSetting('agentSpec');
+    return raw ? (JSON.parse(raw) as AgentRuntimeSpec) : undefined;
+  }
+
+  /** Validates and keeps a spec from the hub; a bad one is refused and reported, the old one stays. */
+  #acceptSpec(json: string): void {
+    try {
+      const spec = validate(AgentRuntimeSpec, JSON.parse(json) as unknown, 'agent spec from the hub');
+      const text = JSON.stringify(spec);
+      if (this.#journal?.getSetting('agentSpec') !== text) {
+        this.#journal?.setSetting('agentSpec', text);
+        this.#log.info('agent spec updated', { model: spec.model, tools: spec.tools.length });
+      }
+    } catch (err) {
+      const reason = PlaneError.from(err).message;
+      this.#log.error('refused an invalid agent spec from the hub', { reason });
+      this.#conn?.send({ event: { kind: 'agentd.spec_invalid', severity: 'error', message: reason, attributes: {}, atMs: Date.now() } });
+    }
+  }
+
   async start(): Promise<void> {
     if (this.#state !== 'created') throw new PlaneError(ErrorCode.FailedPrecondition, `agentd cannot start from state ${this.#state}`);
     const cfg = this.#cfg;
@@ -86,19 +120,23 @@ export class Agentd {
     this.#journal.prune(7 * 24 * 3600_000);
 
     this.#transition('enrolling');
-    this.#credential = await this.#enrolWithRetry();
+    void this.#notify.status('enrolling with the hub');
+    const enrolled = await this.#enrolWithRetry();
+    this.#credential = enrolled.credential;
+    if (enrolled.agentSpecJson) this.#acceptSpec(enrolled.agentSpecJson);
     if (this.#stopping.signal.aborted) return;
 
     this.#transition('starting');
     this.#metrics = new SystemMetrics(cfg.stateDir);
-    this.#runtime = new PlaceholderRuntime(cfg.stateDir);
-    const runtime = this.#runtime;
+    const runtime = this.#makeRuntime();
+    this.#runtime = runtime;
     this.#supervisor = new ChildSupervisor({
       name: runtime.kind,
       prepare: () => runtime.prepare(),
       waitReady: (pid, signal) => runtime.waitReady(pid, signal),
       fatalExitCodes: runtime.fatalExitCodes,
       stopTimeoutMs: gatewayDrainBudgetMs(cfg.shutdownTimeoutMs),
+      startTimeoutMs: 120_000,
       pidFile: join(cfg.stateDir, 'run', 'gateway.pid'),
       onOutput: (line, stream) => this.#log.info('gateway output', { stream, line: line.slice(0, 2000) }),
       log: this.#log,
@@ -115,6 +153,7 @@ export class Agentd {
       log: this.#log,
     });
     this.#conn = conn;
+    conn.on('spec', (json) => this.#acceptSpec(json));
     this.#runner = new CommandRunner({
       journal: this.#journal,
       bootId: this.bootId,
@@ -124,29 +163,86 @@ export class Agentd {
       log: this.#log,
     });
     conn.on('command', (cmd) => this.#runner?.handle(cmd));
-    this.#supervisor.on('state', (s) => {
-      conn.heartbeatNow();
-      if (s.kind === 'failed') conn.send({ event: { kind: 'gateway.failed', severity: 'error', message: s.reason, attributes: {}, atMs: Date.now() } });
-    });
+    this.#supervisor.on('state', (s) => this.#onGatewayState(s));
     conn.start();
-    if (this.paused) this.#log.info('agent is paused; not starting the gateway');
-    else await this.#supervisor.start();
+    this.#notify.startWatchdog(() => this.#state === 'starting' || this.#state === 'running');
+
+    if (runtime instanceof OpenClawRuntime) await this.#install(runtime);
+    if (this.#stopping.signal.aborted) return;
+    if (this.paused) {
+      this.#log.info('agent is paused; not starting the gateway');
+      void this.#notify.ready('paused');
+    } else {
+      await this.#supervisor.start();
+    }
     if ((this.#state as AgentdState) === 'starting') this.#transition('running');
   }
 
-  async #enrolWithRetry(): Promise<StoredCredential> {
-    const backoff = new Backoff({ initialDelayMs: 500, maxDelayMs: 30_000 });
+  #makeRuntime(): GatewayRuntime {
+    const rt = this.#cfg.runtime;
+    if (rt.kind === 'placeholder') return new PlaceholderRuntime(this.#cfg.stateDir);
+    const manager = new RuntimeManager({
+      root: rt.root as string,
+      log: this.#log,
+      onProgress: (message) => {
+        this.#installing = message;
+        this.#log.info('runtime install', { message });
+        this.#conn?.heartbeatNow();
+      },
+    });
+    const runtime = new OpenClawRuntime({
+      stateDir: join(this.#cfg.stateDir, 'openclaw'),
+      workspaceDir: rt.workspaceDir as string,
+      port: rt.gatewayPort,
+      set: { node: rt.nodeVersion ?? PINNED_RUNTIME.node, openclaw: rt.openclawVersion ?? PINNED_RUNTIME.openclaw },
+      manager,
+      spec: () => this.spec(),
+      log: this.#log,
+    });
+    this.#probe = new GatewayProbe({
+      port: rt.gatewayPort,
+      token: () => runtime.gatewayToken,
+      log: this.#log,
+      httpIntervalMs: rt.probeIntervalMs,
+      rpcIntervalMs: rt.rpcIntervalMs,
+      onChange: () => this.#conn?.heartbeatNow(),
+    });
+    return runtime;
+  }
+
+  /** Installs the pinned runtime before the first start, retrying while the registry is unreachable. */
+  async #install(runtime: OpenClawRuntime): Promise<void> {
+    const backoff = new Backoff({ initialDelayMs: 2000, maxDelayMs: 60_000 });
     for (;;) {
+      this.#installing = `installing openclaw@${runtime.version}`;
+      void this.#notify.status(this.#installing);
       try {
-        return await ensureEnrolled(this.#cfg, this.bootId, VERSION, this.#log);
+        await runtime.ensureInstalled(this.#stopping.signal);
+        this.#installing = '';
+        return;
       } catch (err) {
         const e = PlaneError.from(err);
-        if (e.code !== ErrorCode.Unavailable) throw e;
-        const delay = backoff.next();
-        this.#log.warn('enrolment failed; retrying', { reason: e.message, retryInMs: delay });
-        if (!(await sleep(delay, this.#stopping.signal))) throw new PlaneError(ErrorCode.Aborted, 'stopped before enrolment completed');
+        if (this.#stopping.signal.aborted) return;
+        this.#installing = `runtime install failed: ${e.message}`;
+        this.#log.error('runtime install failed', { reason: e.message, code: e.code });
+        this.#conn?.send({ event: { kind: 'runtime.install_failed', severity: 'error', message: e.message, attributes: {}, atMs: Date.now() } });
+        // A version below the safe minimum or a failed integrity check will not fix itself.
+        if (e.code === ErrorCode.FailedPrecondition || e.code === ErrorCode.InvalidArgument || e.code === ErrorCode.NotFound) throw e;
+        if (!(await sleep(backoff.next(), this.#stopping.signal))) return;
       }
     }
+  }
+
+  #onGatewayState(s: SupervisorState): void {
+    if (s.kind === 'running') {
+      this.#probe?.start();
+      void this.#notify.ready(`gateway ready (${this.#runtime?.kind ?? ''} ${this.#runtime?.version ?? ''})`);
+    } else {
+      if (s.kind !== 'starting') this.#probe?.stop();
+      void this.#notify.status(`gateway ${s.kind}${s.kind === 'failed' ? `: ${s.reason}` : ''}`);
+    }
+    this.#conn?.heartbeatNow();
+    if (s.kind === 'failed') this.#conn?.send({ event: { kind: 'gateway.failed', severity: 'error', message: s.reason, attributes: {}, atMs: Date.now() } });
   }
 
   #handlers(): Map<string, CommandHandler> {
@@ -192,18 +288,44 @@ export class Agentd {
     const sup = this.#supervisor;
     const s = sup?.state ?? { kind: 'stopped' as const };
     const paused = this.paused && (s.kind === 'stopped' || s.kind === 'stopping');
+    const installing = this.#installing !== '' && s.kind === 'stopped';
+    const snap: GatewaySnapshot | undefined = s.kind === 'running' ? this.#probe?.snapshot : undefined;
+    // Running means the supervisor saw it ready; the probes may later say otherwise. Ready is
+    // claimed only after the first RPC probe, which is what reveals a missing model key.
+    const probing = snap !== undefined && snap.rpcAtMs === 0;
+    const ready = s.kind === 'running' && (snap ? !probing && (snap.ready || snap.failing[0] === 'not probed yet') : true);
     const pid = 'pid' in s ? s.pid : 0;
+    let state: GatewayState = gatewayStateOf[s.kind];
+    if (paused) state = 'GATEWAY_STATE_PAUSED';
+    else if (installing) state = 'GATEWAY_STATE_INSTALLING';
     return {
-      state: paused ? 'GATEWAY_STATE_PAUSED' : gatewayStateOf[s.kind],
-      ready: s.kind === 'running',
-      failing: s.kind === 'running' ? [] : [s.kind],
+      state,
+      ready,
+      failing: s.kind === 'running' ? (probing ? ['first probe pending'] : snap && !ready ? snap.failing : []) : [installing ? this.#installing : s.kind],
       runtime: this.#runtime?.kind ?? 'none',
-      version: this.#runtime?.version ?? '',
+      version: snap?.version || (this.#runtime?.version ?? ''),
       restartCount: sup?.restartCount ?? 0,
-      lastError: s.kind === 'failed' ? s.reason : (sup?.lastError ?? ''),
+      lastError: s.kind === 'failed' ? s.reason : installing ? this.#installing : (sup?.lastError ?? ''),
+      eventLoopDelayMs: snap?.eventLoopDelayMs ?? 0,
+      rssBytes: snap?.rssBytes ?? 0,
+      degradedSecretOwners: s.kind === 'running' ? [...new Set([...(this.#runtime instanceof OpenClawRuntime ? this.#runtime.missingSecrets : []), ...(snap?.degradedSecretOwners ?? [])])] : [],
       pid,
       startedAtMs: 'sinceMs' in s ? s.sinceMs : 0,
     };
+  }
+
+  #usage(): TokenUsage | null {
+    const u = this.#probe?.snapshot.usage;
+    if (!u) return null;
+    const conv = (t: { inputTokens: number; outputTokens: number; cacheReadTokens: number; cacheWriteTokens: number; totalTokens: number; totalCostUsd: number }) => ({
+      inputTokens: t.inputTokens,
+      outputTokens: t.outputTokens,
+      cacheReadTokens: t.cacheReadTokens,
+      cacheWriteTokens: t.cacheWriteTokens,
+      totalTokens: t.totalTokens,
+      totalCostUsd: t.totalCostUsd,
+    });
+    return { ...conv(u), byModel: u.byModel.map((m) => ({ model: m.model, ...conv(m) })), observedAtMs: u.observedAtMs };
   }
 
   #heartbeat(): Omit<Heartbeat, 'seq' | 'sentAtMs'> {
@@ -213,8 +335,14 @@ export class Agentd {
       resources: this.#metrics?.sample(gateway.pid ? Number(gateway.pid) : undefined) ?? null,
       sync: { state: 'disabled' },
       secretsVersion: '',
+      usage: this.#usage(),
       paused: this.paused,
     };
+  }
+
+  /** For the operator socket and tests. */
+  status(): { state: AgentdState; bootId: string; gateway: GatewayStatus; hub: string; paused: boolean } {
+    return { state: this.#state, bootId: this.bootId, gateway: this.#gatewayStatus(), hub: this.#conn?.state ?? 'idle', paused: this.paused };
   }
 
   /**
@@ -225,12 +353,30 @@ export class Agentd {
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
     this.#transition('stopping');
     this.#stopping.abort();
+    await this.#notify.stopping('draining the gateway');
     await this.#runner?.drain(commandDrainBudgetMs(this.#cfg.shutdownTimeoutMs));
+    this.#probe?.stop();
     await this.#supervisor?.stop();
     this.#conn?.send({ event: { kind: 'agentd.stopping', severity: 'info', message: 'agentd is shutting down', attributes: { bootId: this.bootId }, atMs: Date.now() } });
     this.#conn?.heartbeatNow();
     await this.#conn?.close();
+    this.#notify.close();
     this.#journal?.close();
     this.#transition('stopped');
+  }
+
+  async #enrolWithRetry(): Promise<Awaited<ReturnType<typeof ensureEnrolled>>> {
+    const backoff = new Backoff({ initialDelayMs: 500, maxDelayMs: 30_000 });
+    for (;;) {
+      try {
+        return await ensureEnrolled(this.#cfg, this.bootId, VERSION, this.#log);
+      } catch (err) {
+        const e = PlaneError.from(err);
+        if (e.code !== ErrorCode.Unavailable) throw e;
+        const delay = backoff.next();
+        this.#log.warn('enrolment failed; retrying', { reason: e.message, retryInMs: delay });
+        if (!(await sleep(delay, this.#stopping.signal))) throw new PlaneError(ErrorCode.Aborted, 'stopped before enrolment completed');
+      }
+    }
   }
 }

@@ -17,9 +17,19 @@ export const AgentdConfigSchema = Type.Object(
     enrollmentBundleFile: Type.Optional(Type.String({ minLength: 1 })),
     runtime: Type.Object(
       {
-        kind: Type.Literal('placeholder', { description: 'a stand-in child process until the OpenClaw runtime is configured' }),
+        /** "openclaw": the real gateway. "placeholder": a stand-in child, for tests and dry runs. */
+        kind: Type.Union([Type.Literal('openclaw'), Type.Literal('placeholder')]),
+        /** Where pinned Node and OpenClaw versions are installed; may be shared by agents on one host. */
+        root: Type.Optional(Type.String({ minLength: 1 })),
+        nodeVersion: Type.Optional(Type.String({ pattern: '^24\\.\\d+\\.\\d+$' })),
+        openclawVersion: Type.Optional(Type.String({ pattern: '^\\d{4}\\.\\d+\\.\\d+(-[0-9A-Za-z.]+)?$' })),
+        /** The agent's workspace, one fixed absolute path (OpenClaw keys setup state by it). */
+        workspaceDir: Type.Optional(Type.String({ minLength: 1 })),
+        gatewayPort: Type.Integer({ minimum: 1024, maximum: 65535, default: 18789 }),
+        probeIntervalMs: Type.Integer({ minimum: 200, maximum: 60_000, default: 5000 }),
+        rpcIntervalMs: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 60_000 }),
       },
-      { additionalProperties: false, default: { kind: 'placeholder' } },
+      { additionalProperties: false },
     ),
     /** How long SIGTERM may take in total: drain the gateway, report, exit. */
     shutdownTimeoutMs: Type.Integer({ minimum: 1000, maximum: 600_000, default: 25_000 }),
@@ -43,10 +53,20 @@ export function parseAgentdConfig(text: string, file: string): AgentdConfig {
   const cfg = validate(AgentdConfigSchema, raw, file);
   const base = dirname(resolve(file));
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
+  if (cfg.runtime.kind === 'openclaw') {
+    for (const field of ['root', 'workspaceDir'] as const) {
+      if (!cfg.runtime[field]) throw new PlaneError(ErrorCode.InvalidArgument, `${file}: runtime.${field} is required when runtime.kind is openclaw`, { where: `runtime.${field}` });
+    }
+  }
   return Object.freeze({
     ...cfg,
     stateDir: abs(cfg.stateDir),
     ...(cfg.enrollmentBundleFile ? { enrollmentBundleFile: abs(cfg.enrollmentBundleFile) } : {}),
+    runtime: {
+      ...cfg.runtime,
+      ...(cfg.runtime.root ? { root: abs(cfg.runtime.root) } : {}),
+      ...(cfg.runtime.workspaceDir ? { workspaceDir: abs(cfg.runtime.workspaceDir) } : {}),
+    },
   });
 }
 

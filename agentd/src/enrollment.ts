@@ -16,7 +16,7 @@ const ENROLL_DEADLINE_MS = 15_000;
  * the one-time bundle is read, exchanged over TLS pinned to the bundle's CA, the
  * credential is written 0600, and the bundle is deleted (it is spent anyway).
  */
-export async function ensureEnrolled(cfg: AgentdConfig, bootId: string, version: string, log: Logger): Promise<StoredCredential> {
+export async function ensureEnrolled(cfg: AgentdConfig, bootId: string, version: string, log: Logger): Promise<{ credential: StoredCredential; agentSpecJson?: string }> {
   const store = new CredentialStore(cfg.stateDir);
   const existing = store.load();
   if (existing) {
@@ -27,7 +27,7 @@ export async function ensureEnrolled(cfg: AgentdConfig, bootId: string, version:
         { where: 'stateDir' },
       );
     }
-    return existing;
+    return { credential: existing };
   }
   if (!cfg.enrollmentBundleFile || !existsSync(cfg.enrollmentBundleFile)) {
     throw new PlaneError(ErrorCode.FailedPrecondition, 'agent is not enrolled and no enrollment bundle was given (enrollmentBundleFile)', { where: 'enrollmentBundleFile' });
@@ -58,7 +58,7 @@ export async function ensureEnrolled(cfg: AgentdConfig, bootId: string, version:
     store.save(cred);
     rmSync(cfg.enrollmentBundleFile, { force: true });
     log.info('enrolled with the hub', { agentId: cred.agentId, hub: cred.hub });
-    return cred;
+    return { credential: cred, agentSpecJson: res.agentSpecJson };
   } catch (err) {
     const e = err as grpc.ServiceError;
     if (e.code === grpc.status.UNAUTHENTICATED || e.code === grpc.status.PERMISSION_DENIED) {

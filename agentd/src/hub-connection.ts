@@ -22,6 +22,8 @@ interface ConnectionEvents {
   state: [ConnectionState];
   /** The hub refused our identity; retrying with the same credential will not help. */
   rejected: [string];
+  /** The agent spec from the hub's HelloAck (JSON, unvalidated). */
+  spec: [string];
 }
 
 export interface HubConnectionOptions {
@@ -168,6 +170,7 @@ export class HubConnection extends EventEmitter<ConnectionEvents> {
             this.#lastAckAt = Date.now();
             this.#backoff.reset();
             this.#set('connected');
+            if (ack.agentSpecJson) this.emit('spec', ack.agentSpecJson);
             this.#log.info('connected to hub', { hub: this.#o.credential.hub, sessionId: ack.sessionId, heartbeatIntervalMs: this.#intervalMs });
             this.heartbeatNow();
             timer = setInterval(() => {

@@ -23,6 +23,7 @@ export interface AddAgentInput {
   budgetCap?: number;
   tools?: string[];
   channels?: string[];
+  configOverrides?: Record<string, unknown>;
 }
 
 /** Commands agentd understands today, and who may send them through the generic path. */
@@ -69,6 +70,7 @@ export class Fleet {
       ...(input.budgetCap !== undefined ? { budgetCap: input.budgetCap } : {}),
       tools: input.tools ?? [],
       channels: input.channels ?? [],
+      ...(input.configOverrides ? { configOverrides: input.configOverrides } : {}),
     };
     const agent = this.#ctx.agents.create({ plane: planeName, name: input.name, owner: input.ownerEmail, spec });
     const { token, expiresAt } = this.#ctx.agents.issueEnrollmentToken(agent.id, this.#ctx.enrollmentTokenTtlMs);

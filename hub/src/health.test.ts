@@ -58,5 +58,9 @@ describe('evaluateHealth', () => {
     expect(y({ receivedAt: now, heartbeat: hb({ state: 'GATEWAY_STATE_BACKOFF', lastError: 'crashed (signal SIGKILL)' }) })).toBe('yellow: gateway backoff: crashed (signal SIGKILL)');
     expect(y({ receivedAt: now, heartbeat: hb({ ready: false, failing: ['channels'] }) })).toBe('yellow: gateway not ready: channels');
     expect(y({ receivedAt: now - 2500, heartbeat: hb({}) })).toBe('yellow: heartbeat late (3s)');
+    expect(y({ receivedAt: now, heartbeat: hb({ degradedSecretOwners: ['provider:anthropic (models.providers.anthropic.apiKey)'] }) })).toBe(
+      'yellow: secret missing: provider:anthropic (models.providers.anthropic.apiKey)',
+    );
+    expect(y({ receivedAt: now, heartbeat: hb({ state: 'GATEWAY_STATE_INSTALLING', ready: false, lastError: 'installing openclaw@2026.9.6' }) })).toBe('yellow: installing openclaw@2026.9.6');
   });
 });

@@ -31,11 +31,14 @@ export function evaluateHealth(input: HealthInput): Health {
   const state = gw?.state ?? 'GATEWAY_STATE_UNSPECIFIED';
   if (state === 'GATEWAY_STATE_FAILED') return { color: 'red', reason: `gateway failed: ${gw?.lastError || 'no reason reported'}` };
   if (heartbeat.heartbeat.paused || state === 'GATEWAY_STATE_PAUSED') return { color: 'yellow', reason: 'paused' };
+  if (state === 'GATEWAY_STATE_INSTALLING') return { color: 'yellow', reason: gw?.lastError || 'installing the runtime' };
   if (state !== 'GATEWAY_STATE_RUNNING') {
     const label = state.replace('GATEWAY_STATE_', '').toLowerCase();
     return { color: 'yellow', reason: `gateway ${label}${gw?.lastError ? `: ${gw.lastError}` : ''}` };
   }
   if (!gw?.ready) return { color: 'yellow', reason: `gateway not ready${gw?.failing.length ? `: ${gw.failing.join(', ')}` : ''}` };
+  // OpenClaw stays "ready" without its model key; only its degraded secret owners say so.
+  if (gw.degradedSecretOwners.length > 0) return { color: 'yellow', reason: `secret missing: ${gw.degradedSecretOwners.join('; ')}` };
   if (age > 2 * interval) return { color: 'yellow', reason: `heartbeat late (${secondsAgo(now, heartbeat.receivedAt)})` };
   if (gw.runtime === 'placeholder') return { color: 'green', reason: 'ok (placeholder child, no OpenClaw gateway yet)' };
   return { color: 'green', reason: 'ok' };

@@ -21,6 +21,12 @@ export const HubOptionsSchema = Type.Object(
     heartbeatFlushIntervalMs: Type.Integer({ minimum: 50, default: 1000 }),
     /** Environment added to local agentd processes (tests shorten intervals through it). */
     localAgentEnv: Type.Record(Type.String(), Type.String(), { default: {} }),
+    /** What local agents supervise: the real OpenClaw gateway, or a placeholder child (fast tests). */
+    localRuntime: Type.Union([Type.Literal('openclaw'), Type.Literal('placeholder')], { default: 'openclaw' }),
+    /** Shared runtime root for local agents (default <dataDir>/runtime). */
+    localRuntimeRoot: Type.Optional(Type.String({ minLength: 1 })),
+    localProbeIntervalMs: Type.Optional(Type.Integer({ minimum: 200 })),
+    localRpcIntervalMs: Type.Optional(Type.Integer({ minimum: 1000 })),
   },
   { additionalProperties: false },
 );

@@ -128,7 +128,15 @@ export class Hub {
     }
 
     const infra = new InfraRegistry();
-    this.#local = new LocalProvider({ root: join(o.dataDir, 'local-agents'), log: this.log, env: o.localAgentEnv });
+    this.#local = new LocalProvider({
+      root: join(o.dataDir, 'local-agents'),
+      log: this.log,
+      env: o.localAgentEnv,
+      runtime: o.localRuntime,
+      runtimeRoot: o.localRuntimeRoot ?? join(o.dataDir, 'runtime'),
+      ...(o.localProbeIntervalMs ? { probeIntervalMs: o.localProbeIntervalMs } : {}),
+      ...(o.localRpcIntervalMs ? { rpcIntervalMs: o.localRpcIntervalMs } : {}),
+    });
     infra.register(this.#local);
     infra.register(new ManualProvider(join(o.dataDir, 'enrollment'), this.log));
 

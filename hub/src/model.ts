@@ -3,6 +3,7 @@
  * validates REST bodies, documents them in OpenAPI and types the code.
  */
 import { type Static, Type } from '@sinclair/typebox';
+import { ModelProviderSpec } from '../../common/src/agent-spec.ts';
 import { NAME_PATTERN } from '../../common/src/ids.ts';
 
 export const Name = Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 40, description: 'DNS label: lowercase letters, digits, hyphens' });
@@ -12,6 +13,25 @@ export const InfraProviderName = Type.Union([Type.Literal('local'), Type.Literal
   description: '"local" runs agentd processes on the hub host; "manual" writes enrollment bundles for machines you run',
 });
 const ToolName = Type.String({ pattern: '^[a-z][a-z0-9_-]{0,39}$' });
+
+/** Which model each tier means in this plane, and any custom providers those models live at. */
+export const PlaneModels = Type.Object(
+  {
+    tiers: Type.Optional(
+      Type.Object(
+        {
+          haiku: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9._-]*/.+$' })),
+          sonnet: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9._-]*/.+$' })),
+          opus: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9._-]*/.+$' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    providers: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z][a-z0-9-]{0,39}$' }), ModelProviderSpec)),
+  },
+  { additionalProperties: false },
+);
+export type PlaneModels = Static<typeof PlaneModels>;
 
 export const PlaneSpec = Type.Object(
   {
@@ -29,6 +49,7 @@ export const PlaneSpec = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    models: Type.Optional(PlaneModels),
   },
   { additionalProperties: false },
 );
@@ -42,6 +63,8 @@ export const AgentSpec = Type.Object(
     budgetCap: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'USD per month' })),
     tools: Type.Array(ToolName, { maxItems: 64, uniqueItems: true }),
     channels: Type.Array(ToolName, { maxItems: 32, uniqueItems: true }),
+    /** OpenClaw settings merged over the rendered config; OpenClaw validates them before every start. */
+    configOverrides: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   },
   { additionalProperties: false },
 );

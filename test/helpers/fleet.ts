@@ -39,7 +39,7 @@ export class TestFleet {
 
   #newHub(extra: Partial<HubOptions>): Hub {
     return new Hub(
-      { dataDir: this.dataDir, grpcPort: 0, apiPort: 0, heartbeatIntervalMs: this.heartbeatIntervalMs, heartbeatFlushIntervalMs: 100, ...this.#options, ...extra },
+      { dataDir: this.dataDir, grpcPort: 0, apiPort: 0, heartbeatIntervalMs: this.heartbeatIntervalMs, heartbeatFlushIntervalMs: 100, localRuntime: 'placeholder', ...this.#options, ...extra },
       (r) => this.logs.push(r),
     );
   }

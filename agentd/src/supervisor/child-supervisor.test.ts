@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,6 +58,22 @@ function nextState(s: ChildSupervisor, kind: SupervisorState['kind'], timeoutMs 
 
 const STAY_UP = 'setInterval(() => {}, 1000);';
 
+/** Live processes whose process group is `pgid` (from /proc). */
+function groupMembers(pgid: number): number {
+  let n = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] !== 'Z' && Number(fields[2]) === pgid) n += 1;
+    } catch {
+      // process exited while we looked
+    }
+  }
+  return n;
+}
+
 describe('ChildSupervisor', () => {
   it('counts a start only once the child is ready', async () => {
     const s = supervise(`setTimeout(() => {}, 0); ${STAY_UP}`);
@@ -99,7 +115,11 @@ describe('ChildSupervisor', () => {
     // The child ignores SIGTERM and has a grandchild in its group that does too.
     const s = supervise(`process.on('SIGTERM', () => {}); require('child_process').spawn(process.execPath, ['-e', "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)"], { stdio: 'ignore' }); ${STAY_UP}`);
     const st = (await s.start()) as { pid: number };
-    await sleep(200); // let the grandchild start
+    // Wait until the grandchild is up and has its own SIGTERM handler (its process title shows -e).
+    const deadline = Date.now() + 10_000;
+    while (groupMembers(st.pid) < 2 && Date.now() < deadline) await sleep(20);
+    expect(groupMembers(st.pid)).toBe(2);
+    await sleep(300);
     const t0 = Date.now();
     await s.stop();
     expect(Date.now() - t0).toBeGreaterThanOrEqual(450);

@@ -44,6 +44,7 @@ export function registerRoutes(app: FastifyInstance, ctx: HubContext, fleet: Fle
         region: b.region ?? 'local',
         ...(b.project ? { project: b.project } : {}),
         defaults: { machineType: b.defaults?.machineType ?? 'e2-small', diskSizeGb: b.defaults?.diskSizeGb ?? 20, ...(b.defaults?.image ? { image: b.defaults.image } : {}) },
+        ...(b.models ? { models: b.models } : {}),
       };
       return reply.code(201).send(planeBody(fleet.createPlane(b.name, spec, actorOf(req))));
     },

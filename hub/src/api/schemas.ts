@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { AgentSpec, Email, InfraProviderName, ModelTier, Name, PlaneSpec } from '../model.ts';
+import { AgentSpec, Email, InfraProviderName, ModelTier, Name, PlaneModels, PlaneSpec } from '../model.ts';
 
 export const ErrorBody = Type.Object(
   {
@@ -26,6 +26,7 @@ export const CreatePlaneBody = Type.Object(
     region: Type.Optional(Type.String({ maxLength: 64 })),
     project: Type.Optional(Type.String({ maxLength: 64 })),
     defaults: Type.Optional(Type.Partial(Type.Omit(PlaneSpec.properties.defaults, []), { additionalProperties: false })),
+    models: Type.Optional(PlaneModels),
   },
   { additionalProperties: false },
 );
@@ -48,6 +49,7 @@ export const ProvisionAgentBody = Type.Object(
     budgetCap: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
     tools: Type.Optional(AgentSpec.properties.tools),
     channels: Type.Optional(AgentSpec.properties.channels),
+    configOverrides: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   },
   { additionalProperties: false },
 );

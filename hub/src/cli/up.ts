@@ -23,7 +23,9 @@ export async function up(args: string[]): Promise<number> {
     'grpc-listen': { type: 'string', default: '127.0.0.1:7443' },
     'api-listen': { type: 'string', default: '127.0.0.1:7480' },
     'heartbeat-interval-ms': { type: 'string' },
-    'timeout-seconds': { type: 'string', default: '90' },
+    'timeout-seconds': { type: 'string', default: '180' },
+    runtime: { type: 'string', default: 'openclaw' },
+    'runtime-root': { type: 'string' },
     verbose: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   });
@@ -37,7 +39,9 @@ export async function up(args: string[]): Promise<number> {
   // Hub logs go to a file-like sink only when asked: the terminal is for the person.
   const sink = values.verbose ? stderrSink : (r: LogRecord) => (r.level === 'error' ? stderrSink(r) : silentSink(r));
   const hb = intFlag(values['heartbeat-interval-ms'], 'heartbeat-interval-ms');
-  const timeoutSeconds = intFlag(values['timeout-seconds'], 'timeout-seconds') ?? 90;
+  const timeoutSeconds = intFlag(values['timeout-seconds'], 'timeout-seconds') ?? 180;
+  const runtime = values.runtime;
+  if (runtime !== 'openclaw' && runtime !== 'placeholder') throw new PlaneError(ErrorCode.InvalidArgument, `--runtime must be openclaw or placeholder, got '${runtime}'`, { where: '--runtime' });
   const hub = new Hub(
     {
       dataDir: values['data-dir'],
@@ -46,6 +50,8 @@ export async function up(args: string[]): Promise<number> {
       apiHost: apiListen.host,
       apiPort: apiListen.port,
       ...(hb ? { heartbeatIntervalMs: hb } : {}),
+      localRuntime: runtime,
+      ...(values['runtime-root'] ? { localRuntimeRoot: values['runtime-root'] } : {}),
     },
     sink,
   );
@@ -72,6 +78,12 @@ export async function up(args: string[]): Promise<number> {
   });
 
   try {
+    if (runtime === 'openclaw') {
+      // Once per host: later runs find it verified and skip the download.
+      const install = new AbortController();
+      void signalled.then(() => install.abort());
+      await hub.localProvider.prepareRuntime((m) => say(`runtime: ${m}`), install.signal);
+    }
     const client = new HubClient({ url: endpoints.apiUrl, token: readFileSync(endpoints.adminTokenFile, 'utf8').trim() });
     const planeName = file.metadata.name;
     const planes = await client.request<{ planes: Array<{ name: string }> }>('GET', '/v1/planes');
@@ -99,13 +111,16 @@ export async function up(args: string[]): Promise<number> {
     const deadline = Date.now() + timeoutSeconds * 1000;
     let agents: AgentRow[] = [];
     let last = '';
+    // Up = the gateway is running and ready. Without a model key that is yellow
+    // ("secret missing"), which is the honest state of a fresh embedded setup.
+    const isUp = (a: AgentRow): boolean => a.health.color === 'green' || a.health.reason.startsWith('secret missing');
     for (;;) {
       agents = (await client.request<{ agents: AgentRow[] }>('GET', `/v1/planes/${planeName}/agents`)).agents;
-      const green = agents.filter((a) => a.health.color === 'green').length;
-      const line = `waiting for agents: ${green}/${agents.length} green${agents.filter((a) => a.health.color !== 'green').map((a) => `; ${a.name}: ${a.health.reason}`).join('')}`;
+      const up = agents.filter(isUp).length;
+      const line = `waiting for gateways: ${up}/${agents.length} ready${agents.filter((a) => !isUp(a)).map((a) => `; ${a.name}: ${a.health.reason}`).join('')}`;
       if (line !== last) say(line);
       last = line;
-      if (green === agents.length || Date.now() > deadline) break;
+      if (up === agents.length || Date.now() > deadline) break;
       const done = await Promise.race([signalled.then(() => true), new Promise((r) => setTimeout(() => r(false), 500))]);
       if (done) return (await stop(), ExitCode.Ok);
     }
@@ -123,11 +138,17 @@ Agents Plane is up: one hub, ${agents.length} local agents.
 
 ${agentTable(agents, process.stdout.isTTY)}
 
-Runtime note: agentd supervises a placeholder child until the OpenClaw runtime is wired in.
+${
+  runtime === 'placeholder'
+    ? 'Runtime: placeholder children (--runtime placeholder), no OpenClaw gateways.'
+    : agents.some((a) => a.health.reason.startsWith('secret missing'))
+      ? 'Gateways are up without a model key (yellow: secret missing). To give them one for now, start with\n  ANTHROPIC_API_KEY=... npm start   (agentd passes named model keys to its gateway; per-agent secrets come next).'
+      : 'Gateways are up.'
+}
 Ctrl-C stops the agents and the hub.`);
     }
-    const allGreen = agents.every((a) => a.health.color === 'green');
-    if (!allGreen) say('warning: not every agent turned green in time; see the REASON column');
+    const allUp = agents.every(isUp);
+    if (!allUp) say('warning: not every gateway became ready in time; see the REASON column');
 
     const colours = new Map(agents.map((a) => [a.name, a.health.color]));
     const watch = setInterval(() => {
@@ -144,9 +165,11 @@ Ctrl-C stops the agents and the hub.`);
     await signalled;
     clearInterval(watch);
     await stop();
-    return allGreen ? ExitCode.Ok : ExitCode.PartialFailure;
+    return allUp ? ExitCode.Ok : ExitCode.PartialFailure;
   } catch (err) {
     await stop();
+    // Ctrl-C during the runtime download is a normal way to leave.
+    if (PlaneError.from(err).code === ErrorCode.Aborted) return ExitCode.Ok;
     throw err;
   }
 }

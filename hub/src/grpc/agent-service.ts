@@ -11,6 +11,7 @@ import type {
 } from '../../../proto/index.ts';
 import type { HubContext } from '../hub-context.ts';
 import type { AgentRecord, CommandRecord, CommandState } from '../model.ts';
+import { resolveAgentRuntimeSpec } from '../agent-runtime-spec.ts';
 import type { AgentSession } from './session-registry.ts';
 
 /** How long a new stream may stay silent before its Hello. */
@@ -54,7 +55,8 @@ export function createAgentService(ctx: HubContext): AgentPlaneHandlers {
       }
       ctx.audit.record({ actor: `agent:${agent.id}`, action: 'agent.enroll', plane: agent.plane, agent: agent.name, outcome: 'ok', detail: { bootId: req.bootId } });
       log.info('agent enrolled', { plane: agent.plane, agent: agent.name, agentId: agent.id });
-      callback(null, { agentId: agent.id, plane: agent.plane, agentName: agent.name, credential, issuedAtMs: Date.now() });
+      const specJson = JSON.stringify(resolveAgentRuntimeSpec(ctx.planes.get(agent.plane), agent));
+      callback(null, { agentId: agent.id, plane: agent.plane, agentName: agent.name, credential, issuedAtMs: Date.now(), agentSpecJson: specJson });
     } catch (err) {
       const e = PlaneError.from(err);
       ctx.audit.record({ actor: 'anonymous', action: 'agent.enroll', plane: req.plane || null, agent: req.agentName || null, outcome: 'denied', detail: { reason: e.message } });
@@ -129,7 +131,8 @@ export function createAgentService(ctx: HubContext): AgentPlaneHandlers {
         runtimeVersions: msg.runtimeVersions,
         capabilities: msg.capabilities,
       });
-      s.send({ helloAck: { heartbeatIntervalMs: ctx.heartbeatIntervalMs, hubVersion: ctx.version, serverTimeMs: Date.now(), sessionId } });
+      const agentSpecJson = JSON.stringify(resolveAgentRuntimeSpec(ctx.planes.get(agent.plane), ctx.agents.getById(agentId)));
+      s.send({ helloAck: { heartbeatIntervalMs: ctx.heartbeatIntervalMs, hubVersion: ctx.version, serverTimeMs: Date.now(), sessionId, agentSpecJson } });
       sessionLog.info('agent connected', { bootId: msg.bootId, agentdVersion: msg.agentdVersion });
       ctx.events.emit('connected', agentId);
       for (const cmd of ctx.commands.openFor(agentId)) {

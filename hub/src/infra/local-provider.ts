@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { existsSync, openSync, closeSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,6 +7,8 @@ import { sleep } from '../../../common/src/backoff.ts';
 import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
 import { ensureDir, writeFileAtomic } from '../../../common/src/files.ts';
 import type { Logger } from '../../../common/src/logger.ts';
+import { PINNED_RUNTIME } from '../../../agentd/src/runtime/pins.ts';
+import { RuntimeManager } from '../../../agentd/src/runtime/runtime-manager.ts';
 import type { AgentComputeSpec, AgentInstance, AgentStatus, InfraProvider } from './infra-provider.ts';
 
 /** agentd's entry point, beside this file in the same tree (src/*.ts or dist/*.js). */
@@ -27,6 +30,13 @@ export interface LocalProviderOptions {
   stopTimeoutMs?: number;
   /** Extra environment for agentd (tests shorten intervals with it). */
   env?: Record<string, string>;
+  /** What local agentd processes supervise: the real gateway (default) or a placeholder child. */
+  runtime?: 'openclaw' | 'placeholder';
+  /** Shared by every local agent, so the pinned runtime is downloaded once per host. */
+  runtimeRoot?: string;
+  /** Seconds between gateway HTTP probes / RPC polls (tests shorten them). */
+  probeIntervalMs?: number;
+  rpcIntervalMs?: number;
 }
 
 /**
@@ -42,8 +52,10 @@ export class LocalProvider implements InfraProvider {
   readonly #stopTimeoutMs: number;
   readonly #env: Record<string, string>;
   readonly #byId = new Map<string, string>();
+  readonly #o: LocalProviderOptions;
 
   constructor(options: LocalProviderOptions) {
+    this.#o = options;
     this.#root = options.root;
     this.#log = options.log.child('local-infra');
     // agentd's own stop deadline defaults to 25 s; give it that plus a margin.
@@ -74,6 +86,49 @@ export class LocalProvider implements InfraProvider {
     return this.#dir(agentId);
   }
 
+  get runtimeKind(): 'openclaw' | 'placeholder' {
+    return this.#o.runtime ?? 'openclaw';
+  }
+
+  get runtimeRoot(): string {
+    return this.#o.runtimeRoot ?? join(this.#root, '..', 'runtime');
+  }
+
+  /**
+   * Installs the pinned runtime into the shared root once, with progress, so
+   * agents started afterwards find it ready instead of racing to download it.
+   */
+  async prepareRuntime(onProgress: (message: string) => void, signal?: AbortSignal): Promise<void> {
+    if (this.runtimeKind !== 'openclaw') return;
+    const manager = new RuntimeManager({ root: this.runtimeRoot, log: this.#log, onProgress });
+    await manager.install({ node: PINNED_RUNTIME.node, openclaw: PINNED_RUNTIME.openclaw }, signal);
+  }
+
+  /** A loopback port no other local agent's gateway uses, and free right now. */
+  async #gatewayPort(): Promise<number> {
+    const taken = new Set<number>();
+    for (const dir of this.#byId.values()) {
+      try {
+        const cfg = JSON.parse(readFileSync(join(dir, 'agentd.json'), 'utf8')) as { runtime?: { gatewayPort?: number } };
+        if (cfg.runtime?.gatewayPort) taken.add(cfg.runtime.gatewayPort);
+      } catch {
+        // unreadable config: nothing to reserve
+      }
+    }
+    for (let i = 0; i < 20; i++) {
+      const port = await new Promise<number>((resolve, reject) => {
+        const srv = createServer();
+        srv.once('error', reject);
+        srv.listen(0, '127.0.0.1', () => {
+          const p = (srv.address() as { port: number }).port;
+          srv.close(() => resolve(p));
+        });
+      });
+      if (!taken.has(port)) return port;
+    }
+    throw new PlaneError(ErrorCode.Unavailable, 'could not find a free loopback port for the gateway');
+  }
+
   async provision(spec: AgentComputeSpec): Promise<AgentInstance> {
     const dir = join(this.#root, spec.plane, spec.agentName);
     if (existsSync(join(dir, 'instance.json'))) {
@@ -82,12 +137,25 @@ export class LocalProvider implements InfraProvider {
     ensureDir(dir, 0o700);
     ensureDir(join(dir, 'state'), 0o700);
     writeFileAtomic(join(dir, 'enrollment.bundle'), spec.bootstrap.enrollmentBundle, 0o600);
+    const runtime =
+      this.runtimeKind === 'openclaw'
+        ? {
+            kind: 'openclaw',
+            root: this.runtimeRoot,
+            nodeVersion: PINNED_RUNTIME.node,
+            openclawVersion: PINNED_RUNTIME.openclaw,
+            workspaceDir: join(dir, 'workspace'),
+            gatewayPort: await this.#gatewayPort(),
+            ...(this.#o.probeIntervalMs ? { probeIntervalMs: this.#o.probeIntervalMs } : {}),
+            ...(this.#o.rpcIntervalMs ? { rpcIntervalMs: this.#o.rpcIntervalMs } : {}),
+          }
+        : { kind: 'placeholder' };
     const config = {
       plane: spec.plane,
       agent: spec.agentName,
       stateDir: join(dir, 'state'),
       enrollmentBundleFile: join(dir, 'enrollment.bundle'),
-      runtime: { kind: 'placeholder' },
+      runtime,
     };
     writeFileAtomic(join(dir, 'agentd.json'), `${JSON.stringify(config, null, 2)}\n`, 0o600);
     const inst: InstanceFile = { agentId: spec.agentId, plane: spec.plane, agentName: spec.agentName, machineType: 'local-process', labels: spec.labels };

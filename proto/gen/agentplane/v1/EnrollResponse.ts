@@ -11,6 +11,11 @@ export interface EnrollResponse {
    */
   'credential'?: (string);
   'issuedAtMs'?: (number | string | Long);
+  /**
+   * What the agent should run (model, tools, runtime settings), as JSON; see
+   * common/src/agent-spec.ts. Also sent in every HelloAck.
+   */
+  'agentSpecJson'?: (string);
 }
 
 export interface EnrollResponse__Output {
@@ -22,4 +27,9 @@ export interface EnrollResponse__Output {
    */
   'credential': (string);
   'issuedAtMs': (number);
+  /**
+   * What the agent should run (model, tools, runtime settings), as JSON; see
+   * common/src/agent-spec.ts. Also sent in every HelloAck.
+   */
+  'agentSpecJson': (string);
 }

@@ -15,6 +15,10 @@ export const GatewayState = {
    */
   GATEWAY_STATE_FAILED: 'GATEWAY_STATE_FAILED',
   GATEWAY_STATE_PAUSED: 'GATEWAY_STATE_PAUSED',
+  /**
+   * Installing or verifying the pinned runtime before the first start.
+   */
+  GATEWAY_STATE_INSTALLING: 'GATEWAY_STATE_INSTALLING',
 } as const;
 
 export type GatewayState =
@@ -40,5 +44,10 @@ export type GatewayState =
   | 6
   | 'GATEWAY_STATE_PAUSED'
   | 7
+  /**
+   * Installing or verifying the pinned runtime before the first start.
+   */
+  | 'GATEWAY_STATE_INSTALLING'
+  | 8
 
 export type GatewayState__Output = typeof GatewayState[keyof typeof GatewayState]

@@ -7,6 +7,11 @@ export interface HelloAck {
   'hubVersion'?: (string);
   'serverTimeMs'?: (number | string | Long);
   'sessionId'?: (string);
+  /**
+   * The agent's current desired spec (JSON); agentd keeps the last one it saw
+   * and uses it when it starts without the hub.
+   */
+  'agentSpecJson'?: (string);
 }
 
 export interface HelloAck__Output {
@@ -14,4 +19,9 @@ export interface HelloAck__Output {
   'hubVersion': (string);
   'serverTimeMs': (number);
   'sessionId': (string);
+  /**
+   * The agent's current desired spec (JSON); agentd keeps the last one it saw
+   * and uses it when it starts without the hub.
+   */
+  'agentSpecJson': (string);
 }

@@ -1,0 +1,87 @@
+import type { AgentRuntimeSpec } from '../../../common/src/agent-spec.ts';
+
+export interface RenderOptions {
+  /** Fixed absolute path: OpenClaw keys setup state by it, so it must be the same on every machine. */
+  workspaceDir: string;
+  port: number;
+  logFile: string;
+}
+
+/**
+ * Our abstract tool names (the requirements doc's) mapped to OpenClaw tool
+ * groups. Names without a built-in OpenClaw counterpart (email, calendar, crm)
+ * arrive with their channel or plugin and are reported as not enforced.
+ */
+const TOOL_GROUPS: Readonly<Record<string, readonly string[]>> = {
+  exec: ['group:runtime', 'group:fs'],
+  ssh: ['group:runtime'],
+  web: ['group:web'],
+  browser: ['browser'],
+  memory: ['group:memory'],
+  media: ['group:media'],
+};
+
+export function unmappedTools(tools: readonly string[]): string[] {
+  return tools.filter((t) => !TOOL_GROUPS[t]);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** Deep merge where objects merge and everything else (arrays included) replaces. */
+export function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    if (k === '__proto__' || k === 'constructor' || k === 'prototype') continue;
+    const cur = out[k];
+    out[k] = isPlainObject(cur) && isPlainObject(v) ? deepMerge(cur, v) : v;
+  }
+  return out;
+}
+
+/**
+ * Renders openclaw.json from the agent's spec. The gateway binds to loopback
+ * with token auth; the token itself is never written here (it reaches the
+ * gateway through its environment). Updates and memory search stay off: the
+ * runtime changes only through agentd, and embeddings need a key we may not have.
+ */
+export function renderOpenClawConfig(spec: AgentRuntimeSpec, o: RenderOptions): Record<string, unknown> {
+  const allow = [...new Set(spec.tools.flatMap((t) => TOOL_GROUPS[t] ?? []))];
+  const providers = Object.fromEntries(
+    Object.entries(spec.providers).map(([name, p]) => [
+      name,
+      {
+        baseUrl: p.baseUrl,
+        api: p.api,
+        apiKey: { source: 'env', provider: 'default', id: p.apiKeyEnv },
+        models: p.models.map((m) => ({ id: m.id, name: m.name ?? m.id, ...(m.cost ? { cost: m.cost } : {}) })),
+      },
+    ]),
+  );
+  const config: Record<string, unknown> = {
+    gateway: { mode: 'local', bind: 'loopback', port: o.port, auth: { mode: 'token' } },
+    agents: {
+      defaults: {
+        workspace: o.workspaceDir,
+        model: { primary: spec.model },
+        heartbeat: { every: spec.agentHeartbeatEvery, target: 'none' },
+      },
+    },
+    ...(Object.keys(providers).length > 0 ? { models: { mode: 'merge', providers } } : {}),
+    ...(allow.length > 0 ? { tools: { profile: 'messaging', allow } } : {}),
+    memory: { search: { enabled: false } },
+    update: { checkOnStart: false, auto: { enabled: false } },
+    logging: { file: o.logFile },
+  };
+  return deepMerge(config, spec.configOverrides);
+}
+
+/** Environment variable names holding model keys the rendered config refers to. */
+export function modelKeyEnvNames(spec: AgentRuntimeSpec): string[] {
+  const builtIn: Record<string, string> = { anthropic: 'ANTHROPIC_API_KEY', openai: 'OPENAI_API_KEY', google: 'GEMINI_API_KEY', xai: 'XAI_API_KEY' };
+  const names = Object.values(spec.providers).map((p) => p.apiKeyEnv);
+  const provider = spec.model.split('/')[0] ?? '';
+  if (builtIn[provider]) names.push(builtIn[provider]);
+  return [...new Set(names)];
+}

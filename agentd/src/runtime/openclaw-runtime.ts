@@ -1,0 +1,200 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { sleep } from '../../../common/src/backoff.ts';
+import type { AgentRuntimeSpec } from '../../../common/src/agent-spec.ts';
+import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
+import { ensureDir, writeFileAtomic } from '../../../common/src/files.ts';
+import type { Logger } from '../../../common/src/logger.ts';
+import type { ChildSpec } from '../supervisor/child-supervisor.ts';
+import type { GatewayRuntime } from './gateway-runtime.ts';
+import { modelKeyEnvNames, renderOpenClawConfig } from './openclaw-config.ts';
+import type { RuntimeManager, RuntimePaths, RuntimeSet } from './runtime-manager.ts';
+
+export interface OpenClawRuntimeOptions {
+  /** OpenClaw's state dir (OPENCLAW_STATE_DIR), 0700. */
+  stateDir: string;
+  workspaceDir: string;
+  port: number;
+  set: RuntimeSet;
+  manager: RuntimeManager;
+  /** The last spec the hub sent; undefined until the first one arrives. */
+  spec: () => AgentRuntimeSpec | undefined;
+  log: Logger;
+  /** agentd's own environment, from which named model keys are passed to the gateway. */
+  env?: NodeJS.ProcessEnv;
+  validateTimeoutMs?: number;
+}
+
+export interface ConfigIssue {
+  path: string;
+  message: string;
+}
+
+/** The gateway's HTTP probes (no auth; loopback only). */
+export async function probe(port: number, path: '/healthz' | '/startupz' | '/readyz', timeoutMs = 2000): Promise<{ status: number; body: Record<string, unknown> } | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
+    const text = await res.text();
+    let body: Record<string, unknown> = {};
+    try {
+      body = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      // a non-JSON answer still tells us the port is alive
+    }
+    return { status: res.status, body };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The real gateway: the pinned OpenClaw under the pinned Node, configured from
+ * the agent's spec, validated by OpenClaw itself before every start, bound to
+ * loopback with a per-boot token that never touches disk.
+ */
+export class OpenClawRuntime implements GatewayRuntime {
+  readonly kind = 'openclaw' as const;
+  readonly fatalExitCodes: Record<number, string> = {
+    78: 'OpenClaw refused to start: bad config, state lock held by another gateway, or a database schema newer than this release',
+    1: 'OpenClaw exited 1: required secrets are missing',
+  };
+  readonly #o: OpenClawRuntimeOptions;
+  /** 256 bits, base64url (43 chars); lives only in memory and the gateway's environment. */
+  readonly #token = randomBytes(32).toString('base64url');
+  #paths: RuntimePaths | undefined;
+  #missingKeys: string[] = [];
+
+  constructor(options: OpenClawRuntimeOptions) {
+    this.#o = options;
+  }
+
+  get version(): string {
+    return this.#o.set.openclaw;
+  }
+
+  get port(): number {
+    return this.#o.port;
+  }
+
+  /** For the operator surface and probes on this machine only; never sent anywhere. */
+  get gatewayToken(): string {
+    return this.#token;
+  }
+
+  get configPath(): string {
+    return join(this.#o.stateDir, 'openclaw.json');
+  }
+
+  get logFile(): string {
+    return join(this.#o.stateDir, 'logs', 'gateway.log');
+  }
+
+  get paths(): RuntimePaths | undefined {
+    return this.#paths;
+  }
+
+  /**
+   * Model keys the config needs that agentd could not hand to the gateway, named
+   * as "env:NAME". OpenClaw's own degradedSecretOwners does not cover built-in
+   * providers that read their key from the environment, so agentd reports these.
+   */
+  get missingSecrets(): string[] {
+    return this.#missingKeys.map((n) => `env:${n}`);
+  }
+
+  /** Installs (or reuses) the pinned runtime. Long on first use; idempotent. */
+  async ensureInstalled(signal?: AbortSignal): Promise<RuntimePaths> {
+    this.#paths = await this.#o.manager.install(this.#o.set, signal);
+    return this.#paths;
+  }
+
+  #baseEnv(paths: RuntimePaths): Record<string, string | undefined> {
+    return {
+      PATH: `${dirname(paths.nodeBin)}:/usr/local/bin:/usr/bin:/bin`,
+      HOME: join(this.#o.stateDir, 'home'),
+      LANG: 'C.UTF-8',
+      OPENCLAW_STATE_DIR: this.#o.stateDir,
+      OPENCLAW_CONFIG_PATH: this.configPath,
+    };
+  }
+
+  async prepare(): Promise<ChildSpec> {
+    const paths = this.#paths ?? (await this.ensureInstalled());
+    const spec = this.#o.spec();
+    if (!spec) throw new PlaneError(ErrorCode.FailedPrecondition, 'no agent spec from the hub yet; cannot render the OpenClaw config');
+    ensureDir(this.#o.stateDir, 0o700);
+    ensureDir(join(this.#o.stateDir, 'home'), 0o700);
+    ensureDir(join(this.#o.stateDir, 'logs'), 0o700);
+    ensureDir(this.#o.workspaceDir, 0o700);
+    const config = renderOpenClawConfig(spec, { workspaceDir: this.#o.workspaceDir, port: this.#o.port, logFile: this.logFile });
+    writeFileAtomic(this.configPath, `${JSON.stringify(config, null, 2)}\n`, 0o600);
+    const issues = await this.validate(paths);
+    if (issues.length > 0) {
+      throw new PlaneError(
+        ErrorCode.FailedPrecondition,
+        `OpenClaw config invalid: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`,
+        { cause: issues, where: this.configPath },
+      );
+    }
+    const keys: Record<string, string> = {};
+    const missing: string[] = [];
+    for (const name of modelKeyEnvNames(spec)) {
+      const v = (this.#o.env ?? process.env)[name];
+      if (v) keys[name] = v;
+      else missing.push(name);
+    }
+    this.#missingKeys = missing;
+    return {
+      command: paths.nodeBin,
+      args: [paths.openclawEntry, 'gateway', 'run', '--port', String(this.#o.port), '--bind', 'loopback', '--auth', 'token'],
+      cwd: this.#o.stateDir,
+      env: {
+        ...this.#baseEnv(paths),
+        ...keys,
+        OPENCLAW_GATEWAY_TOKEN: this.#token,
+        OPENCLAW_SUPERVISOR_MODE: 'external',
+        OPENCLAW_SERVICE_REPAIR_POLICY: 'external',
+        OPENCLAW_NO_AUTO_UPDATE: '1',
+        OPENCLAW_CONFIG_READONLY: '1',
+      },
+    };
+  }
+
+  /** Runs `openclaw config validate --json`; returns OpenClaw's own issues (empty when valid). */
+  async validate(paths: RuntimePaths): Promise<ConfigIssue[]> {
+    const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        paths.nodeBin,
+        [paths.openclawEntry, 'config', 'validate', '--json'],
+        { env: this.#baseEnv(paths), cwd: this.#o.stateDir, timeout: this.#o.validateTimeoutMs ?? 60_000, maxBuffer: 4 * 1024 * 1024 },
+        (err, out, errOut) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout: out, stderr: errOut }),
+      );
+    });
+    let parsed: { valid?: boolean; issues?: ConfigIssue[] } | undefined;
+    try {
+      parsed = JSON.parse(stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop() ?? '') as typeof parsed;
+    } catch {
+      parsed = undefined;
+    }
+    if (code === 0 && parsed?.valid !== false) return [];
+    if (parsed?.issues?.length) return parsed.issues.map((i) => ({ path: String(i.path ?? ''), message: String(i.message ?? '') }));
+    return [{ path: '', message: `openclaw config validate exited ${code}: ${(stderr || stdout).trim().slice(-500)}` }];
+  }
+
+  /** Ready = /startupz says started and /readyz says ready (OpenClaw's own definition). */
+  async waitReady(_pid: number, signal: AbortSignal): Promise<void> {
+    let started = false;
+    while (!signal.aborted) {
+      if (!started) {
+        const s = await probe(this.#o.port, '/startupz');
+        started = s?.status === 200;
+      }
+      if (started) {
+        const r = await probe(this.#o.port, '/readyz');
+        if (r?.status === 200 && r.body['ready'] === true) return;
+      }
+      await sleep(250, signal);
+    }
+  }
+}
