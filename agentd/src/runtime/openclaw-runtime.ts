@@ -173,7 +173,8 @@ export class OpenClawRuntime implements GatewayRuntime {
     });
     let parsed: { valid?: boolean; issues?: ConfigIssue[] } | undefined;
     try {
-      parsed = JSON.parse(stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop() ?? '') as typeof parsed;
+      // The JSON may be pretty-printed over many lines, after any log lines.
+      parsed = JSON.parse(stdout.slice(Math.max(0, stdout.indexOf('{')))) as typeof parsed;
     } catch {
       parsed = undefined;
     }
