@@ -87,7 +87,7 @@ describe('agentd with the real OpenClaw gateway', () => {
           process.execPath,
           ['bin/planes.js', 'status', '--plane', plane, '--name', 'turns', '--json'],
           { env: { PATH: process.env['PATH'], PLANES_HUB: fleet.endpoints.apiUrl, PLANES_TOKEN_FILE: fleet.endpoints.adminTokenFile } },
-          (err, stdout) => (err ? reject(err) : resolve(JSON.parse(stdout) as { agents: FullAgent[] })),
+          (err, stdout) => (err ? reject(new Error(err.message)) : resolve(JSON.parse(stdout) as { agents: FullAgent[] })),
         ),
       );
     let usage: NonNullable<FullAgent['heartbeat']>['heartbeat']['usage'] = null;
@@ -124,7 +124,7 @@ describe('agentd with the real OpenClaw gateway', () => {
     expect(a.heartbeat?.heartbeat.gateway?.state).toBe('GATEWAY_STATE_FAILED');
     // No loop: nothing restarts it.
     await new Promise((res) => setTimeout(res, 3000));
-    const later = (await agent('broken')) as FullAgent;
+    const later = await agent('broken');
     expect(later.heartbeat?.heartbeat.gateway?.restartCount).toBe(0);
     expect(later.heartbeat?.heartbeat.gateway?.pid).toBe(0);
   }, 180_000);
