@@ -52,6 +52,27 @@ describe('planes CLI', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ mode: 'gateway', command: { state: 'succeeded' } });
   });
 
+  it('prints an agent’s recent log lines, and follows new ones until interrupted', async () => {
+    const once = await planes(['logs', '--plane', 'cli-plane', '--name', 'c1', '--lines', '50']);
+    expect(once.code).toBe(0);
+    expect(once.stdout).toMatch(/^\S+Z agentd\s+INFO agentd\.agentd: agentd state/m);
+
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, ['bin/planes.js', 'logs', '--plane', 'cli-plane', '--name', 'c1', '--lines', '0', '--follow', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await new Promise((r) => setTimeout(r, 1500));
+    // Something new to log: a gateway restart.
+    expect((await planes(['restart-agent', '--plane', 'cli-plane', '--name', 'c1'])).code).toBe(0);
+    const { waitUntil } = await import('./helpers/fleet.ts');
+    await waitUntil(() => out.includes('"msg"') || /child state/.test(out), 15_000, 'followed log lines');
+    child.kill('SIGINT');
+    await new Promise((r) => child.on('exit', r));
+    const agent = fleet.hub.context.agents.get('cli-plane', 'c1');
+    // Hanging up stopped the stream at the agent.
+    await waitUntil(() => fleet.hub.context.commands.listFor(agent.id, 20).some((c) => c.kind === 'logs-stop' && c.state === 'succeeded'), 10_000, 'logs-stop');
+  });
+
   it('exits with meaningful codes and one clear sentence', async () => {
     const missing = await planes(['status', '--plane', 'cli-plane', '--name', 'nope']);
     expect(missing.code).toBe(3);

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { processAlive, TestFleet, waitUntil } from './helpers/fleet.ts';
+import { processAlive, run, TestFleet, waitUntil } from './helpers/fleet.ts';
 
 // One hub, three real agentd processes over gRPC/TLS on loopback.
 describe('fleet lifecycle', () => {
@@ -76,6 +76,22 @@ describe('fleet lifecycle', () => {
     }
     const planes = await fleet.api<{ planes: Array<{ name: string; agentCount: number }> }>('GET', '/v1/planes');
     expect(planes.body.planes).toEqual([expect.objectContaining({ name: plane, agentCount: 3 })]);
+  });
+
+  it('answers agentd status and logs on its 0600 operator socket', async () => {
+    const { statSync } = await import('node:fs');
+    const sock = `${fleet.agentDir(plane, 'a1')}/state/agentd.sock`;
+    expect(statSync(sock).mode & 0o777).toBe(0o600);
+    const json = await run(process.execPath, ['bin/agentd.js', 'status', '--json', '--socket', sock]);
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ plane, agent: 'a1', hub: { connection: 'connected' }, gateway: { runtime: 'placeholder', state: 'GATEWAY_STATE_RUNNING' } });
+    const human = await run(process.execPath, ['bin/agentd.js', 'status', '--config', `${fleet.agentDir(plane, 'a1')}/agentd.json`]);
+    expect(human.stdout).toMatch(/^hub\s+connected/m);
+    const logs = await run(process.execPath, ['bin/agentd.js', 'logs', '--lines', '3', '--socket', sock]);
+    expect(logs.stdout.trim().split('\n')).toHaveLength(3);
+    const down = await run(process.execPath, ['bin/agentd.js', 'status', '--socket', `${fleet.dataDir}/nope.sock`]);
+    expect(down.code).toBe(5);
+    expect(down.stderr).toMatch(/is agentd running\?/);
   });
 
   it('remove-agent stops the process, deletes its directory and credential, and the hub forgets it', async () => {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentTurn } from './helpers/gateway.ts';
-import { type AgentJson, processAlive, TestFleet, waitUntil } from './helpers/fleet.ts';
+import { type AgentJson, processAlive, run, TestFleet, waitUntil } from './helpers/fleet.ts';
 import { LlmStub } from './helpers/llm-stub.ts';
 import { testRuntimeRoot } from './helpers/runtime-cache.ts';
 
@@ -115,6 +115,17 @@ describe('agentd with the real OpenClaw gateway', () => {
     expect(after.heartbeat?.heartbeat.gateway?.restartCount).toBe((before.heartbeat?.heartbeat.gateway?.restartCount ?? 0) + 1);
     expect(processAlive(pid)).toBe(false);
   }, 180_000);
+
+  it('agentd doctor runs OpenClaw’s validators and audits plus its own checks', async () => {
+    const doctor = await run(process.execPath, ['bin/agentd.js', 'doctor', '--json', '--config', join(fleet.agentDir(plane, 'turns'), 'agentd.json')]);
+    const report = JSON.parse(doctor.stdout) as { status: string; checks: Array<{ name: string; status: string; detail: string }> };
+    const byName = Object.fromEntries(report.checks.map((c) => [c.name, c]));
+    for (const name of ['gateway', 'loopback bind', 'openclaw config validate', 'OpenClaw config mode', 'OpenClaw state dir mode', 'credential file mode', 'openclaw doctor --lint']) {
+      expect(byName[name]?.status, `${name}: ${byName[name]?.detail}`).toBe('ok');
+    }
+    expect(byName['openclaw security audit --deep']?.detail).not.toMatch(/critical: [1-9]|loopback_no_auth/);
+    expect(report.status).not.toBe('fail');
+  }, 120_000);
 
   it('reports a broken config with OpenClaw’s own message and does not crash-loop', async () => {
     const r = await fleet.api('POST', `/v1/planes/${plane}/agents`, { name: 'broken', ownerEmail: 'b@example.com', configOverrides: { bogusTopLevel: true } });

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { processAlive, waitUntil } from './helpers/fleet.ts';
 import { testRuntimeRoot } from './helpers/runtime-cache.ts';
 
@@ -23,6 +23,14 @@ describe('planes up (the main job)', () => {
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // If an assertion fails before Ctrl-C, still stop the hub and its agents.
+    onTestFinished(async () => {
+      if (child.exitCode === null) {
+        child.kill('SIGINT');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+    });
 
     await waitUntil(() => stdout.includes('Ctrl-C stops'), 170_000, `the up banner; stderr so far: ${stderr}`);
     expect(stdout).toMatch(/REST API\s+http:\/\/127\.0\.0\.1:\d+/);

@@ -16,6 +16,7 @@ describe('REST API', () => {
     await fleet.start();
     await fleet.createPlane('rest');
     await fleet.addAgent('rest', 'r1');
+    await fleet.waitFor('rest', 'r1', (a) => a.health.color === 'green');
     const out = join(fleet.dataDir, 'viewer.token');
     execFileSync(process.execPath, ['bin/hub.js', 'token', 'create', '--data-dir', fleet.dataDir, '--name', 'dash', '--role', 'viewer', '--out', out]);
     viewer = readFileSync(out, 'utf8').trim();
@@ -24,7 +25,7 @@ describe('REST API', () => {
 
   /** A concrete path for a route pattern, pointing at things that exist. */
   const concrete = (url: string): string =>
-    url.replace(':planeId', 'rest').replace(':agentId', 'r1').replace(':commandId', 'cmd_missing');
+    url.replace(':planeId', 'rest').replace(':agentId', 'r1').replace(':commandId', 'cmd_missing') + (url.endsWith('/logs') ? '?lines=1' : '');
 
   it('declares a role on every /v1 route, and admin on every route that changes anything', () => {
     const v1 = fleet.hub.apiRoutes.filter((r) => r.url.startsWith('/v1/') && r.url !== '/v1/openapi.json');

@@ -9,7 +9,9 @@ import { validate } from '../../common/src/validate.ts';
 import { VERSION } from '../../common/src/version.ts';
 import type { GatewayState, GatewayStatus, Heartbeat, TokenUsage } from '../../proto/index.ts';
 import { CommandJournal } from './command-journal.ts';
-import { type CommandHandler, CommandRunner } from './commands/command-runner.ts';
+import { type CommandHandler, CommandRunner, type CommandSpec } from './commands/command-runner.ts';
+import { logsCommands } from './commands/logs-command.ts';
+import { LogRing } from '../../common/src/log-ring.ts';
 import type { AgentdConfig } from './config.ts';
 import type { StoredCredential } from './credential-store.ts';
 import { ensureEnrolled } from './enrollment.ts';
@@ -22,6 +24,8 @@ import { PlaceholderRuntime } from './runtime/placeholder-runtime.ts';
 import { RuntimeManager } from './runtime/runtime-manager.ts';
 import { ChildSupervisor, type SupervisorState } from './supervisor/child-supervisor.ts';
 import { SdNotifier } from './systemd/sd-notify.ts';
+import { type DoctorReport, modeCheck, runDoctor } from './operator/doctor.ts';
+import { OperatorServer } from './operator/operator-server.ts';
 import { SystemMetrics } from './system-metrics.ts';
 
 /**
@@ -35,6 +39,19 @@ export function commandDrainBudgetMs(totalMs: number): number {
 const REPORT_RESERVE_MS = 3000;
 export function gatewayDrainBudgetMs(totalMs: number): number {
   return Math.max(500, totalMs - commandDrainBudgetMs(totalMs) - REPORT_RESERVE_MS);
+}
+
+export interface AgentdStatus {
+  plane: string;
+  agent: string;
+  agentId: string | null;
+  agentd: { state: AgentdState; version: string; bootId: string; uptimeS: number; pid: number };
+  hub: { address: string | null; connection: string };
+  paused: boolean;
+  model: string | null;
+  runtime: { kind: string; openclaw?: string; node?: string; port?: number; configPath?: string; installed?: boolean };
+  gateway: GatewayStatus;
+  usage: TokenUsage | null;
 }
 
 export type AgentdState = 'created' | 'enrolling' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -70,9 +87,13 @@ export class Agentd {
   #installing = '';
   readonly #notify: SdNotifier;
   readonly #stopping = new AbortController();
+  readonly #ring: LogRing;
+  readonly #startedAt = Date.now();
+  #operator: OperatorServer | undefined;
 
-  constructor(cfg: AgentdConfig, log: Logger) {
+  constructor(cfg: AgentdConfig, log: Logger, ring: LogRing = new LogRing()) {
     this.#cfg = cfg;
+    this.#ring = ring;
     this.#log = log.child('agentd', { plane: cfg.plane, agent: cfg.agent });
     this.#notify = new SdNotifier({ log: this.#log });
   }
@@ -118,6 +139,8 @@ export class Agentd {
     ensureDir(cfg.stateDir, 0o700);
     this.#journal = new CommandJournal(join(cfg.stateDir, 'agentd.db'));
     this.#journal.prune(7 * 24 * 3600_000);
+    this.#operator = new OperatorServer(join(cfg.stateDir, 'agentd.sock'), { status: () => this.status(), doctor: () => this.doctor(), ring: this.#ring }, this.#log);
+    await this.#operator.start();
 
     this.#transition('enrolling');
     void this.#notify.status('enrolling with the hub');
@@ -245,13 +268,14 @@ export class Agentd {
     if (s.kind === 'failed') this.#conn?.send({ event: { kind: 'gateway.failed', severity: 'error', message: s.reason, attributes: {}, atMs: Date.now() } });
   }
 
-  #handlers(): Map<string, CommandHandler> {
+  #handlers(): Map<string, CommandHandler | CommandSpec> {
     const sup = (): ChildSupervisor => {
       if (!this.#supervisor) throw new PlaneError(ErrorCode.Unavailable, 'agentd is not running');
       return this.#supervisor;
     };
     const summary = (): { gateway: string; restartCount: number; paused: boolean } => ({ gateway: sup().state.kind, restartCount: sup().restartCount, paused: this.paused });
-    return new Map<string, CommandHandler>([
+    return new Map<string, CommandHandler | CommandSpec>([
+      ...logsCommands(this.#ring, (m) => this.#conn?.send(m) ?? false),
       ['ping', async () => ({ pong: Date.now(), bootId: this.bootId })],
       [
         'restart',
@@ -340,9 +364,37 @@ export class Agentd {
     };
   }
 
-  /** For the operator socket and tests. */
-  status(): { state: AgentdState; bootId: string; gateway: GatewayStatus; hub: string; paused: boolean } {
-    return { state: this.#state, bootId: this.bootId, gateway: this.#gatewayStatus(), hub: this.#conn?.state ?? 'idle', paused: this.paused };
+  /** What `agentd status` shows: everything an operator on the VM needs, no secret values. */
+  status(): AgentdStatus {
+    const rt = this.#runtime;
+    const spec = this.spec();
+    return {
+      plane: this.#cfg.plane,
+      agent: this.#cfg.agent,
+      agentId: this.#credential?.agentId ?? null,
+      agentd: { state: this.#state, version: VERSION, bootId: this.bootId, uptimeS: Math.round((Date.now() - this.#startedAt) / 1000), pid: process.pid },
+      hub: { address: this.#credential?.hub ?? null, connection: this.#conn?.state ?? 'idle' },
+      paused: this.paused,
+      model: spec?.model ?? null,
+      runtime:
+        rt instanceof OpenClawRuntime
+          ? { kind: rt.kind, openclaw: rt.version, node: this.#cfg.runtime.nodeVersion ?? PINNED_RUNTIME.node, port: rt.port, configPath: rt.configPath, installed: Boolean(rt.paths) }
+          : { kind: rt?.kind ?? 'none' },
+      gateway: this.#gatewayStatus(),
+      usage: this.#usage(),
+    };
+  }
+
+  /** `agentd doctor`: OpenClaw's own validators and audits plus our checks, each with a fix hint. */
+  async doctor(): Promise<DoctorReport> {
+    const rt = this.#runtime;
+    const gw = this.#gatewayStatus();
+    if (rt instanceof OpenClawRuntime) {
+      return runDoctor(rt, { stateDir: this.#cfg.stateDir, hubState: this.#conn?.state ?? 'idle', gatewayReady: gw.ready ?? false });
+    }
+    const checks = [modeCheck('agentd state dir mode', this.#cfg.stateDir, 0o700), modeCheck('credential file mode', join(this.#cfg.stateDir, 'credential.json'), 0o600)];
+    checks.push({ name: 'runtime', status: 'warn', detail: 'placeholder child: no OpenClaw gateway to check', hint: 'set runtime.kind: openclaw in the agentd config' });
+    return { status: checks.some((c) => c.status === 'fail') ? 'fail' : 'warn', checks };
   }
 
   /**
@@ -360,6 +412,7 @@ export class Agentd {
     this.#conn?.send({ event: { kind: 'agentd.stopping', severity: 'info', message: 'agentd is shutting down', attributes: { bootId: this.bootId }, atMs: Date.now() } });
     this.#conn?.heartbeatNow();
     await this.#conn?.close();
+    await this.#operator?.close();
     this.#notify.close();
     this.#journal?.close();
     this.#transition('stopped');

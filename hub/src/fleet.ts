@@ -27,7 +27,7 @@ export interface AddAgentInput {
 }
 
 /** Commands agentd understands today, and who may send them through the generic path. */
-export const COMMAND_KINDS = ['restart', 'pause', 'resume', 'ping'] as const;
+export const COMMAND_KINDS = ['restart', 'pause', 'resume', 'ping', 'logs', 'logs-stop'] as const;
 export type CommandKind = (typeof COMMAND_KINDS)[number];
 
 /**

@@ -3,14 +3,30 @@ import { PlaneError } from '../../../common/src/errors.ts';
 import type { AgentMessage, Command__Output, CommandStatus } from '../../../proto/index.ts';
 import type { CommandJournal, JournalEntry } from '../command-journal.ts';
 
-export type CommandHandler = (args: Record<string, unknown>, signal: AbortSignal) => Promise<unknown>;
+export interface CommandContext {
+  commandId: string;
+  signal: AbortSignal;
+}
+
+export type CommandHandler = (args: Record<string, unknown>, ctx: CommandContext) => Promise<unknown>;
+
+/**
+ * A handler and how it runs. Most commands change the gateway and run one at a
+ * time; `concurrent` ones (log streaming) only read and must not hold the queue.
+ */
+export interface CommandSpec {
+  run: CommandHandler;
+  concurrent?: boolean;
+  /** Overrides the runner's default timeout (a followed log stream lives longer). */
+  timeoutMs?: number;
+}
 
 type Result = NonNullable<JournalEntry['result']>;
 
 export interface CommandRunnerOptions {
   journal: CommandJournal;
   bootId: string;
-  handlers: ReadonlyMap<string, CommandHandler>;
+  handlers: ReadonlyMap<string, CommandHandler | CommandSpec>;
   /** Sends to the hub; returns false while disconnected (the hub will redeliver). */
   send: (message: AgentMessage) => boolean;
   timeoutMs: number;
@@ -71,8 +87,9 @@ export class CommandRunner {
       this.#sendResult(cmd.id, result);
     };
     if (cmd.deadlineMs > 0 && cmd.deadlineMs <= now) return refuse('COMMAND_STATUS_EXPIRED', 'deadline_exceeded', 'command arrived after its deadline');
-    const handler = this.#o.handlers.get(cmd.kind);
-    if (!handler) return refuse('COMMAND_STATUS_REJECTED', 'invalid_argument', `unknown command kind '${cmd.kind}' (this agentd handles: ${this.kinds.join(', ')})`);
+    const entry = this.#o.handlers.get(cmd.kind);
+    const spec: CommandSpec | undefined = typeof entry === 'function' ? { run: entry } : entry;
+    if (!spec) return refuse('COMMAND_STATUS_REJECTED', 'invalid_argument', `unknown command kind '${cmd.kind}' (this agentd handles: ${this.kinds.join(', ')})`);
     let args: Record<string, unknown>;
     try {
       const parsed: unknown = cmd.argsJson ? JSON.parse(cmd.argsJson) : {};
@@ -84,20 +101,27 @@ export class CommandRunner {
     if (!this.#o.journal.begin(cmd.id, cmd.kind, this.#o.bootId)) return;
     this.#o.send({ commandResult: { commandId: cmd.id, status: 'COMMAND_STATUS_ACCEPTED', startedAtMs: now } });
     log.info('running command');
-    const run = this.#queue.then(() => this.#run(cmd.id, handler, args, log)).finally(() => this.#inFlight.delete(cmd.id));
-    this.#queue = run.catch(() => undefined);
+    const start = (): Promise<void> => this.#run(cmd.id, spec, args, log);
+    let run: Promise<void>;
+    if (spec.concurrent) {
+      run = start().finally(() => this.#inFlight.delete(cmd.id));
+    } else {
+      run = this.#queue.then(start).finally(() => this.#inFlight.delete(cmd.id));
+      this.#queue = run.catch(() => undefined);
+    }
     this.#inFlight.set(cmd.id, run);
   }
 
-  async #run(id: string, handler: CommandHandler, args: Record<string, unknown>, log: Logger): Promise<void> {
+  async #run(id: string, spec: CommandSpec, args: Record<string, unknown>, log: Logger): Promise<void> {
     const startedAtMs = Date.now();
-    const timeout = AbortSignal.timeout(this.#o.timeoutMs);
+    const timeoutMs = spec.timeoutMs ?? this.#o.timeoutMs;
+    const timeout = AbortSignal.timeout(timeoutMs);
     const signal = AbortSignal.any([timeout, this.#abort.signal]);
     let result: Result;
     try {
       const output = await Promise.race([
-        handler(args, signal),
-        new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error(timeout.aborted ? `timed out after ${this.#o.timeoutMs} ms` : 'agentd is stopping')), { once: true })),
+        spec.run(args, { commandId: id, signal }),
+        new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error(timeout.aborted ? `timed out after ${timeoutMs} ms` : 'agentd is stopping')), { once: true })),
       ]);
       result = { status: 'COMMAND_STATUS_SUCCEEDED', outputJson: JSON.stringify(output ?? null), errorCode: '', errorMessage: '', startedAtMs, finishedAtMs: Date.now() };
       log.info('command succeeded', { ms: result.finishedAtMs - startedAtMs });

@@ -109,6 +109,12 @@ export class OpenClawRuntime implements GatewayRuntime {
     return this.#paths;
   }
 
+  /** Environment for OpenClaw CLI commands run beside the gateway (doctor, audit): they need its token. */
+  cliEnv(): Record<string, string | undefined> {
+    if (!this.#paths) return {};
+    return { ...this.#baseEnv(this.#paths), OPENCLAW_GATEWAY_TOKEN: this.#token, OPENCLAW_GATEWAY_PORT: String(this.#o.port) };
+  }
+
   #baseEnv(paths: RuntimePaths): Record<string, string | undefined> {
     return {
       PATH: `${dirname(paths.nodeBin)}:/usr/local/bin:/usr/bin:/bin`,

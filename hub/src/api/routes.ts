@@ -4,7 +4,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Fleet } from '../fleet.ts';
 import type { HubContext } from '../hub-context.ts';
 import type { PlaneRecord, PlaneSpec } from '../model.ts';
+import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
 import { actorOf } from './auth.ts';
+import { streamLogs } from './log-stream.ts';
 import {
   AgentBody,
   AgentParams,
@@ -13,6 +15,7 @@ import {
   CreatePlaneBody,
   DeletePlaneQuery,
   FanOutBody,
+  LogsQuery,
   PlaneBody,
   PlaneParams,
   ProvisionAgentBody,
@@ -165,6 +168,28 @@ export function registerRoutes(app: FastifyInstance, ctx: HubContext, fleet: Fle
       const b = req.body as Static<typeof FanOutBody>;
       const cmds = fleet.fanOut(planeId, b.kind, b.args ?? {}, actorOf(req));
       return reply.code(202).send({ commands: cmds.map((c) => ({ id: c.id, agentId: c.agentId, state: c.state })) });
+    },
+  });
+
+  app.get('/v1/planes/:planeId/agents/:agentId/logs', {
+    config: { role: 'viewer' },
+    schema: {
+      summary: 'Recent log lines of a connected agent (agentd and its gateway) as NDJSON; follow streams new ones',
+      tags: ['agents'],
+      params: AgentParams,
+      querystring: LogsQuery,
+      response: { 200: { description: 'application/x-ndjson: one {atMs, source, text} per line', type: 'string' }, ...errors, 503: { $ref: 'Error#' } },
+    },
+    handler: async (req, reply) => {
+      const { planeId, agentId } = req.params as Static<typeof AgentParams>;
+      const q = req.query as Static<typeof LogsQuery>;
+      const agent = ctx.agents.get(planeId, agentId);
+      if (!ctx.sessions.isConnected(agent.id)) {
+        throw new PlaneError(ErrorCode.Unavailable, `agent '${agentId}' is not connected; logs come from the live agent`);
+      }
+      const follow = q.follow ?? false;
+      const cmd = fleet.sendCommand(planeId, agentId, 'logs', { lines: q.lines ?? 200, follow, ...(q.maxSeconds ? { maxSeconds: q.maxSeconds } : {}) }, actorOf(req));
+      streamLogs(ctx, fleet, reply, { planeId, agentName: agentId, agentId: agent.id, commandId: cmd.id, follow });
     },
   });
 

@@ -75,6 +75,15 @@ export const FanOutBody = Type.Object(
   { additionalProperties: false },
 );
 
+export const LogsQuery = Type.Object(
+  {
+    lines: Type.Optional(Type.Integer({ minimum: 0, maximum: 5000, default: 200 })),
+    follow: Type.Optional(Type.Boolean({ default: false })),
+    maxSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600, description: 'how long a follow may last (default 600)' })),
+  },
+  { additionalProperties: false },
+);
+
 export const DeletePlaneQuery = Type.Object({ force: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
 export const WaitQuery = Type.Object({ waitSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })) }, { additionalProperties: false });
 

@@ -53,6 +53,28 @@ export class HubClient {
     this.#t = target;
   }
 
+  /** GETs an NDJSON stream and calls `onLine` for each parsed line until the hub ends it. */
+  async stream(path: string, onLine: (value: unknown) => void, signal?: AbortSignal): Promise<void> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.#t.url}${path}`, { headers: { authorization: `Bearer ${this.#t.token}` }, ...(signal ? { signal } : {}) });
+    } catch (cause) {
+      throw new PlaneError(ErrorCode.Unavailable, `cannot reach the hub at ${this.#t.url}: ${(cause as Error).message}`, { cause });
+    }
+    if (!res.ok || !res.body) {
+      const e = ((await res.json().catch(() => undefined)) as { error?: { code?: string; message?: string } } | undefined)?.error;
+      throw new PlaneError(e?.code && isErrorCode(e.code) ? e.code : ErrorCode.Internal, e?.message ?? `hub answered ${res.status}`);
+    }
+    let partial = '';
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body) {
+      partial += decoder.decode(chunk as Uint8Array, { stream: true });
+      const lines = partial.split('\n');
+      partial = lines.pop() ?? '';
+      for (const l of lines) if (l.trim()) onLine(JSON.parse(l));
+    }
+  }
+
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     let res: Response;
     try {

@@ -33,6 +33,7 @@ Agent lifecycle
             [--budget-cap USD] [--tools a,b] [--channels a,b] [--no-wait] [--timeout-seconds N]
   remove-agent --plane P --name A
   restart-agent --plane P --name A [--mode auto|gateway|instance]
+  logs --plane P --name A [--follow] [--lines N]
   pause --plane P [--name A]        resume --plane P [--name A]
   status [--plane P] [--name A] [--check]
 Embedded
@@ -185,6 +186,21 @@ const commands: Record<string, Command> = {
     if (out.json) out.printJson(r);
     else out.print(r.command ? describeCommand(values.name as string, r.command) : `restarted the ${r.mode} of ${values.plane}/${values.name}`);
     return r.command && r.command.state !== 'succeeded' ? ExitCode.PartialFailure : ExitCode.Ok;
+  },
+
+  async logs(args, out) {
+    const { values } = parseFlags(args, { ...GLOBAL, plane: { type: 'string' }, name: { type: 'string' }, follow: { type: 'boolean', default: false }, lines: { type: 'string' } });
+    require_(values, 'plane', 'name');
+    const lines = intFlag(values.lines, 'lines') ?? 200;
+    let failed = '';
+    await client(values).stream(`/v1/planes/${enc(values.plane)}/agents/${enc(values.name)}/logs?lines=${lines}&follow=${values.follow ? 'true' : 'false'}`, (v) => {
+      const l = v as { atMs?: number; source?: string; text?: string; error?: string };
+      if (l.error) failed = l.error;
+      if (out.json) out.print(JSON.stringify(l));
+      else if (l.error) process.stderr.write(`planes: ${l.error}\n`);
+      else out.print(`${new Date(l.atMs ?? 0).toISOString()} ${(l.source ?? '').padEnd(7)} ${l.text ?? ''}`);
+    });
+    return failed ? ExitCode.PartialFailure : ExitCode.Ok;
   },
 
   pause: (args, out) => fanOut('pause', args, out),
