@@ -53,6 +53,23 @@ describe('fleet lifecycle', () => {
     expect(after.heartbeat?.heartbeat.gateway?.pid).not.toBe(before.heartbeat?.heartbeat.gateway?.pid);
   });
 
+  it('updates an agent: the new spec reaches agentd as a reconfigure and is applied once', async () => {
+    await fleet.waitFor(plane, 'a3', (x) => x.health.color === 'green');
+    const r = await fleet.api<{ agent: { spec: { tools: string[]; modelTier: string } }; command: { state: string; output: { changed: boolean } } }>('PATCH', `/v1/planes/${plane}/agents/a3`, {
+      tools: ['exec', 'web'],
+      modelTier: 'opus',
+      waitSeconds: 30,
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.agent.spec).toMatchObject({ tools: ['exec', 'web'], modelTier: 'opus' });
+    expect(r.body.command).toMatchObject({ state: 'succeeded', output: { changed: true } });
+    const same = await fleet.api<{ command: null }>('PATCH', `/v1/planes/${plane}/agents/a3`, { tools: ['exec', 'web'] });
+    expect(same.body.command).toBeNull();
+    const bad = await fleet.api<{ error: { where: string } }>('PATCH', `/v1/planes/${plane}/agents/a3`, {});
+    expect(bad.status).toBe(400);
+    await fleet.waitFor(plane, 'a3', (x) => x.health.color === 'green');
+  });
+
   it('pauses (yellow, gateway stopped, agentd still reporting) and resumes to green', async () => {
     await fleet.waitFor(plane, 'a3', (x) => x.health.color === 'green');
     const p = await fleet.api<{ command: { state: string } }>('POST', `/v1/planes/${plane}/agents/a3/pause`, { waitSeconds: 30 });

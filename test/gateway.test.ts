@@ -138,7 +138,14 @@ describe('agentd with the real OpenClaw gateway', () => {
     const later = await agent('broken');
     expect(later.heartbeat?.heartbeat.gateway?.restartCount).toBe(0);
     expect(later.heartbeat?.heartbeat.gateway?.pid).toBe(0);
-  }, 180_000);
+
+    // Fixing the agent's settings at the hub reaches agentd as a reconfigure; the gateway comes up.
+    const fixed = await fleet.api<{ command: { state: string; errorMessage: string | null } }>('PATCH', `/v1/planes/${plane}/agents/broken`, { configOverrides: {}, waitSeconds: 120 });
+    expect(fixed.status).toBe(200);
+    expect(fixed.body.command.state, fixed.body.command.errorMessage ?? '').toBe('succeeded');
+    await fleet.waitFor(plane, 'broken', (x) => x.health.color === 'green', 120_000);
+    await fleet.api('DELETE', `/v1/planes/${plane}/agents/broken`);
+  }, 240_000);
 
   it('on SIGTERM to agentd mid-turn, the gateway drains the turn and both exit cleanly', async () => {
     const a = await fleet.waitFor(plane, 'turns', (x) => x.health.color === 'green', 60_000);

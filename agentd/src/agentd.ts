@@ -19,6 +19,7 @@ import { HubConnection } from './hub-connection.ts';
 import type { GatewayRuntime } from './runtime/gateway-runtime.ts';
 import { GatewayProbe, type GatewaySnapshot } from './runtime/gateway-probe.ts';
 import { OpenClawRuntime } from './runtime/openclaw-runtime.ts';
+import { unmappedTools } from './runtime/openclaw-config.ts';
 import { PINNED_RUNTIME } from './runtime/pins.ts';
 import { PlaceholderRuntime } from './runtime/placeholder-runtime.ts';
 import { RuntimeManager } from './runtime/runtime-manager.ts';
@@ -49,6 +50,9 @@ export interface AgentdStatus {
   hub: { address: string | null; connection: string };
   paused: boolean;
   model: string | null;
+  /** Tools in the spec with no OpenClaw counterpart yet (not enforced), and channels awaiting credentials. */
+  toolsNotEnforced: string[];
+  channelsPending: string[];
   runtime: { kind: string; openclaw?: string; node?: string; port?: number; configPath?: string; installed?: boolean };
   gateway: GatewayStatus;
   usage: TokenUsage | null;
@@ -117,15 +121,20 @@ export class Agentd {
     return raw ? (JSON.parse(raw) as AgentRuntimeSpec) : undefined;
   }
 
-  /** Validates and keeps a spec from the hub; a bad one is refused and reported, the old one stays. */
-  #acceptSpec(json: string): void {
+  /** Validates and keeps a spec from the hub; returns whether it changed. Throws (keeping the old one) if invalid. */
+  #acceptSpec(value: unknown): boolean {
+    const spec = validate(AgentRuntimeSpec, typeof value === 'string' ? (JSON.parse(value) as unknown) : value, 'agent spec from the hub');
+    const text = JSON.stringify(spec);
+    if (this.#journal?.getSetting('agentSpec') === text) return false;
+    this.#journal?.setSetting('agentSpec', text);
+    this.#log.info('agent spec updated', { model: spec.model, tools: spec.tools.length });
+    return true;
+  }
+
+  /** The same, for specs that arrive unasked (enrolment, HelloAck): a bad one is reported, not thrown. */
+  #offerSpec(json: string): void {
     try {
-      const spec = validate(AgentRuntimeSpec, JSON.parse(json) as unknown, 'agent spec from the hub');
-      const text = JSON.stringify(spec);
-      if (this.#journal?.getSetting('agentSpec') !== text) {
-        this.#journal?.setSetting('agentSpec', text);
-        this.#log.info('agent spec updated', { model: spec.model, tools: spec.tools.length });
-      }
+      this.#acceptSpec(json);
     } catch (err) {
       const reason = PlaneError.from(err).message;
       this.#log.error('refused an invalid agent spec from the hub', { reason });
@@ -146,7 +155,7 @@ export class Agentd {
     void this.#notify.status('enrolling with the hub');
     const enrolled = await this.#enrolWithRetry();
     this.#credential = enrolled.credential;
-    if (enrolled.agentSpecJson) this.#acceptSpec(enrolled.agentSpecJson);
+    if (enrolled.agentSpecJson) this.#offerSpec(enrolled.agentSpecJson);
     if (this.#stopping.signal.aborted) return;
 
     this.#transition('starting');
@@ -158,6 +167,7 @@ export class Agentd {
       prepare: () => runtime.prepare(),
       waitReady: (pid, signal) => runtime.waitReady(pid, signal),
       fatalExitCodes: runtime.fatalExitCodes,
+      ...(runtime.startupFatalExitCodes ? { startupFatalExitCodes: runtime.startupFatalExitCodes } : {}),
       stopTimeoutMs: gatewayDrainBudgetMs(cfg.shutdownTimeoutMs),
       startTimeoutMs: 120_000,
       pidFile: join(cfg.stateDir, 'run', 'gateway.pid'),
@@ -169,14 +179,18 @@ export class Agentd {
       hello: () => ({
         bootId: this.bootId,
         agentdVersion: VERSION,
-        runtimeVersions: { node: process.versions.node, [runtime.kind]: runtime.version },
+        runtimeVersions: {
+          agentdNode: process.versions.node,
+          ...(runtime.kind === 'openclaw' ? { node: this.#cfg.runtime.nodeVersion ?? PINNED_RUNTIME.node } : { node: process.versions.node }),
+          [runtime.kind]: runtime.version,
+        },
         capabilities: this.#runner?.kinds ?? [],
       }),
       heartbeat: () => this.#heartbeat(),
       log: this.#log,
     });
     this.#conn = conn;
-    conn.on('spec', (json) => this.#acceptSpec(json));
+    conn.on('spec', (json) => this.#offerSpec(json));
     this.#runner = new CommandRunner({
       journal: this.#journal,
       bootId: this.bootId,
@@ -260,9 +274,14 @@ export class Agentd {
     if (s.kind === 'running') {
       this.#probe?.start();
       void this.#notify.ready(`gateway ready (${this.#runtime?.kind ?? ''} ${this.#runtime?.version ?? ''})`);
+    } else if (s.kind === 'failed') {
+      // agentd itself is up and reporting; restarting it would not fix the gateway, so systemd
+      // must not time the start out into a restart loop.
+      this.#probe?.stop();
+      void this.#notify.ready(`gateway failed: ${s.reason}`);
     } else {
       if (s.kind !== 'starting') this.#probe?.stop();
-      void this.#notify.status(`gateway ${s.kind}${s.kind === 'failed' ? `: ${s.reason}` : ''}`);
+      void this.#notify.status(`gateway ${s.kind}`);
     }
     this.#conn?.heartbeatNow();
     if (s.kind === 'failed') this.#conn?.send({ event: { kind: 'gateway.failed', severity: 'error', message: s.reason, attributes: {}, atMs: Date.now() } });
@@ -277,6 +296,18 @@ export class Agentd {
     return new Map<string, CommandHandler | CommandSpec>([
       ...logsCommands(this.#ring, (m) => this.#conn?.send(m) ?? false),
       ['ping', async () => ({ pong: Date.now(), bootId: this.bootId })],
+      [
+        'reconfigure',
+        async (args) => {
+          if (!this.#acceptSpec(args['spec'])) return { changed: false, ...summary() };
+          // Re-render and validate through a restart; a paused agent picks it up on resume.
+          if (!this.paused && sup().state.kind !== 'stopped') {
+            const s = await sup().restart();
+            if (s.kind === 'failed') throw new PlaneError(ErrorCode.FailedPrecondition, `gateway did not start with the new spec: ${s.reason}`);
+          }
+          return { changed: true, ...summary() };
+        },
+      ],
       [
         'restart',
         async () => {
@@ -376,6 +407,8 @@ export class Agentd {
       hub: { address: this.#credential?.hub ?? null, connection: this.#conn?.state ?? 'idle' },
       paused: this.paused,
       model: spec?.model ?? null,
+      toolsNotEnforced: unmappedTools(spec?.tools ?? []),
+      channelsPending: spec?.channels ?? [],
       runtime:
         rt instanceof OpenClawRuntime
           ? { kind: rt.kind, openclaw: rt.version, node: this.#cfg.runtime.nodeVersion ?? PINNED_RUNTIME.node, port: rt.port, configPath: rt.configPath, installed: Boolean(rt.paths) }
@@ -405,7 +438,8 @@ export class Agentd {
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
     this.#transition('stopping');
     this.#stopping.abort();
-    await this.#notify.stopping('draining the gateway');
+    // Not awaited: systemd-notify may wait seconds for the manager, and the drain budget is ours.
+    void this.#notify.stopping('draining the gateway');
     await this.#runner?.drain(commandDrainBudgetMs(this.#cfg.shutdownTimeoutMs));
     this.#probe?.stop();
     await this.#supervisor?.stop();

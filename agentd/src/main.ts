@@ -19,7 +19,7 @@ import { loadAgentdConfig } from './config.ts';
 const EX_CONFIG = 78;
 const DEFAULT_CONFIG = '/etc/agentd/agentd.yaml';
 const USAGE = `usage:
-  agentd run --config FILE
+  agentd run [--config FILE]
   agentd status [--json] [--config FILE | --socket PATH]
   agentd doctor [--json] [--config FILE | --socket PATH]
   agentd logs [--follow] [--lines N] [--json] [--config FILE | --socket PATH]
@@ -28,13 +28,13 @@ The config defaults to $AGENTD_CONFIG or ${DEFAULT_CONFIG}.`;
 
 async function run(args: string[]): Promise<number> {
   const { values } = parseFlags(args, { config: { type: 'string' } });
-  if (!values.config) throw new PlaneError(ErrorCode.InvalidArgument, `--config is required\n${USAGE}`, { where: '--config' });
+  const configFile = values.config ?? process.env['AGENTD_CONFIG'] ?? DEFAULT_CONFIG;
   // Every record goes to stderr (the journal under systemd) and to a ring for `agentd logs`.
   const ring = new LogRing(5000);
   const log = new Logger('agentd', { sink: (r: LogRecord) => (stderrSink(r), ring.push(r)) });
   let cfg;
   try {
-    cfg = loadAgentdConfig(values.config);
+    cfg = loadAgentdConfig(configFile);
   } catch (err) {
     console.error(`agentd: ${PlaneError.from(err).message}`);
     return EX_CONFIG;

@@ -3,6 +3,7 @@ import { encodeBundle } from '../../common/src/enrollment-bundle.ts';
 import { ErrorCode, PlaneError } from '../../common/src/errors.ts';
 import { toWireCommand } from './grpc/agent-service.ts';
 import { evaluateHealth } from './health.ts';
+import { resolveAgentRuntimeSpec } from './agent-runtime-spec.ts';
 import type { HubContext } from './hub-context.ts';
 import type { AgentRecord, AgentSpec, CommandRecord, Health, PlaneRecord, PlaneSpec } from './model.ts';
 import { TERMINAL_COMMAND_STATES } from './model.ts';
@@ -27,7 +28,7 @@ export interface AddAgentInput {
 }
 
 /** Commands agentd understands today, and who may send them through the generic path. */
-export const COMMAND_KINDS = ['restart', 'pause', 'resume', 'ping', 'logs', 'logs-stop'] as const;
+export const COMMAND_KINDS = ['restart', 'pause', 'resume', 'ping', 'logs', 'logs-stop', 'reconfigure'] as const;
 export type CommandKind = (typeof COMMAND_KINDS)[number];
 
 /**
@@ -97,6 +98,41 @@ export class Fleet {
       .run(agent.id, provider.name, JSON.stringify({ machineType: spec.machineType }), Date.now());
     this.#ctx.audit.record({ actor, action: 'agent.provision', plane: planeName, agent: input.name, outcome: 'ok', detail: { owner: input.ownerEmail, provider: provider.name } });
     return this.view(agent);
+  }
+
+  /**
+   * Changes an agent's settings. What the agent runs is re-resolved and sent as a
+   * "reconfigure" command (stored, delivered when reachable, applied once): agentd
+   * validates it, re-renders the OpenClaw config and restarts the gateway.
+   */
+  async updateAgent(
+    planeName: string,
+    name: string,
+    patch: Partial<Pick<AddAgentInput, 'ownerEmail' | 'machineType' | 'modelTier' | 'budgetCap' | 'tools' | 'channels' | 'configOverrides'>>,
+    actor: string,
+  ): Promise<{ agent: AgentView; command: CommandRecord | null }> {
+    const plane = this.#ctx.planes.get(planeName);
+    const agent = this.#ctx.agents.get(planeName, name);
+    const spec: AgentSpec = {
+      ...agent.spec,
+      ...(patch.machineType !== undefined ? { machineType: patch.machineType } : {}),
+      ...(patch.modelTier !== undefined ? { modelTier: patch.modelTier } : {}),
+      ...(patch.budgetCap !== undefined ? { budgetCap: patch.budgetCap } : {}),
+      ...(patch.tools !== undefined ? { tools: patch.tools } : {}),
+      ...(patch.channels !== undefined ? { channels: patch.channels } : {}),
+      ...(patch.configOverrides !== undefined ? { configOverrides: patch.configOverrides } : {}),
+    };
+    if (patch.machineType !== undefined && patch.machineType !== agent.spec.machineType) {
+      await this.#ctx.infra.get(plane.spec.infraProvider).resize(agent.id, { machineType: patch.machineType });
+    }
+    const owner = patch.ownerEmail ?? agent.owner;
+    this.#ctx.agents.updateSpec(agent.id, owner, spec);
+    const updated = this.#ctx.agents.getById(agent.id);
+    const before = JSON.stringify(resolveAgentRuntimeSpec(plane, agent));
+    const after = resolveAgentRuntimeSpec(plane, updated);
+    this.#ctx.audit.record({ actor, action: 'agent.update', plane: planeName, agent: name, outcome: 'ok', detail: { fields: Object.keys(patch) } });
+    const command = JSON.stringify(after) === before ? null : this.sendCommand(planeName, name, 'reconfigure', { spec: after }, actor);
+    return { agent: this.view(updated), command };
   }
 
   async removeAgent(planeName: string, name: string, actor: string): Promise<void> {

@@ -40,6 +40,6 @@ export function evaluateHealth(input: HealthInput): Health {
   // OpenClaw stays "ready" without its model key; only its degraded secret owners say so.
   if (gw.degradedSecretOwners.length > 0) return { color: 'yellow', reason: `secret missing: ${gw.degradedSecretOwners.join('; ')}` };
   if (age > 2 * interval) return { color: 'yellow', reason: `heartbeat late (${secondsAgo(now, heartbeat.receivedAt)})` };
-  if (gw.runtime === 'placeholder') return { color: 'green', reason: 'ok (placeholder child, no OpenClaw gateway yet)' };
+  if (gw.runtime === 'placeholder') return { color: 'green', reason: 'ok (placeholder child, not an OpenClaw gateway)' };
   return { color: 'green', reason: 'ok' };
 }

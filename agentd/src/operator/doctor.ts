@@ -24,6 +24,7 @@ export interface DoctorReport {
 const ACCEPTED: Readonly<Record<string, string>> = {
   'core/doctor/node-hosting-preconditions': 'loopback-only by design; agents are reached through the hub, not directly',
   'gateway.trusted_proxies_missing': 'no reverse proxy by design; the gateway is loopback-only',
+  'core/doctor/skill-workshop-tool-policy': 'tools are limited to the agent spec on purpose (messaging profile plus mapped tools)',
 };
 
 export function modeCheck(name: string, path: string, want: number): DoctorCheck {

@@ -13,4 +13,6 @@ export interface GatewayRuntime {
   waitReady(pid: number, signal: AbortSignal): Promise<void>;
   /** Exit codes restarting cannot fix, with the reason to report. */
   readonly fatalExitCodes: Record<number, string>;
+  /** Exit codes that mean "cannot start" only while starting (later, the same code is a crash). */
+  readonly startupFatalExitCodes?: Record<number, string>;
 }

@@ -69,7 +69,8 @@ export function renderOpenClawConfig(spec: AgentRuntimeSpec, o: RenderOptions): 
       },
     },
     ...(Object.keys(providers).length > 0 ? { models: { mode: 'merge', providers } } : {}),
-    ...(allow.length > 0 ? { tools: { profile: 'messaging', allow } } : {}),
+    // Always a bounded base profile: an agent that lists only unmapped tools must not get OpenClaw's default.
+    tools: { profile: 'messaging', ...(allow.length > 0 ? { allow } : {}) },
     memory: { search: { enabled: false } },
     update: { checkOnStart: false, auto: { enabled: false } },
     logging: { file: o.logFile },

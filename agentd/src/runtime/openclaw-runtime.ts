@@ -57,8 +57,9 @@ export class OpenClawRuntime implements GatewayRuntime {
   readonly kind = 'openclaw' as const;
   readonly fatalExitCodes: Record<number, string> = {
     78: 'OpenClaw refused to start: bad config, state lock held by another gateway, or a database schema newer than this release',
-    1: 'OpenClaw exited 1: required secrets are missing',
   };
+  // Node also exits 1 on an uncaught exception, so 1 means "secrets missing" only before the first ready.
+  readonly startupFatalExitCodes: Record<number, string> = { 1: 'OpenClaw exited 1 while starting: required secrets are missing' };
   readonly #o: OpenClawRuntimeOptions;
   /** 256 bits, base64url (43 chars); lives only in memory and the gateway's environment. */
   readonly #token = randomBytes(32).toString('base64url');

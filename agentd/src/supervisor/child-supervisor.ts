@@ -43,6 +43,8 @@ export interface ChildSupervisorOptions {
   crashLoop?: { maxRestarts: number; windowMs: number };
   /** Exit codes that restarting cannot fix, with the reason to report. */
   fatalExitCodes?: Record<number, string>;
+  /** Exit codes that are fatal only before the child first became ready (after that they are crashes). */
+  startupFatalExitCodes?: Record<number, string>;
   /** Records the child's pid so a crashed agentd can clean up an orphan on its next start. */
   pidFile: string;
   onOutput?: (line: string, stream: 'stdout' | 'stderr') => void;
@@ -82,6 +84,7 @@ export class ChildSupervisor extends EventEmitter<SupervisorEvents> {
       stopTimeoutMs: 30_000,
       crashLoop: { maxRestarts: 5, windowMs: 120_000 },
       fatalExitCodes: {},
+      startupFatalExitCodes: {},
       ...options,
     };
     this.#backoff = new Backoff({ initialDelayMs: 1000, maxDelayMs: 30_000, ...options.backoff });
@@ -215,7 +218,8 @@ export class ChildSupervisor extends EventEmitter<SupervisorEvents> {
       this.#set({ kind: 'stopped' });
       return;
     }
-    const fatal = info.code !== null ? this.#o.fatalExitCodes[info.code] : undefined;
+    const duringStart = this.#state.kind === 'starting';
+    const fatal = info.code === null ? undefined : (this.#o.fatalExitCodes[info.code] ?? (duringStart ? this.#o.startupFatalExitCodes[info.code] : undefined));
     if (fatal) {
       this.#lastError = `exit ${info.code}: ${fatal}`;
       this.#set({ kind: 'failed', reason: this.#lastError, lastExit: info });

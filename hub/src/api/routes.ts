@@ -20,6 +20,7 @@ import {
   PlaneParams,
   ProvisionAgentBody,
   RestartBody,
+  UpdateAgentBody,
   WaitBody,
   WaitQuery,
 } from './schemas.ts';
@@ -104,6 +105,24 @@ export function registerRoutes(app: FastifyInstance, ctx: HubContext, fleet: Fle
     handler: async (req) => {
       const { planeId, agentId } = req.params as Static<typeof AgentParams>;
       return fleet.getAgent(planeId, agentId);
+    },
+  });
+
+  app.patch('/v1/planes/:planeId/agents/:agentId', {
+    config: { role: 'admin' },
+    schema: {
+      summary: 'Update agent config (the agent re-renders and restarts its gateway)',
+      tags: ['agents'],
+      params: AgentParams,
+      body: UpdateAgentBody,
+      response: { 200: Type.Object({ agent: AgentBody, command: Type.Union([CommandBody, Type.Null()]) }), ...errors },
+    },
+    handler: async (req) => {
+      const { planeId, agentId } = req.params as Static<typeof AgentParams>;
+      const { waitSeconds, ...patch } = req.body as Static<typeof UpdateAgentBody>;
+      const r = await fleet.updateAgent(planeId, agentId, patch, actorOf(req));
+      const command = r.command && waitSeconds ? await fleet.waitForCommand(r.command.id, waitSeconds * 1000) : r.command;
+      return { agent: command === r.command ? r.agent : fleet.getAgent(planeId, agentId), command };
     },
   });
 

@@ -54,6 +54,20 @@ export const ProvisionAgentBody = Type.Object(
   { additionalProperties: false },
 );
 
+export const UpdateAgentBody = Type.Object(
+  {
+    ownerEmail: Type.Optional(Email),
+    machineType: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    modelTier: Type.Optional(ModelTier),
+    budgetCap: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+    tools: Type.Optional(AgentSpec.properties.tools),
+    channels: Type.Optional(AgentSpec.properties.channels),
+    configOverrides: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    waitSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
 export const RestartBody = Type.Object(
   {
     mode: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('gateway'), Type.Literal('instance')], { default: 'auto' })),

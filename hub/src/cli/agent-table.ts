@@ -18,6 +18,14 @@ export interface AgentRow {
   } | null;
 }
 
+/**
+ * "Up" for waiting loops: the gateway is running and ready. Green, or yellow only
+ * because a secret is missing (a fresh agent without its model key is up).
+ */
+export function isUp(a: Pick<AgentRow, 'health'>): boolean {
+  return a.health.color === 'green' || a.health.reason.startsWith('secret missing');
+}
+
 export function agentTable(agents: AgentRow[], tty: boolean): string {
   const rows = agents.map((a) => {
     const gw = a.heartbeat?.heartbeat.gateway;

@@ -8,7 +8,7 @@ import { ErrorCode, ExitCode, PlaneError } from '../../../common/src/errors.ts';
 import { intFlag, parseFlags } from '../../../common/src/cli-args.ts';
 import { VERSION } from '../../../common/src/version.ts';
 import { loadPlanesFile } from '../planes-file.ts';
-import { agentTable, type AgentRow } from './agent-table.ts';
+import { agentTable, type AgentRow, isUp } from './agent-table.ts';
 import { table } from './format.ts';
 import { HubClient, resolveTarget } from './hub-client.ts';
 import { up } from './up.ts';
@@ -31,6 +31,8 @@ Plane lifecycle
 Agent lifecycle
   add-agent --plane P --name A --owner EMAIL [--machine-type T] [--model-tier haiku|sonnet|opus]
             [--budget-cap USD] [--tools a,b] [--channels a,b] [--no-wait] [--timeout-seconds N]
+  update-agent --plane P --name A [--owner EMAIL] [--machine-type T] [--model-tier T] [--budget-cap USD]
+               [--tools a,b] [--channels a,b]
   remove-agent --plane P --name A
   restart-agent --plane P --name A [--mode auto|gateway|instance]
   logs --plane P --name A [--follow] [--lines N]
@@ -38,7 +40,7 @@ Agent lifecycle
   status [--plane P] [--name A] [--check]
 Embedded
   up -f planes.yaml [--data-dir DIR] [--grpc-listen H:P] [--api-listen H:P]
-     [--heartbeat-interval-ms N] [--timeout-seconds N] [--verbose]
+     [--heartbeat-interval-ms N] [--timeout-seconds N] [--runtime openclaw|placeholder] [--runtime-root DIR] [--verbose] [--json]
 
 Global flags: --hub URL --token-file FILE --token TOKEN (visible in the process list) --data-dir DIR --json
 Environment:  PLANES_HUB, PLANES_TOKEN, PLANES_TOKEN_FILE, PLANES_DATA_DIR`;
@@ -153,7 +155,7 @@ const commands: Record<string, Command> = {
     if (!values['no-wait']) {
       const timeoutMs = (intFlag(values['timeout-seconds'], 'timeout-seconds') ?? 120) * 1000;
       const deadline = Date.now() + timeoutMs;
-      while (agent.health.color !== 'green' && Date.now() < deadline) {
+      while (!isUp(agent) && Date.now() < deadline) {
         out.progress(`waiting for ${values.name}: ${agent.health.color} (${agent.health.reason})`);
         await new Promise((r) => setTimeout(r, 500));
         agent = await c.request<AgentRow>('GET', `/v1/planes/${enc(values.plane)}/agents/${enc(values.name)}`);
@@ -161,7 +163,38 @@ const commands: Record<string, Command> = {
     }
     if (out.json) out.printJson(agent);
     else out.print(agentTable([agent], process.stdout.isTTY));
-    return values['no-wait'] || agent.health.color === 'green' ? ExitCode.Ok : ExitCode.PartialFailure;
+    return values['no-wait'] || isUp(agent) ? ExitCode.Ok : ExitCode.PartialFailure;
+  },
+
+  async 'update-agent'(args, out) {
+    const { values } = parseFlags(args, {
+      ...GLOBAL,
+      plane: { type: 'string' },
+      name: { type: 'string' },
+      owner: { type: 'string' },
+      'machine-type': { type: 'string' },
+      'model-tier': { type: 'string' },
+      'budget-cap': { type: 'string' },
+      tools: { type: 'string' },
+      channels: { type: 'string' },
+    });
+    require_(values, 'plane', 'name');
+    const budget = intFlag(values['budget-cap'], 'budget-cap');
+    const body = {
+      ...(values.owner ? { ownerEmail: values.owner } : {}),
+      ...(values['machine-type'] ? { machineType: values['machine-type'] } : {}),
+      ...(values['model-tier'] ? { modelTier: values['model-tier'] } : {}),
+      ...(budget !== undefined ? { budgetCap: budget } : {}),
+      ...(values.tools !== undefined ? { tools: list(values.tools) } : {}),
+      ...(values.channels !== undefined ? { channels: list(values.channels) } : {}),
+      waitSeconds: 120,
+    };
+    if (Object.keys(body).length === 1) throw new PlaneError(ErrorCode.InvalidArgument, 'nothing to change: pass at least one of --owner, --machine-type, --model-tier, --budget-cap, --tools, --channels');
+    out.progress(`updating ${values.plane}/${values.name}...`);
+    const r = await client(values).request<{ agent: AgentRow; command: CommandView | null }>('PATCH', `/v1/planes/${enc(values.plane)}/agents/${enc(values.name)}`, body);
+    if (out.json) out.printJson(r);
+    else out.print(r.command ? describeCommand(values.name as string, r.command) : `${values.name}: updated (nothing the agent runs changed)`);
+    return r.command && r.command.state !== 'succeeded' ? ExitCode.PartialFailure : ExitCode.Ok;
   },
 
   async 'remove-agent'(args, out) {

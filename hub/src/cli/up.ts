@@ -4,7 +4,7 @@ import { ErrorCode, ExitCode, PlaneError } from '../../../common/src/errors.ts';
 import { silentSink, stderrSink, type LogRecord } from '../../../common/src/logger.ts';
 import { Hub } from '../hub.ts';
 import { loadPlanesFile } from '../planes-file.ts';
-import { agentTable, type AgentRow } from './agent-table.ts';
+import { agentTable, type AgentRow, isUp } from './agent-table.ts';
 import { HubClient } from './hub-client.ts';
 import { readFileSync } from 'node:fs';
 
@@ -113,7 +113,6 @@ export async function up(args: string[]): Promise<number> {
     let last = '';
     // Up = the gateway is running and ready. Without a model key that is yellow
     // ("secret missing"), which is the honest state of a fresh embedded setup.
-    const isUp = (a: AgentRow): boolean => a.health.color === 'green' || a.health.reason.startsWith('secret missing');
     for (;;) {
       agents = (await client.request<{ agents: AgentRow[] }>('GET', `/v1/planes/${planeName}/agents`)).agents;
       const up = agents.filter(isUp).length;

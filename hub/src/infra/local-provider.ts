@@ -205,9 +205,40 @@ export class LocalProvider implements InfraProvider {
     }
   }
 
+  /**
+   * The gateway of this agent if it is still alive without its agentd (an agentd
+   * killed with SIGKILL cannot stop it). Identified by its pid file and by its
+   * environment pointing into this agent's directory, since pids get reused.
+   */
+  #orphanGatewayPid(dir: string): number | undefined {
+    let pid: number;
+    try {
+      pid = Number.parseInt(readFileSync(join(dir, 'state', 'run', 'gateway.pid'), 'utf8'), 10);
+    } catch {
+      return undefined;
+    }
+    try {
+      const env = readFileSync(`/proc/${pid}/environ`, 'utf8');
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      return env.includes(`OPENCLAW_STATE_DIR=${join(dir, 'state')}`) || env.includes(`PLACEHOLDER_READY_FILE=${join(dir, 'state')}`) || cmd.includes(dir) ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async #stopOrphanGateway(dir: string): Promise<void> {
+    const pid = this.#orphanGatewayPid(dir);
+    if (pid === undefined) return;
+    this.#log.warn('stopping a gateway left running by a killed agentd', { dir, pid });
+    signalGroup(pid, 'SIGTERM');
+    const deadline = Date.now() + this.#stopTimeoutMs;
+    while (Date.now() < deadline && this.#orphanGatewayPid(dir) !== undefined) await sleep(100);
+    if (this.#orphanGatewayPid(dir) !== undefined) signalGroup(pid, 'SIGKILL');
+  }
+
   async #stopDir(dir: string): Promise<void> {
     const pid = this.#livePid(dir);
-    if (pid === undefined) return;
+    if (pid === undefined) return this.#stopOrphanGateway(dir);
     signalGroup(pid, 'SIGTERM');
     const deadline = Date.now() + this.#stopTimeoutMs;
     while (Date.now() < deadline) {
@@ -217,6 +248,7 @@ export class LocalProvider implements InfraProvider {
     this.#log.warn('agentd did not stop in time; killing its process group', { dir, pid });
     signalGroup(pid, 'SIGKILL');
     while (this.#livePid(dir) !== undefined) await sleep(20);
+    await this.#stopOrphanGateway(dir);
   }
 
   async deprovision(agentId: string): Promise<void> {

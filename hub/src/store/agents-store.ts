@@ -107,6 +107,10 @@ export class AgentsStore {
     this.#q('DELETE FROM agents WHERE id = ?').run(id);
   }
 
+  updateSpec(id: string, owner: string, spec: AgentSpec, now = Date.now()): void {
+    this.#q('UPDATE agents SET owner = ?, spec_json = ?, updated_at = ? WHERE id = ?').run(owner, JSON.stringify(spec), now, id);
+  }
+
   setDesiredState(id: string, state: DesiredState, now = Date.now()): void {
     this.#q('UPDATE agents SET desired_state = ?, updated_at = ? WHERE id = ?').run(state, now, id);
   }
