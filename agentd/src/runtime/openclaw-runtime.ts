@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { get as httpGet } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { sleep } from '../../../common/src/backoff.ts';
@@ -31,21 +32,33 @@ export interface ConfigIssue {
   message: string;
 }
 
-/** The gateway's HTTP probes (no auth; loopback only). */
-export async function probe(port: number, path: '/healthz' | '/startupz' | '/readyz', timeoutMs = 2000): Promise<{ status: number; body: Record<string, unknown> } | undefined> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
-    const text = await res.text();
-    let body: Record<string, unknown> = {};
-    try {
-      body = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      // a non-JSON answer still tells us the port is alive
-    }
-    return { status: res.status, body };
-  } catch {
-    return undefined;
-  }
+/**
+ * The gateway's HTTP probes (no auth; loopback only). node:http rather than
+ * global fetch: fetch (undici + its WebAssembly parser) costs agentd ~12 MB of
+ * resident memory for what is one small GET every few seconds.
+ */
+export function probe(port: number, path: '/healthz' | '/startupz' | '/readyz', timeoutMs = 2000): Promise<{ status: number; body: Record<string, unknown> } | undefined> {
+  return new Promise((resolve) => {
+    const req = httpGet({ host: '127.0.0.1', port, path, timeout: timeoutMs, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        if (text.length < 1_000_000) text += c;
+      });
+      res.on('end', () => {
+        let body: Record<string, unknown> = {};
+        try {
+          body = JSON.parse(text) as Record<string, unknown>;
+        } catch {
+          // a non-JSON answer still tells us the port is alive
+        }
+        resolve({ status: res.statusCode ?? 0, body });
+      });
+      res.on('error', () => resolve(undefined));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(undefined));
+  });
 }
 
 /**
