@@ -356,7 +356,7 @@ export class Agentd {
     return {
       state,
       ready,
-      failing: s.kind === 'running' ? (probing ? ['first probe pending'] : snap && !ready ? snap.failing : []) : [installing ? this.#installing : s.kind],
+      failing: s.kind === 'running' ? (probing ? ['first probe pending'] : snap && !ready ? snap.failing : (snap?.pluginErrors ?? [])) : [installing ? this.#installing : s.kind],
       runtime: this.#runtime?.kind ?? 'none',
       version: snap?.version || (this.#runtime?.version ?? ''),
       restartCount: sup?.restartCount ?? 0,

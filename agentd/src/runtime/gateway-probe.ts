@@ -31,6 +31,8 @@ export interface GatewaySnapshot {
   rpcError: string;
   /** When the last RPC probe finished (0: none yet). Until then missing secrets are unknown. */
   rpcAtMs: number;
+  /** Plugins the gateway's health RPC reports as failed to load. */
+  pluginErrors: string[];
 }
 
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
@@ -87,7 +89,7 @@ export interface GatewayProbeOptions {
  */
 export class GatewayProbe {
   readonly #o: GatewayProbeOptions;
-  #snapshot: GatewaySnapshot = { live: false, ready: false, failing: ['not probed yet'], eventLoopDelayMs: 0, rssBytes: 0, degradedSecretOwners: [], version: '', usage: undefined, rpcError: '', rpcAtMs: 0 };
+  #snapshot: GatewaySnapshot = { live: false, ready: false, failing: ['not probed yet'], eventLoopDelayMs: 0, rssBytes: 0, degradedSecretOwners: [], version: '', usage: undefined, rpcError: '', rpcAtMs: 0, pluginErrors: [] };
   #http: NodeJS.Timeout | undefined;
   #rpc: NodeJS.Timeout | undefined;
   #rpcRunning = false;
@@ -142,8 +144,15 @@ export class GatewayProbe {
     if (this.#rpcRunning) return;
     this.#rpcRunning = true;
     try {
-      const [status, usage] = await gatewayRpc(this.#o.port, this.#o.token(), [{ method: 'status' }, { method: 'sessions.usage', params: { agentScope: 'all' } }]);
+      const [health, status, usage] = await gatewayRpc(this.#o.port, this.#o.token(), [
+        { method: 'health' },
+        { method: 'status' },
+        { method: 'sessions.usage', params: { agentScope: 'all' } },
+      ]);
+      // health names plugins that failed to load; they degrade the gateway without failing /readyz.
+      const pluginErrors = arr(obj(obj(health)['plugins'])['errors']).map((e) => `plugin:${str(obj(e)['id'] ?? obj(e)['name'] ?? e, '?')}`);
       this.#update({
+        pluginErrors,
         rssBytes: num(obj(obj(status)['processMemory'])['rssBytes']),
         degradedSecretOwners: parseDegradedSecretOwners(status),
         version: str(obj(status)['runtimeVersion'], ''),

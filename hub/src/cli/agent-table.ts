@@ -14,6 +14,7 @@ export interface AgentRow {
       paused?: boolean;
       gateway?: { state?: string; runtime?: string; version?: string; restartCount?: number; ready?: boolean } | null;
       resources?: { cpuPercent?: number; agentdRssBytes?: number } | null;
+      usage?: { totalTokens?: number; totalCostUsd?: number } | null;
     };
   } | null;
 }
@@ -30,6 +31,7 @@ export function agentTable(agents: AgentRow[], tty: boolean): string {
   const rows = agents.map((a) => {
     const gw = a.heartbeat?.heartbeat.gateway;
     const res = a.heartbeat?.heartbeat.resources;
+    const usage = a.heartbeat?.heartbeat.usage;
     const state = gw?.state ? gw.state.replace('GATEWAY_STATE_', '').toLowerCase() : '-';
     const runtime = gw?.runtime ? (gw.runtime === 'placeholder' ? 'placeholder (no OpenClaw)' : `${gw.runtime} ${gw.version ?? ''}`.trim()) : '-';
     return [
@@ -44,7 +46,9 @@ export function agentTable(agents: AgentRow[], tty: boolean): string {
       a.heartbeat ? ago(a.heartbeat.ageMs) : '-',
       res?.cpuPercent !== undefined ? `${res.cpuPercent.toFixed(1)}%` : '-',
       bytes(res?.agentdRssBytes),
+      usage ? String(usage.totalTokens ?? 0) : '-',
+      usage ? `$${(usage.totalCostUsd ?? 0).toFixed(4)}` : '-',
     ];
   });
-  return table(['PLANE', 'AGENT', 'OWNER', 'HEALTH', 'REASON', 'RUNTIME', 'GATEWAY', 'RESTARTS', 'HEARTBEAT', 'CPU', 'RSS'], rows);
+  return table(['PLANE', 'AGENT', 'OWNER', 'HEALTH', 'REASON', 'RUNTIME', 'GATEWAY', 'RESTARTS', 'HEARTBEAT', 'CPU', 'RSS', 'TOKENS', 'COST'], rows);
 }
