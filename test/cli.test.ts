@@ -46,6 +46,15 @@ describe('planes CLI', () => {
     expect(body.summary['green']).toBe(1);
   });
 
+  it('updates an agent’s settings and waits for it to apply them', async () => {
+    const r = await planes(['update-agent', '--plane', 'cli-plane', '--name', 'c1', '--tools', 'email,web', '--model-tier', 'haiku', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ agent: { spec: { tools: ['email', 'web'], modelTier: 'haiku' } }, command: { kind: 'reconfigure', state: 'succeeded' } });
+    const none = await planes(['update-agent', '--plane', 'cli-plane', '--name', 'c1']);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/nothing to change/);
+  });
+
   it('restarts an agent and reports the result', async () => {
     const r = await planes(['restart-agent', '--plane', 'cli-plane', '--name', 'c1', '--json']);
     expect(r.code).toBe(0);

@@ -71,6 +71,33 @@ function client(values: Record<string, unknown>): HubClient {
   );
 }
 
+/** Flags shared by add-agent and update-agent. */
+const AGENT_FLAGS = {
+  ...GLOBAL,
+  plane: { type: 'string' },
+  name: { type: 'string' },
+  owner: { type: 'string' },
+  'machine-type': { type: 'string' },
+  'model-tier': { type: 'string' },
+  'budget-cap': { type: 'string' },
+  tools: { type: 'string' },
+  channels: { type: 'string' },
+} as const;
+
+/** The REST body fields for an agent's settings, only those given on the command line. */
+function agentSettings(values: Record<string, unknown>): Record<string, unknown> {
+  const str = (k: string): string | undefined => (typeof values[k] === 'string' ? (values[k]) : undefined);
+  const budget = intFlag(str('budget-cap'), 'budget-cap');
+  return {
+    ...(str('owner') ? { ownerEmail: str('owner') } : {}),
+    ...(str('machine-type') ? { machineType: str('machine-type') } : {}),
+    ...(str('model-tier') ? { modelTier: str('model-tier') } : {}),
+    ...(budget !== undefined ? { budgetCap: budget } : {}),
+    ...(str('tools') !== undefined ? { tools: list(str('tools')) } : {}),
+    ...(str('channels') !== undefined ? { channels: list(str('channels')) } : {}),
+  };
+}
+
 interface Command {
   (args: string[], out: Out): Promise<number>;
 }
@@ -125,31 +152,10 @@ const commands: Record<string, Command> = {
   },
 
   async 'add-agent'(args, out) {
-    const { values } = parseFlags(args, {
-      ...GLOBAL,
-      plane: { type: 'string' },
-      name: { type: 'string' },
-      owner: { type: 'string' },
-      'machine-type': { type: 'string' },
-      'model-tier': { type: 'string' },
-      'budget-cap': { type: 'string' },
-      tools: { type: 'string' },
-      channels: { type: 'string' },
-      'no-wait': { type: 'boolean', default: false },
-      'timeout-seconds': { type: 'string' },
-    });
+    const { values } = parseFlags(args, { ...AGENT_FLAGS, 'no-wait': { type: 'boolean', default: false }, 'timeout-seconds': { type: 'string' } });
     require_(values, 'plane', 'name', 'owner');
     const c = client(values);
-    const budget = intFlag(values['budget-cap'], 'budget-cap');
-    const body = {
-      name: values.name,
-      ownerEmail: values.owner,
-      ...(values['machine-type'] ? { machineType: values['machine-type'] } : {}),
-      ...(values['model-tier'] ? { modelTier: values['model-tier'] } : {}),
-      ...(budget !== undefined ? { budgetCap: budget } : {}),
-      ...(values.tools !== undefined ? { tools: list(values.tools) } : {}),
-      ...(values.channels !== undefined ? { channels: list(values.channels) } : {}),
-    };
+    const body = { name: values.name, ...agentSettings(values) };
     out.progress(`provisioning ${values.plane}/${values.name}...`);
     let agent = await c.request<AgentRow>('POST', `/v1/planes/${enc(values.plane)}/agents`, body);
     if (!values['no-wait']) {
@@ -167,28 +173,9 @@ const commands: Record<string, Command> = {
   },
 
   async 'update-agent'(args, out) {
-    const { values } = parseFlags(args, {
-      ...GLOBAL,
-      plane: { type: 'string' },
-      name: { type: 'string' },
-      owner: { type: 'string' },
-      'machine-type': { type: 'string' },
-      'model-tier': { type: 'string' },
-      'budget-cap': { type: 'string' },
-      tools: { type: 'string' },
-      channels: { type: 'string' },
-    });
+    const { values } = parseFlags(args, AGENT_FLAGS);
     require_(values, 'plane', 'name');
-    const budget = intFlag(values['budget-cap'], 'budget-cap');
-    const body = {
-      ...(values.owner ? { ownerEmail: values.owner } : {}),
-      ...(values['machine-type'] ? { machineType: values['machine-type'] } : {}),
-      ...(values['model-tier'] ? { modelTier: values['model-tier'] } : {}),
-      ...(budget !== undefined ? { budgetCap: budget } : {}),
-      ...(values.tools !== undefined ? { tools: list(values.tools) } : {}),
-      ...(values.channels !== undefined ? { channels: list(values.channels) } : {}),
-      waitSeconds: 120,
-    };
+    const body = { ...agentSettings(values), waitSeconds: 120 };
     if (Object.keys(body).length === 1) throw new PlaneError(ErrorCode.InvalidArgument, 'nothing to change: pass at least one of --owner, --machine-type, --model-tier, --budget-cap, --tools, --channels');
     out.progress(`updating ${values.plane}/${values.name}...`);
     const r = await client(values).request<{ agent: AgentRow; command: CommandView | null }>('PATCH', `/v1/planes/${enc(values.plane)}/agents/${enc(values.name)}`, body);
