@@ -39,17 +39,22 @@ export const PlaneBody = Type.Object({
   agentCount: Type.Integer(),
 });
 
+/** Agent settings an admin may give at provisioning and change later. */
+const AgentSettings = {
+  machineType: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  modelTier: Type.Optional(ModelTier),
+  budgetCap: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+  tools: Type.Optional(AgentSpec.properties.tools),
+  channels: Type.Optional(AgentSpec.properties.channels),
+  configOverrides: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+};
+
 export const ProvisionAgentBody = Type.Object(
   {
     name: Name,
     ownerEmail: Email,
-    machineType: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    ...AgentSettings,
     diskSizeGb: Type.Optional(Type.Integer({ minimum: 10, maximum: 65536 })),
-    modelTier: Type.Optional(ModelTier),
-    budgetCap: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
-    tools: Type.Optional(AgentSpec.properties.tools),
-    channels: Type.Optional(AgentSpec.properties.channels),
-    configOverrides: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   },
   { additionalProperties: false },
 );
@@ -57,12 +62,7 @@ export const ProvisionAgentBody = Type.Object(
 export const UpdateAgentBody = Type.Object(
   {
     ownerEmail: Type.Optional(Email),
-    machineType: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-    modelTier: Type.Optional(ModelTier),
-    budgetCap: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
-    tools: Type.Optional(AgentSpec.properties.tools),
-    channels: Type.Optional(AgentSpec.properties.channels),
-    configOverrides: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    ...AgentSettings,
     waitSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })),
   },
   { additionalProperties: false, minProperties: 1 },
