@@ -42,3 +42,5 @@ export type { Event__Output } from './gen/agentplane/v1/Event.ts';
 export type { TokenUsage } from './gen/agentplane/v1/TokenUsage.ts';
 export type { AgentPlaneClient } from './gen/agentplane/v1/AgentPlane.ts';
 export type { AgentPlaneHandlers } from './gen/agentplane/v1/AgentPlane.ts';
+export type { SyncStatus, SyncStatus__Output } from './gen/agentplane/v1/SyncStatus.ts';
+export type { BrainGrant, BrainGrant__Output } from './gen/agentplane/v1/BrainGrant.ts';

@@ -3,6 +3,7 @@ import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-load
 
 import type { AgentMessage as _agentplane_v1_AgentMessage, AgentMessage__Output as _agentplane_v1_AgentMessage__Output } from './agentplane/v1/AgentMessage.ts';
 import type { AgentPlaneClient as _agentplane_v1_AgentPlaneClient, AgentPlaneDefinition as _agentplane_v1_AgentPlaneDefinition } from './agentplane/v1/AgentPlane.ts';
+import type { BrainGrant as _agentplane_v1_BrainGrant, BrainGrant__Output as _agentplane_v1_BrainGrant__Output } from './agentplane/v1/BrainGrant.ts';
 import type { Command as _agentplane_v1_Command, Command__Output as _agentplane_v1_Command__Output } from './agentplane/v1/Command.ts';
 import type { CommandResult as _agentplane_v1_CommandResult, CommandResult__Output as _agentplane_v1_CommandResult__Output } from './agentplane/v1/CommandResult.ts';
 import type { EnrollRequest as _agentplane_v1_EnrollRequest, EnrollRequest__Output as _agentplane_v1_EnrollRequest__Output } from './agentplane/v1/EnrollRequest.ts';
@@ -30,6 +31,7 @@ export interface ProtoGrpcType {
     v1: {
       AgentMessage: MessageTypeDefinition<_agentplane_v1_AgentMessage, _agentplane_v1_AgentMessage__Output>
       AgentPlane: SubtypeConstructor<typeof grpc.Client, _agentplane_v1_AgentPlaneClient> & { service: _agentplane_v1_AgentPlaneDefinition }
+      BrainGrant: MessageTypeDefinition<_agentplane_v1_BrainGrant, _agentplane_v1_BrainGrant__Output>
       Command: MessageTypeDefinition<_agentplane_v1_Command, _agentplane_v1_Command__Output>
       CommandResult: MessageTypeDefinition<_agentplane_v1_CommandResult, _agentplane_v1_CommandResult__Output>
       CommandStatus: EnumTypeDefinition

@@ -156,7 +156,9 @@ export class LocalBucket implements Bucket {
   /** Runs fn holding this name's lock file; breaks locks whose holder died or that are older than 30 s. */
   async #locked<T>(name: string, fn: () => Promise<T>): Promise<T> {
     const dir = join(this.root, '.locks');
-    await fs.mkdir(dir, { recursive: true });
+    await fs.mkdir(dir, { recursive: true }).catch((err: unknown) => {
+      throw this.#unavailable(err, name);
+    });
     const lock = join(dir, createHash('sha256').update(name).digest('hex').slice(0, 32));
     const deadline = Date.now() + 10_000;
     for (;;) {

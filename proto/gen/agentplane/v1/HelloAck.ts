@@ -1,5 +1,6 @@
 // Original file: proto/agentplane/v1/agentplane.proto
 
+import type { BrainGrant as _agentplane_v1_BrainGrant, BrainGrant__Output as _agentplane_v1_BrainGrant__Output } from '../../agentplane/v1/BrainGrant.ts';
 import type { Long } from '@grpc/proto-loader';
 
 export interface HelloAck {
@@ -12,6 +13,10 @@ export interface HelloAck {
    * and uses it when it starts without the hub.
    */
   'agentSpecJson'?: (string);
+  /**
+   * Where the brain lives and the writer lease for this boot.
+   */
+  'brain'?: (_agentplane_v1_BrainGrant | null);
 }
 
 export interface HelloAck__Output {
@@ -24,4 +29,8 @@ export interface HelloAck__Output {
    * and uses it when it starts without the hub.
    */
   'agentSpecJson': (string);
+  /**
+   * Where the brain lives and the writer lease for this boot.
+   */
+  'brain': (_agentplane_v1_BrainGrant__Output | null);
 }

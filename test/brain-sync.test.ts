@@ -1,0 +1,273 @@
+import Database from 'better-sqlite3';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BrainKey } from '../common/src/brain/brain-crypto.ts';
+import { BrainStore, StaleWriterError } from '../common/src/brain/brain-store.ts';
+import { LocalBucket } from '../common/src/brain/local-bucket.ts';
+import { integrityCheck, countSessions } from '../common/src/brain/sqlite-checks.ts';
+import { Logger, type LogRecord } from '../common/src/logger.ts';
+import { BrainSync, type BrainSyncSettings } from '../agentd/src/sync/brain-sync.ts';
+
+const CANARY = 'canary-7f3a9d1e-brain-plaintext';
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+function tmp(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  cleanups.push(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+interface Machine {
+  root: string;
+  workspace: string;
+  dbDir: string;
+  stateDir: string;
+}
+
+function machine(): Machine {
+  const root = tmp('brain-machine-');
+  const m = { root, workspace: join(root, 'workspace'), dbDir: join(root, 'openclaw'), stateDir: join(root, 'agentd') };
+  for (const d of Object.values(m)) mkdirSync(d, { recursive: true });
+  return m;
+}
+
+function agentDb(m: Machine): Database.Database {
+  mkdirSync(join(m.dbDir, 'agents', 'main', 'agent'), { recursive: true });
+  const db = new Database(join(m.dbDir, 'agents', 'main', 'agent', 'openclaw-agent.sqlite'));
+  db.pragma('journal_mode = WAL');
+  db.exec('CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, transcript TEXT)');
+  return db;
+}
+
+const rawKey = BrainKey.generate();
+const key = new BrainKey(rawKey);
+const logs: LogRecord[] = [];
+const log = new Logger('test', { sink: (r) => logs.push(r) });
+
+function sync(m: Machine, bucket: LocalBucket, fence: number, settings: Partial<BrainSyncSettings> = {}, k = key): BrainSync {
+  const store = new BrainStore({ bucket, plane: 'p', agent: 'a', key: k });
+  const s = new BrainSync({ store, workspaceDir: m.workspace, databaseDir: m.dbDir, stateDir: m.stateDir, fence: () => fence, log, settings });
+  cleanups.push(() => void s.stop());
+  return s;
+}
+
+function bucketBytes(dir: string): Buffer {
+  const parts: Buffer[] = [];
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(d, e.name));
+      else parts.push(readFileSync(join(d, e.name)));
+    }
+  };
+  walk(dir);
+  return Buffer.concat(parts);
+}
+
+describe('brain sync', () => {
+  it('a fresh machine resumes the same brain: workspace files and a consistent database snapshot, encrypted in the bucket', async () => {
+    const bucketDir = tmp('brain-bucket-');
+    const bucket = new LocalBucket(bucketDir);
+    const a = machine();
+    writeFileSync(join(a.workspace, 'SOUL.md'), `be kind ${CANARY}`);
+    mkdirSync(join(a.workspace, 'memory'));
+    writeFileSync(join(a.workspace, 'memory', '2026-11-21.md'), 'learned things');
+    writeFileSync(join(a.workspace, 'MEMORY.md'), 'long term');
+    const db = agentDb(a);
+    db.prepare('INSERT INTO sessions VALUES (?, ?)').run('s1', `hello ${CANARY}`);
+    // The database stays open (and in WAL mode) while it is snapshotted, as under a live gateway.
+    const s1 = sync(a, bucket, 1);
+    expect((await s1.restoreOnBoot()).action).toBe('none');
+    const pushed = await s1.push({ reason: 'push', databases: true });
+    expect(pushed.committed).toBe(true);
+    expect(s1.status()).toMatchObject({ files: 3, memoryFiles: 2, sessions: 1, lagMs: 0, state: 'idle' });
+    db.close();
+
+    expect(bucketBytes(bucketDir).includes(CANARY)).toBe(false);
+
+    const b = machine();
+    const s2 = sync(b, bucket, 2);
+    const boot = await s2.restoreOnBoot();
+    expect(boot).toMatchObject({ action: 'restored', files: 3, databases: 1 });
+    expect(readFileSync(join(b.workspace, 'SOUL.md'), 'utf8')).toBe(`be kind ${CANARY}`);
+    expect(readFileSync(join(b.workspace, 'memory', '2026-11-21.md'), 'utf8')).toBe('learned things');
+    const restoredDb = join(b.dbDir, 'agents', 'main', 'agent', 'openclaw-agent.sqlite');
+    expect(integrityCheck(restoredDb)).toBe('ok');
+    expect(countSessions(restoredDb)).toBe(1);
+    expect(existsSync(restoredDb + '-wal')).toBe(false);
+  });
+
+  it('with the wrong data key the bucket does not open', async () => {
+    const bucket = new LocalBucket(tmp('brain-bucket-'));
+    const a = machine();
+    writeFileSync(join(a.workspace, 'SOUL.md'), 'x');
+    const s1 = sync(a, bucket, 1);
+    await s1.restoreOnBoot();
+    await s1.push({ reason: 'push' });
+    const other = sync(machine(), bucket, 2, {}, new BrainKey(BrainKey.generate()));
+    await expect(other.restoreOnBoot()).rejects.toThrow(/does not decrypt with this agent's data key/);
+  });
+
+  it('never syncs secrets, live database files, symlinks, FIFOs or oversize files, and says why', async () => {
+    const bucketDir = tmp('brain-bucket-');
+    const bucket = new LocalBucket(bucketDir);
+    const a = machine();
+    const outside = tmp('outside-');
+    writeFileSync(join(outside, 'passwd'), CANARY);
+    writeFileSync(join(a.workspace, 'AGENTS.md'), 'rules');
+    writeFileSync(join(a.workspace, '.env'), `KEY=${CANARY}`);
+    mkdirSync(join(a.workspace, 'credentials'));
+    writeFileSync(join(a.workspace, 'credentials', 'anthropic'), CANARY);
+    writeFileSync(join(a.workspace, 'notes.sqlite-wal'), CANARY);
+    symlinkSync(join(outside, 'passwd'), join(a.workspace, 'link.md'));
+    symlinkSync(outside, join(a.workspace, 'linkdir'));
+    execFileSync('mkfifo', [join(a.workspace, 'pipe')]);
+    writeFileSync(join(a.workspace, 'big.bin'), Buffer.alloc(2048, 1));
+    const s = sync(a, bucket, 1, { maxFileBytes: 1024 });
+    await s.restoreOnBoot();
+    logs.length = 0;
+    await s.push({ reason: 'push' });
+    expect(Object.keys(s.current?.files ?? {})).toEqual(['AGENTS.md']);
+    expect(bucketBytes(bucketDir).includes(CANARY)).toBe(false);
+    const reasons = logs.filter((l) => l.msg === 'workspace file not synced').map((l) => `${String(l['file'])}: ${String(l['reason'])}`);
+    expect(reasons).toEqual(
+      expect.arrayContaining([
+        'link.md: symlink (not followed)',
+        'linkdir: symlink (not followed)',
+        'pipe: FIFO',
+        expect.stringMatching(/^big.bin: larger than the 1024-byte limit/),
+      ]),
+    );
+    expect(s.status().skippedFiles).toBe(4);
+  });
+
+  it('pushes a change within the debounce window and only the changed content goes up', async () => {
+    const bucketDir = tmp('brain-bucket-');
+    const bucket = new LocalBucket(bucketDir);
+    const a = machine();
+    for (let i = 0; i < 50; i++) writeFileSync(join(a.workspace, `f${i}.md`), `file ${i}`);
+    const s = sync(a, bucket, 1, { debounceMs: 200, maxWaitMs: 1000 });
+    await s.restoreOnBoot();
+    await s.push({ reason: 'push' });
+    s.start();
+    await new Promise((r) => setTimeout(r, 300)); // watcher ready
+    const before = s.current?.id;
+    const t0 = Date.now();
+    writeFileSync(join(a.workspace, 'f7.md'), 'changed');
+    rmSync(join(a.workspace, 'f8.md'));
+    for (;;) {
+      if (s.current?.id !== before && s.current?.files['f7.md']?.size === 7 && !s.current.files['f8.md']) break;
+      if (Date.now() - t0 > 5000) throw new Error(`not pushed within 5 s: ${JSON.stringify(s.status())}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(s.current?.tombstones['f8.md']).toBeGreaterThan(0);
+    expect(s.current?.stats.files).toBe(49);
+  });
+
+  it('refuses a sync that would delete most of the workspace, and deletes nothing', async () => {
+    const bucket = new LocalBucket(tmp('brain-bucket-'));
+    const a = machine();
+    for (let i = 0; i < 40; i++) writeFileSync(join(a.workspace, `f${i}.md`), `file ${i}`);
+    const s = sync(a, bucket, 1);
+    await s.restoreOnBoot();
+    const first = await s.push({ reason: 'push' });
+    for (let i = 0; i < 30; i++) rmSync(join(a.workspace, `f${i}.md`));
+    await expect(s.push({ reason: 'push', full: true })).rejects.toThrow(/refusing to delete 30 of 40 workspace files/);
+    expect(s.current?.id).toBe(first.snapshot);
+    expect(s.status()).toMatchObject({ state: 'error' });
+    expect(s.status().lastError).toMatch(/refusing to delete/);
+    const forced = await s.push({ reason: 'push', full: true, allowDeletes: true });
+    expect(forced.deletedFiles).toBe(30);
+  });
+
+  it('a stale writer is refused once a newer lease claims the brain, and says so', async () => {
+    const bucket = new LocalBucket(tmp('brain-bucket-'));
+    const a = machine();
+    writeFileSync(join(a.workspace, 'SOUL.md'), 'old machine');
+    const old = sync(a, bucket, 1);
+    await old.restoreOnBoot();
+    await old.push({ reason: 'push' });
+    const b = machine();
+    const fresh = sync(b, bucket, 2);
+    await fresh.restoreOnBoot(); // claims HEAD for lease 2
+    writeFileSync(join(a.workspace, 'SOUL.md'), 'late write from the old machine');
+    await expect(old.push({ reason: 'push', full: true })).rejects.toBeInstanceOf(StaleWriterError);
+    expect(old.status().state).toBe('stale');
+    expect(old.status().lastError).toMatch(/stale writer: this agentd holds writer lease 1, but .* is owned by lease 2/);
+    const store = new BrainStore({ bucket, plane: 'p', agent: 'a', key });
+    const current = await store.current();
+    expect(current?.fence).toBe(1);
+    expect((await store.readHead())?.fence).toBe(2);
+    // The refused writer left no snapshot behind that a restore could pick.
+    for (const id of await store.listSnapshots()) expect((await store.readManifest(id)).files['SOUL.md']?.size).toBe('old machine'.length);
+  });
+
+  it('a bucket outage keeps local files, shows the lag, and catches up afterwards', async () => {
+    const bucketDir = join(tmp('brain-outage-'), 'bucket');
+    mkdirSync(bucketDir);
+    const bucket = new LocalBucket(bucketDir);
+    const a = machine();
+    writeFileSync(join(a.workspace, 'SOUL.md'), 'v1');
+    const s = sync(a, bucket, 1, { debounceMs: 100, maxWaitMs: 300 });
+    await s.restoreOnBoot();
+    await s.push({ reason: 'push' });
+    s.start();
+    await new Promise((r) => setTimeout(r, 300));
+    // The bucket goes away (its directory is replaced by a file: every call fails).
+    renameSync(bucketDir, bucketDir + '.away');
+    writeFileSync(bucketDir, 'not a directory');
+    writeFileSync(join(a.workspace, 'MEMORY.md'), 'written during the outage');
+    await new Promise((r) => setTimeout(r, 1500));
+    const during = s.status();
+    expect(during.state).toBe('error');
+    expect(during.lagMs).toBeGreaterThan(500);
+    expect(during.pendingChanges).toBeGreaterThan(0);
+    expect(readFileSync(join(a.workspace, 'MEMORY.md'), 'utf8')).toBe('written during the outage');
+    rmSync(bucketDir);
+    renameSync(bucketDir + '.away', bucketDir);
+    const t0 = Date.now();
+    while (s.current?.files['MEMORY.md'] === undefined) {
+      if (Date.now() - t0 > 10_000) throw new Error(`no catch-up: ${JSON.stringify(s.status())}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(s.status()).toMatchObject({ state: 'idle', lagMs: 0, lastError: '' });
+  });
+
+  it('kill -9 in the middle of a push leaves the last complete snapshot current', async () => {
+    const bucketDir = tmp('brain-bucket-');
+    const bucket = new LocalBucket(bucketDir);
+    const a = machine();
+    writeFileSync(join(a.workspace, 'SOUL.md'), 'complete');
+    const s = sync(a, bucket, 1);
+    await s.restoreOnBoot();
+    const good = await s.push({ reason: 'push' });
+    // 40 MB of new files; a child process pushes them and is killed mid-way.
+    for (let i = 0; i < 10; i++) writeFileSync(join(a.workspace, `blob${i}.bin`), Buffer.alloc(4 * 1024 * 1024, i + 1));
+    const child = spawn(process.execPath, [join(import.meta.dirname, 'helpers', 'push-child.ts'), bucketDir, a.workspace, a.dbDir, a.stateDir], {
+      stdio: 'ignore',
+      env: { ...process.env, BRAIN_KEY_HEX: rawKey.toString('hex') },
+    });
+    const t0 = Date.now();
+    const chunksDir = join(bucketDir, 'planes', 'p', 'agents', 'a', 'chunks');
+    const countChunks = (): number => (existsSync(chunksDir) ? readdirSync(chunksDir).reduce((n, d) => n + readdirSync(join(chunksDir, d)).length, 0) : 0);
+    const initial = countChunks();
+    while (countChunks() < initial + 3) {
+      if (Date.now() - t0 > 20_000) throw new Error('child never started uploading');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const store = new BrainStore({ bucket, plane: 'p', agent: 'a', key });
+    expect((await store.readHead())?.manifest).toBe(good.snapshot);
+    const b = machine();
+    const s2 = sync(b, bucket, 2);
+    expect(await s2.restoreOnBoot()).toMatchObject({ action: 'restored', snapshot: good.snapshot, files: 1 });
+    expect(statSync(join(b.workspace, 'SOUL.md')).size).toBe('complete'.length);
+  });
+});
