@@ -7,7 +7,7 @@ import { ensureDir } from '../../common/src/files.ts';
 import type { Logger } from '../../common/src/logger.ts';
 import { validate } from '../../common/src/validate.ts';
 import { VERSION } from '../../common/src/version.ts';
-import type { GatewayState, GatewayStatus, Heartbeat, TokenUsage } from '../../proto/index.ts';
+import type { BrainGrant__Output, GatewayState, GatewayStatus, Heartbeat, TokenUsage } from '../../proto/index.ts';
 import { CommandJournal } from './command-journal.ts';
 import { type CommandHandler, CommandRunner, type CommandSpec } from './commands/command-runner.ts';
 import { logsCommands } from './commands/logs-command.ts';
@@ -28,6 +28,15 @@ import { SdNotifier } from './systemd/sd-notify.ts';
 import { type DoctorReport, modeCheck, runDoctor } from './operator/doctor.ts';
 import { OperatorServer } from './operator/operator-server.ts';
 import { SystemMetrics } from './system-metrics.ts';
+import { BrainSync } from './sync/brain-sync.ts';
+import { findDatabases } from './sync/db-snapshot.ts';
+import { scanTree } from './sync/workspace-scan.ts';
+import { BrainKey } from '../../common/src/brain/brain-crypto.ts';
+import { isMemoryFile } from '../../common/src/brain/brain-paths.ts';
+import { BrainStore, StaleWriterError } from '../../common/src/brain/brain-store.ts';
+import { openBucket } from '../../common/src/brain/open-bucket.ts';
+import { countSessions } from '../../common/src/brain/sqlite-checks.ts';
+import { existsSync } from 'node:fs';
 
 /**
  * How a stop deadline is spent: up to 10 % (at most 2 s) letting running commands
@@ -38,8 +47,12 @@ export function commandDrainBudgetMs(totalMs: number): number {
   return Math.min(2000, Math.floor(totalMs / 10));
 }
 const REPORT_RESERVE_MS = 3000;
+/** Kept for the final brain sync after the gateway stopped: 30 % of the deadline, at most 8 s. */
+export function finalSyncBudgetMs(totalMs: number): number {
+  return Math.min(8000, Math.floor(totalMs * 0.3));
+}
 export function gatewayDrainBudgetMs(totalMs: number): number {
-  return Math.max(500, totalMs - commandDrainBudgetMs(totalMs) - REPORT_RESERVE_MS);
+  return Math.max(500, totalMs - commandDrainBudgetMs(totalMs) - finalSyncBudgetMs(totalMs) - REPORT_RESERVE_MS);
 }
 
 export interface AgentdStatus {
@@ -94,6 +107,12 @@ export class Agentd {
   readonly #ring: LogRing;
   readonly #startedAt = Date.now();
   #operator: OperatorServer | undefined;
+  #brain: BrainSync | undefined;
+  #grant: BrainGrant__Output | undefined;
+  #grantWaiter: (() => void) | undefined;
+  #fence = 0;
+  /** 'late' when the gateway started on the local brain before the hub's grant arrived. */
+  #brainBoot: 'pending' | 'late' | 'done' = 'pending';
 
   constructor(cfg: AgentdConfig, log: Logger, ring: LogRing = new LogRing()) {
     this.#cfg = cfg;
@@ -191,6 +210,7 @@ export class Agentd {
     });
     this.#conn = conn;
     conn.on('spec', (json) => this.#offerSpec(json));
+    conn.on('brain', (grant) => this.#onGrant(grant));
     this.#runner = new CommandRunner({
       journal: this.#journal,
       bootId: this.bootId,
@@ -205,6 +225,8 @@ export class Agentd {
     this.#notify.startWatchdog(() => this.#state === 'starting' || this.#state === 'running');
 
     if (runtime instanceof OpenClawRuntime) await this.#install(runtime);
+    if (this.#stopping.signal.aborted) return;
+    await this.#prepareBrain();
     if (this.#stopping.signal.aborted) return;
     if (this.paused) {
       this.#log.info('agent is paused; not starting the gateway');
@@ -270,6 +292,112 @@ export class Agentd {
     }
   }
 
+  get #syncEnabled(): boolean {
+    return this.#cfg.sync.enabled && this.#cfg.runtime.workspaceDir !== undefined;
+  }
+
+  #onGrant(grant: BrainGrant__Output): void {
+    const first = this.#grant === undefined;
+    this.#grant = grant;
+    this.#grantWaiter?.();
+    if (!this.#syncEnabled || first) {
+      if (first && this.#brainBoot === 'late') void this.#attachBrain(grant, false);
+      return;
+    }
+    const fence = Number(grant.writerFence);
+    if (this.#brain && fence !== this.#fence) {
+      this.#fence = fence;
+      this.#brain.leaseGranted(fence).catch((err: unknown) => this.#log.error('brain lease claim failed', { reason: PlaneError.from(err).message }));
+    }
+  }
+
+  /**
+   * Before the gateway starts: wait for the hub's grant (bucket, data key, lease)
+   * and restore the brain. A machine with a brain of its own on disk waits at
+   * most sync.bootWaitMs for the hub, then starts on what it has; a blank machine
+   * waits, since starting blank would fork the agent's memory.
+   */
+  async #prepareBrain(): Promise<void> {
+    if (!this.#syncEnabled) return;
+    const hasLocal = existsSync(join(this.#cfg.stateDir, 'sync', 'state.json'));
+    if (!this.#grant) {
+      this.#installing = 'waiting for the hub to grant the brain';
+      const got = await new Promise<boolean>((resolve) => {
+        const timer = hasLocal ? setTimeout(() => resolve(false), this.#cfg.sync.bootWaitMs) : undefined;
+        const done = (): void => {
+          clearTimeout(timer);
+          resolve(this.#grant !== undefined);
+        };
+        this.#grantWaiter = done;
+        this.#stopping.signal.addEventListener('abort', done, { once: true });
+      });
+      this.#grantWaiter = undefined;
+      this.#installing = '';
+      if (!got) {
+        if (!this.#stopping.signal.aborted) {
+          this.#log.warn('no brain grant from the hub in time; starting on the local brain, sync starts when the hub answers', { waitedMs: this.#cfg.sync.bootWaitMs });
+          this.#brainBoot = 'late';
+        }
+        return;
+      }
+    }
+    if (this.#grant) await this.#attachBrain(this.#grant, true);
+  }
+
+  /** Opens the bucket, restores (or adopts) the brain, retrying with backoff, then starts syncing. */
+  async #attachBrain(grant: BrainGrant__Output, restore: boolean): Promise<void> {
+    if (!grant.bucketUrl) {
+      this.#log.info('the hub has no bucket for this agent; brain sync off');
+      this.#brainBoot = 'done';
+      return;
+    }
+    const rt = this.#cfg.runtime;
+    this.#fence = Number(grant.writerFence);
+    const backoff = new Backoff({ initialDelayMs: 1000, maxDelayMs: 30_000 });
+    ensureDir(rt.workspaceDir as string, 0o700);
+    for (;;) {
+      try {
+        const bucket = await openBucket(grant.bucketUrl, grant.gcsApiEndpoint ? { gcsApiEndpoint: grant.gcsApiEndpoint } : {});
+        const store = new BrainStore({ bucket, plane: this.#cfg.plane, agent: this.#cfg.agent, key: new BrainKey(Buffer.from(grant.dataKey)) });
+        const sync = new BrainSync({
+          store,
+          workspaceDir: rt.workspaceDir as string,
+          databaseDir: join(this.#cfg.stateDir, 'openclaw'),
+          stateDir: this.#cfg.stateDir,
+          fence: () => this.#fence || undefined,
+          log: this.#log,
+          settings: this.#cfg.sync,
+          onChange: () => this.#conn?.heartbeatNow(),
+        });
+        const r = await sync.restoreOnBoot({
+          restore,
+          onProgress: (message) => {
+            if (restore) this.#installing = message;
+            this.#conn?.heartbeatNow();
+          },
+        });
+        if (restore) this.#installing = '';
+        this.#log.info('brain ready', { ...r, bucket: bucket.url, fence: this.#fence });
+        this.#conn?.send({ event: { kind: 'brain.boot', severity: 'info', message: `brain ${r.action}${r.snapshot ? ` (${r.snapshot})` : ''}`, attributes: { action: r.action, files: String(r.files), ms: String(r.ms) }, atMs: Date.now() } });
+        this.#brain = sync;
+        this.#brainBoot = 'done';
+        if (!this.#stopping.signal.aborted) sync.start();
+        return;
+      } catch (err) {
+        const e = PlaneError.from(err);
+        if (e instanceof StaleWriterError) {
+          this.#installing = '';
+          this.#log.error('brain: this boot is not the writer; not syncing', { reason: e.message });
+          return;
+        }
+        if (restore) this.#installing = `restoring brain: ${e.message}`;
+        this.#log.error('brain restore failed; retrying', { reason: e.message, code: e.code });
+        this.#conn?.heartbeatNow();
+        if (e.code === ErrorCode.InvalidArgument || !(await sleep(backoff.next(), this.#stopping.signal))) return;
+      }
+    }
+  }
+
   #onGatewayState(s: SupervisorState): void {
     if (s.kind === 'running') {
       this.#probe?.start();
@@ -292,10 +420,47 @@ export class Agentd {
       if (!this.#supervisor) throw new PlaneError(ErrorCode.Unavailable, 'agentd is not running');
       return this.#supervisor;
     };
+    const brain = (): BrainSync => {
+      if (!this.#brain) throw new PlaneError(ErrorCode.FailedPrecondition, this.#syncEnabled ? 'brain sync has not started yet (no grant from the hub, or the bucket is unreachable)' : 'brain sync is off on this agent');
+      return this.#brain;
+    };
     const summary = (): { gateway: string; restartCount: number; paused: boolean } => ({ gateway: sup().state.kind, restartCount: sup().restartCount, paused: this.paused });
     return new Map<string, CommandHandler | CommandSpec>([
       ...logsCommands(this.#ring, (m) => this.#conn?.send(m) ?? false),
       ['ping', async () => ({ pong: Date.now(), bootId: this.bootId })],
+      [
+        'sync-now',
+        async (args) => {
+          const r = await brain().push({
+            reason: args['manual'] === true ? 'manual' : 'push',
+            databases: args['databases'] !== false,
+            full: true,
+            allowDeletes: args['allowDeletes'] === true,
+          });
+          return { ...r, sync: brain().status() };
+        },
+      ],
+      [
+        'restore',
+        async (args) => {
+          const id = args['snapshot'];
+          if (typeof id !== 'string' || !id) throw new PlaneError(ErrorCode.InvalidArgument, 'restore needs args.snapshot');
+          // Stop the gateway, restore, start it, and check that what it starts on is the snapshot.
+          await sup().stop();
+          const r = await brain().restoreSnapshot(id);
+          const found = await this.#brainCounts();
+          let gateway = 'stopped (paused)';
+          if (!this.paused) {
+            const s = await sup().start();
+            gateway = s.kind === 'failed' ? `failed: ${s.reason}` : s.kind;
+          }
+          const continuity = { sessions: { expected: r.sessions, found: found.sessions }, memoryFiles: { expected: r.memoryFiles, found: found.memoryFiles }, gateway };
+          if (found.sessions !== r.sessions || found.memoryFiles !== r.memoryFiles || gateway.startsWith('failed')) {
+            throw new PlaneError(ErrorCode.FailedPrecondition, `restored ${id} but continuity check failed: ${JSON.stringify(continuity)}`);
+          }
+          return { ...r, continuity };
+        },
+      ],
       [
         'reconfigure',
         async (args) => {
@@ -337,6 +502,19 @@ export class Agentd {
         },
       ],
     ]);
+  }
+
+  /** Sessions in the live databases and memory files in the workspace, as a restore should have left them. */
+  async #brainCounts(): Promise<{ sessions: number; memoryFiles: number }> {
+    const dbDir = join(this.#cfg.stateDir, 'openclaw');
+    let sessions = -1;
+    for (const rel of await findDatabases(dbDir)) {
+      const n = countSessions(join(dbDir, rel));
+      if (n >= 0) sessions = Math.max(0, sessions) + n;
+    }
+    const ws = this.#cfg.runtime.workspaceDir as string;
+    const { files } = await scanTree(ws, '', { maxFileBytes: this.#cfg.sync.maxFileBytes });
+    return { sessions, memoryFiles: [...files.keys()].filter(isMemoryFile).length };
   }
 
   #gatewayStatus(): GatewayStatus {
@@ -388,7 +566,7 @@ export class Agentd {
     return {
       gateway,
       resources: this.#metrics?.sample(gateway.pid ? Number(gateway.pid) : undefined) ?? null,
-      sync: { state: 'disabled' },
+      sync: this.#brain?.status() ?? { state: this.#syncEnabled ? (this.#grant ? 'restoring' : 'waiting-lease') : 'disabled', lastError: this.#syncEnabled ? this.#installing : '' },
       secretsVersion: '',
       usage: this.#usage(),
       paused: this.paused,
@@ -443,6 +621,12 @@ export class Agentd {
     await this.#runner?.drain(commandDrainBudgetMs(this.#cfg.shutdownTimeoutMs));
     this.#probe?.stop();
     await this.#supervisor?.stop();
+    if (this.#brain) {
+      // The gateway is down, so its databases are quiet: the last push loses nothing.
+      const r = await this.#brain.finalSync(finalSyncBudgetMs(this.#cfg.shutdownTimeoutMs));
+      this.#log.info('final brain sync', { ...r });
+      this.#conn?.send({ event: { kind: 'brain.final_sync', severity: 'committed' in r ? 'info' : 'error', message: JSON.stringify(r), attributes: {}, atMs: Date.now() } });
+    }
     this.#conn?.send({ event: { kind: 'agentd.stopping', severity: 'info', message: 'agentd is shutting down', attributes: { bootId: this.bootId }, atMs: Date.now() } });
     this.#conn?.heartbeatNow();
     await this.#conn?.close();

@@ -19,3 +19,13 @@ describe('agentd config', () => {
     expect(() => parseAgentdConfig(': : :\n', 'agentd.yaml')).toThrow(/agentd.yaml/);
   });
 });
+
+describe('agentd sync config', () => {
+  it('fills sync defaults and names a bad cron expression', () => {
+    const cfg = parseAgentdConfig('plane: p1\nagent: a1\nstateDir: /s\nruntime: {kind: placeholder}\n', 'agentd.yaml');
+    expect(cfg.sync).toMatchObject({ enabled: true, reconcileCron: '*/15 * * * *', snapshotCron: '*/5 * * * *', maxDeleteShare: 0.5 });
+    expect(() => parseAgentdConfig('plane: p1\nagent: a1\nstateDir: /s\nruntime: {kind: placeholder}\nsync: {snapshotCron: "every 5 minutes"}\n', 'agentd.yaml')).toThrow(
+      /agentd.yaml: sync.snapshotCron "every 5 minutes" is not a cron expression/,
+    );
+  });
+});

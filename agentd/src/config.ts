@@ -5,6 +5,12 @@ import { parse as parseYaml } from 'yaml';
 import { ErrorCode, PlaneError } from '../../common/src/errors.ts';
 import { NAME_PATTERN } from '../../common/src/ids.ts';
 import { validate } from '../../common/src/validate.ts';
+import { validateDetailed } from 'node-cron';
+
+function validateCron(expr: string): string | null {
+  const r = validateDetailed(expr);
+  return r.valid ? null : r.errors.map((e) => `${e.field}: ${e.message}`).join('; ') || 'invalid';
+}
 
 /** agentd's config file (YAML or JSON). Unknown keys are errors: a typo must not be silently ignored. */
 export const AgentdConfigSchema = Type.Object(
@@ -35,6 +41,22 @@ export const AgentdConfigSchema = Type.Object(
     shutdownTimeoutMs: Type.Integer({ minimum: 1000, maximum: 600_000, default: 25_000 }),
     /** Time a command may run before it is reported failed. */
     commandTimeoutMs: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 120_000 }),
+    /** Brain sync to the bucket the hub names (needs runtime.workspaceDir). */
+    sync: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true }),
+        debounceMs: Type.Integer({ minimum: 50, maximum: 60_000, default: 500 }),
+        maxWaitMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 1500 }),
+        /** node-cron expressions (5 fields, or 6 with seconds). */
+        reconcileCron: Type.String({ default: '*/15 * * * *' }),
+        snapshotCron: Type.String({ default: '*/5 * * * *' }),
+        maxDeleteShare: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.5 }),
+        maxFileBytes: Type.Integer({ minimum: 1, default: 64 * 1024 * 1024 }),
+        /** With a local brain on disk, start the gateway without the hub's grant after this long. */
+        bootWaitMs: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 30_000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
   },
   { additionalProperties: false },
 );
@@ -57,6 +79,10 @@ export function parseAgentdConfig(text: string, file: string): AgentdConfig {
     for (const field of ['root', 'workspaceDir'] as const) {
       if (!cfg.runtime[field]) throw new PlaneError(ErrorCode.InvalidArgument, `${file}: runtime.${field} is required when runtime.kind is openclaw`, { where: `runtime.${field}` });
     }
+  }
+  for (const field of ['reconcileCron', 'snapshotCron'] as const) {
+    const v = validateCron(cfg.sync[field]);
+    if (v) throw new PlaneError(ErrorCode.InvalidArgument, `${file}: sync.${field} ${JSON.stringify(cfg.sync[field])} is not a cron expression: ${v}`, { where: `sync.${field}` });
   }
   return Object.freeze({
     ...cfg,

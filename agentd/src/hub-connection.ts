@@ -5,7 +5,7 @@ import { isRetryableGrpcStatus } from '../../common/src/errors.ts';
 import { hubChannelOptions } from '../../common/src/hub-tls.ts';
 import type { Logger } from '../../common/src/logger.ts';
 import { loadContract } from '../../proto/index.ts';
-import type { AgentMessage, AgentPlaneClient, Command__Output, Heartbeat, HubMessage__Output } from '../../proto/index.ts';
+import type { AgentMessage, AgentPlaneClient, BrainGrant__Output, Command__Output, Heartbeat, HubMessage__Output } from '../../proto/index.ts';
 import type { StoredCredential } from './credential-store.ts';
 
 export interface HelloInfo {
@@ -24,6 +24,8 @@ interface ConnectionEvents {
   rejected: [string];
   /** The agent spec from the hub's HelloAck (JSON, unvalidated). */
   spec: [string];
+  /** Where the brain lives, its data key and this boot's writer lease, from the HelloAck. */
+  brain: [BrainGrant__Output];
 }
 
 export interface HubConnectionOptions {
@@ -171,6 +173,7 @@ export class HubConnection extends EventEmitter<ConnectionEvents> {
             this.#backoff.reset();
             this.#set('connected');
             if (ack.agentSpecJson) this.emit('spec', ack.agentSpecJson);
+            if (ack.brain) this.emit('brain', ack.brain);
             this.#log.info('connected to hub', { hub: this.#o.credential.hub, sessionId: ack.sessionId, heartbeatIntervalMs: this.#intervalMs });
             this.heartbeatNow();
             timer = setInterval(() => {

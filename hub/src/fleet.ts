@@ -8,6 +8,7 @@ import type { HubContext } from './hub-context.ts';
 import type { AgentRecord, AgentSpec, CommandRecord, Health, PlaneRecord, PlaneSpec } from './model.ts';
 import { TERMINAL_COMMAND_STATES } from './model.ts';
 import type { HeartbeatRecord } from './store/heartbeat-store.ts';
+import { brainStore, cloneBrain, listSnapshots, type SnapshotInfo, verifyBackup, type VerifyReport } from './brain/brain-ops.ts';
 
 export interface AgentView extends AgentRecord {
   health: Health;
@@ -28,7 +29,7 @@ export interface AddAgentInput {
 }
 
 /** Commands agentd understands today, and who may send them through the generic path. */
-export const COMMAND_KINDS = ['restart', 'pause', 'resume', 'ping', 'logs', 'logs-stop', 'reconfigure'] as const;
+export const COMMAND_KINDS = ['restart', 'pause', 'resume', 'ping', 'logs', 'logs-stop', 'reconfigure', 'sync-now', 'restore'] as const;
 export type CommandKind = (typeof COMMAND_KINDS)[number];
 
 /**
@@ -63,7 +64,7 @@ export class Fleet {
 
   async addAgent(planeName: string, input: AddAgentInput, actor: string): Promise<AgentView> {
     const plane = this.#ctx.planes.get(planeName);
-    const provider = this.#ctx.infra.get(plane.spec.infraProvider);
+    this.#ctx.infra.get(plane.spec.infraProvider); // an unknown provider fails before anything is created
     const spec: AgentSpec = {
       machineType: input.machineType ?? plane.spec.defaults.machineType,
       diskSizeGb: input.diskSizeGb ?? plane.spec.defaults.diskSizeGb,
@@ -74,30 +75,58 @@ export class Fleet {
       ...(input.configOverrides ? { configOverrides: input.configOverrides } : {}),
     };
     const agent = this.#ctx.agents.create({ plane: planeName, name: input.name, owner: input.ownerEmail, spec });
+    try {
+      await this.#provision(agent, actor);
+    } catch (err) {
+      this.#ctx.agents.delete(agent.id);
+      throw err;
+    }
+    return this.view(agent);
+  }
+
+  /** Creates the agent's machine (or local process) with a fresh one-time enrollment bundle. */
+  async #provision(agent: AgentRecord, actor: string): Promise<void> {
+    const plane = this.#ctx.planes.get(agent.plane);
+    const provider = this.#ctx.infra.get(plane.spec.infraProvider);
     const { token, expiresAt } = this.#ctx.agents.issueEnrollmentToken(agent.id, this.#ctx.enrollmentTokenTtlMs);
-    const bundle = encodeBundle({ v: 1, hub: this.#ctx.grpcAddress(), caPem: this.#ctx.caPem(), plane: planeName, agent: input.name, token, expiresAt });
+    const bundle = encodeBundle({ v: 1, hub: this.#ctx.grpcAddress(), caPem: this.#ctx.caPem(), plane: agent.plane, agent: agent.name, token, expiresAt });
     try {
       await provider.provision({
         agentId: agent.id,
-        plane: planeName,
-        agentName: input.name,
-        machineType: spec.machineType,
+        plane: agent.plane,
+        agentName: agent.name,
+        machineType: agent.spec.machineType,
         region: plane.spec.region,
-        diskSizeGb: spec.diskSizeGb,
+        diskSizeGb: agent.spec.diskSizeGb,
         ...(plane.spec.defaults.image ? { image: plane.spec.defaults.image } : {}),
-        labels: { 'agents-plane': planeName, agent: input.name, owner: labelValue(input.ownerEmail) },
+        labels: { 'agents-plane': agent.plane, agent: agent.name, owner: labelValue(agent.owner) },
         bootstrap: { enrollmentBundle: bundle },
       });
     } catch (err) {
-      this.#ctx.agents.delete(agent.id);
-      this.#ctx.audit.record({ actor, action: 'agent.provision', plane: planeName, agent: input.name, outcome: 'failed', detail: { reason: PlaneError.from(err).message } });
+      this.#ctx.audit.record({ actor, action: 'agent.provision', plane: agent.plane, agent: agent.name, outcome: 'failed', detail: { reason: PlaneError.from(err).message } });
       throw err;
     }
     this.#ctx.db
       .prepare('INSERT OR REPLACE INTO instances (agent_id, provider, instance_json, updated_at) VALUES (?, ?, ?, ?)')
-      .run(agent.id, provider.name, JSON.stringify({ machineType: spec.machineType }), Date.now());
-    this.#ctx.audit.record({ actor, action: 'agent.provision', plane: planeName, agent: input.name, outcome: 'ok', detail: { owner: input.ownerEmail, provider: provider.name } });
-    return this.view(agent);
+      .run(agent.id, provider.name, JSON.stringify({ machineType: agent.spec.machineType }), Date.now());
+    this.#ctx.audit.record({ actor, action: 'agent.provision', plane: agent.plane, agent: agent.name, outcome: 'ok', detail: { owner: agent.owner, provider: provider.name } });
+  }
+
+  /**
+   * REQ-MAINT-03: a fresh machine for the same agent. The old one is destroyed
+   * (disk and all), a new one enrols with a new credential (the old one stops
+   * working) and its agentd restores the brain from the bucket before its gateway
+   * starts. Settings and secrets stay with the agent.
+   */
+  async reprovisionAgent(planeName: string, name: string, actor: string): Promise<AgentView> {
+    const plane = this.#ctx.planes.get(planeName);
+    const agent = this.#ctx.agents.get(planeName, name);
+    await this.#ctx.infra.get(plane.spec.infraProvider).deprovision(agent.id);
+    this.#ctx.sessions.get(agent.id)?.close(grpc.status.UNAUTHENTICATED, 'agent reprovisioned');
+    this.#ctx.heartbeats.forget(agent.id);
+    await this.#provision(agent, actor);
+    this.#ctx.audit.record({ actor, action: 'agent.reprovision', plane: planeName, agent: name, outcome: 'ok' });
+    return this.view(this.#ctx.agents.get(planeName, name));
   }
 
   /**
@@ -195,6 +224,50 @@ export class Fleet {
     return created;
   }
 
+  /** Snapshots of an agent's brain in the bucket, oldest first. */
+  async snapshots(planeName: string, name: string): Promise<SnapshotInfo[]> {
+    this.#ctx.agents.get(planeName, name);
+    return listSnapshots(this.#ctx, planeName, name);
+  }
+
+  /** The restore drill, run on the hub against the bucket (works while the agent is down). */
+  async verifyBackup(planeName: string, name: string, actor: string): Promise<VerifyReport> {
+    const agent = this.#ctx.agents.get(planeName, name);
+    const report = await verifyBackup(this.#ctx, planeName, name, this.#ctx.heartbeats.get(agent.id)?.heartbeat.sync ?? null);
+    this.#ctx.audit.record({ actor, action: 'brain.verify', plane: planeName, agent: name, outcome: report.ok ? 'ok' : 'failed', detail: { snapshot: report.snapshot, problems: report.problems.length } });
+    return report;
+  }
+
+  /** Resolves `--at TIME` (or an explicit snapshot id) to a snapshot, then asks agentd to restore it. */
+  async restoreBrain(planeName: string, name: string, target: { at?: number; snapshot?: string }, actor: string): Promise<CommandRecord> {
+    this.#ctx.agents.get(planeName, name);
+    const store = await brainStore(this.#ctx, planeName, name);
+    let snapshot = target.snapshot;
+    if (!snapshot) {
+      const found = target.at === undefined ? (await store.readHead())?.manifest : await store.snapshotAt(target.at);
+      if (!found) throw new PlaneError(ErrorCode.NotFound, target.at === undefined ? `agent ${planeName}/${name} has no snapshot` : `agent ${planeName}/${name} has no snapshot at or before ${new Date(target.at).toISOString()}`);
+      snapshot = found;
+    } else if (!(await store.listSnapshots()).includes(snapshot)) {
+      throw new PlaneError(ErrorCode.NotFound, `snapshot ${snapshot} not found for ${planeName}/${name}`);
+    }
+    return this.sendCommand(planeName, name, 'restore', { snapshot }, actor);
+  }
+
+  /**
+   * A new agent with a copy of another's brain: the brain is copied (re-encrypted
+   * under the new agent's own key, credentials removed) before the new agent is
+   * provisioned, so its first boot restores it.
+   */
+  async cloneAgent(planeName: string, from: string, input: AddAgentInput & { soul?: string }, actor: string): Promise<{ agent: AgentView; brain: Awaited<ReturnType<typeof cloneBrain>> }> {
+    const source = this.#ctx.agents.get(planeName, from);
+    if (this.#ctx.agents.find(planeName, input.name)) throw new PlaneError(ErrorCode.AlreadyExists, `agent ${planeName}/${input.name} already exists`, { where: 'name' });
+    const brain = await cloneBrain(this.#ctx, planeName, from, input.name, input.soul !== undefined ? { soul: input.soul } : {});
+    const { soul: _soul, ...rest } = input;
+    const agent = await this.addAgent(planeName, { ...source.spec, ...rest, ownerEmail: input.ownerEmail }, actor);
+    this.#ctx.audit.record({ actor, action: 'agent.clone', plane: planeName, agent: input.name, outcome: 'ok', detail: { from, snapshot: brain.snapshot } });
+    return { agent, brain };
+  }
+
   getCommand(planeName: string, name: string, commandId: string): CommandRecord {
     const agent = this.#ctx.agents.get(planeName, name);
     const cmd = this.#ctx.commands.get(commandId);
@@ -229,7 +302,7 @@ export class Fleet {
     return {
       ...agent,
       connected,
-      health: evaluateHealth({ agent, connected, heartbeat: hb, heartbeatIntervalMs: this.#ctx.heartbeatIntervalMs, now }),
+      health: evaluateHealth({ agent, connected, heartbeat: hb, heartbeatIntervalMs: this.#ctx.heartbeatIntervalMs, syncLagYellowMs: this.#ctx.brain.syncLagYellowMs, now }),
       heartbeat: hb ? { ...hb, ageMs: now - hb.receivedAt } : null,
     };
   }

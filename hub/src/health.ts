@@ -6,6 +6,8 @@ export interface HealthInput {
   connected: boolean;
   heartbeat: { receivedAt: number; heartbeat: Heartbeat__Output } | undefined;
   heartbeatIntervalMs: number;
+  /** Unsynced brain changes older than this turn the agent yellow. */
+  syncLagYellowMs?: number;
   now: number;
 }
 
@@ -39,6 +41,12 @@ export function evaluateHealth(input: HealthInput): Health {
   if (!gw?.ready) return { color: 'yellow', reason: `gateway not ready${gw?.failing.length ? `: ${gw.failing.join(', ')}` : ''}` };
   // OpenClaw stays "ready" without its model key; only its degraded secret owners say so.
   if (gw.degradedSecretOwners.length > 0) return { color: 'yellow', reason: `secret missing: ${gw.degradedSecretOwners.join('; ')}` };
+  const sync = heartbeat.heartbeat.sync;
+  if (sync?.state === 'stale') return { color: 'yellow', reason: `brain sync stopped: ${sync.lastError || 'writer lease lost'}` };
+  if (sync && sync.lagMs > (input.syncLagYellowMs ?? 120_000)) {
+    return { color: 'yellow', reason: `brain sync lag ${Math.round(sync.lagMs / 1000)}s (${sync.pendingChanges} pending)${sync.lastError ? `: ${sync.lastError}` : ''}` };
+  }
+  if (sync?.state === 'error') return { color: 'yellow', reason: `brain sync failing: ${sync.lastError}` };
   if (age > 2 * interval) return { color: 'yellow', reason: `heartbeat late (${secondsAgo(now, heartbeat.receivedAt)})` };
   if (gw.runtime === 'placeholder') return { color: 'green', reason: 'ok (placeholder child, not an OpenClaw gateway)' };
   return { color: 'green', reason: 'ok' };

@@ -10,6 +10,8 @@ import type { AuditLog } from './store/audit-log.ts';
 import type { CommandStore } from './store/command-store.ts';
 import type { HeartbeatStore } from './store/heartbeat-store.ts';
 import type { PlanesStore } from './store/planes-store.ts';
+import type { WriterLeases } from './store/writer-leases.ts';
+import type { LocalSecretStore } from './secrets/local-secret-store.ts';
 import type { LogChunk__Output, Event__Output } from '../../proto/index.ts';
 
 export interface HubEvents {
@@ -39,6 +41,10 @@ export interface HubContext {
   readonly apiTokens: ApiTokens;
   readonly sessions: SessionRegistry;
   readonly infra: InfraRegistry;
+  readonly secrets: LocalSecretStore;
+  readonly leases: WriterLeases;
+  /** Where brains live (file:// or gs://) and, in tests, the GCS stand-in. */
+  readonly brain: { bucketUrl: string; gcsApiEndpoint?: string; syncLagYellowMs: number };
   readonly events: EventEmitter<HubEvents>;
   /** Aborted when the hub starts closing: long polls return at once instead of holding shutdown. */
   readonly closing: AbortSignal;

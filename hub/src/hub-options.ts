@@ -27,6 +27,12 @@ export const HubOptionsSchema = Type.Object(
     localRuntimeRoot: Type.Optional(Type.String({ minLength: 1 })),
     localProbeIntervalMs: Type.Optional(Type.Integer({ minimum: 200 })),
     localRpcIntervalMs: Type.Optional(Type.Integer({ minimum: 1000 })),
+    /** Where agents' brains live: file:///abs/dir or gs://bucket[/prefix]; default file://<dataDir>/bucket. */
+    bucketUrl: Type.Optional(Type.String({ pattern: '^(file:///|gs://)' })),
+    /** Tests only: a GCS JSON API stand-in on loopback, passed to agents with the bucket URL. */
+    gcsApiEndpoint: Type.Optional(Type.String({ pattern: '^https?://' })),
+    /** An agent whose brain has had unsynced changes this long turns yellow. */
+    syncLagYellowMs: Type.Integer({ minimum: 1000, default: 120_000 }),
   },
   { additionalProperties: false },
 );

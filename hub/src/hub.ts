@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { ErrorCode, PlaneError } from '../../common/src/errors.ts';
 import { ensureDir, writeFileAtomic } from '../../common/src/files.ts';
 import { Logger, type LogSink } from '../../common/src/logger.ts';
@@ -26,6 +27,8 @@ import { AuditLog } from './store/audit-log.ts';
 import { CommandStore } from './store/command-store.ts';
 import { HeartbeatStore } from './store/heartbeat-store.ts';
 import { PlanesStore } from './store/planes-store.ts';
+import { WriterLeases } from './store/writer-leases.ts';
+import { LocalSecretStore } from './secrets/local-secret-store.ts';
 import { ensureHubTls, type HubTls } from './tls/certificate-authority.ts';
 
 export type HubState = 'created' | 'starting' | 'running' | 'closing' | 'closed';
@@ -157,6 +160,13 @@ export class Hub {
       apiTokens,
       sessions: new SessionRegistry(),
       infra,
+      secrets: new LocalSecretStore(db, o.dataDir),
+      leases: new WriterLeases(db),
+      brain: {
+        bucketUrl: o.bucketUrl ?? pathToFileURL(join(o.dataDir, 'bucket')).href,
+        ...(o.gcsApiEndpoint ? { gcsApiEndpoint: o.gcsApiEndpoint } : {}),
+        syncLagYellowMs: o.syncLagYellowMs,
+      },
       events: new EventEmitter<HubEvents>(),
       closing: this.#closing.signal,
       grpcAddress: () => grpcAddress,

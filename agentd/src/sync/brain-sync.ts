@@ -20,7 +20,8 @@ import { ensureDir, writeFileAtomic } from '../../../common/src/files.ts';
 import type { Logger } from '../../../common/src/logger.ts';
 import type { SyncStatus } from '../../../proto/index.ts';
 import { findDatabases, snapshotDatabase } from './db-snapshot.ts';
-import { excludedReason, isMemoryFile, type ScanEntry, scanTree, skipReason } from './workspace-scan.ts';
+import { excludedReason, type ScanEntry, scanTree, skipReason } from './workspace-scan.ts';
+import { isMemoryFile } from '../../../common/src/brain/brain-paths.ts';
 
 export interface BrainSyncSettings {
   /** Quiet time after a change before it is pushed. */
@@ -186,11 +187,13 @@ export class BrainSync {
 
   /**
    * Before the gateway starts: take HEAD over for this lease, then bring the
-   * machine to the current snapshot unless it already is there. A machine that
+   * machine to the current snapshot unless it already is there (or restore is
+   * false). A machine that
    * is current keeps its files (and a full rescan pushes anything it had not
    * pushed yet).
    */
-  async restoreOnBoot(onProgress?: (message: string) => void): Promise<BootResult> {
+  async restoreOnBoot(options: { restore?: boolean; onProgress?: (message: string) => void } = {}): Promise<BootResult> {
+    const onProgress = options.onProgress;
     const started = Date.now();
     ensureDir(this.#dir, 0o700);
     const fence = this.#fence();
@@ -204,7 +207,9 @@ export class BrainSync {
       return { action: 'none', snapshot: null, files: 0, databases: 0, ms: Date.now() - started };
     }
     const manifest = await this.#store.readManifest(head.manifest);
-    if (local?.snapshot === head.manifest && (await exists(this.#workspace))) {
+    // restore: false is for a gateway already running on its local brain (the hub was late):
+    // never swap files under it; push what it has on top (the bucket keeps the older snapshot).
+    if ((local?.snapshot === head.manifest || options.restore === false) && (await exists(this.#workspace))) {
       this.#base = manifest;
       this.#fullPending = true;
       this.#markDirty();

@@ -109,8 +109,3 @@ export async function scanTree(root: string, sub: string, options: ScanOptions):
   await walk(sub);
   return { files, skipped };
 }
-
-/** Memory files: MEMORY.md and markdown under memory/. */
-export function isMemoryFile(rel: string): boolean {
-  return rel === 'MEMORY.md' || (rel.startsWith('memory/') && rel.endsWith('.md'));
-}

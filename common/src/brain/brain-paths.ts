@@ -21,3 +21,8 @@ export function checkBrainPath(p: string): void {
   const problem = brainPathProblem(p);
   if (problem) throw new PlaneError(ErrorCode.FailedPrecondition, `unsafe path in snapshot: ${JSON.stringify(p)} (${problem})`, { where: p });
 }
+
+/** Memory files: MEMORY.md and markdown under memory/. */
+export function isMemoryFile(rel: string): boolean {
+  return rel === 'MEMORY.md' || (rel.startsWith('memory/') && rel.endsWith('.md'));
+}

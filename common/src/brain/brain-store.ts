@@ -416,14 +416,14 @@ export function retained(ids: string[], headId: string | null, policy: Retention
 
 export async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  let failed: unknown;
+  let failed: Error | undefined;
   const worker = async (): Promise<void> => {
     while (failed === undefined && next < items.length) {
       const item = items[next++] as T;
       try {
         await fn(item);
       } catch (err) {
-        failed ??= err;
+        failed ??= err instanceof Error ? err : new Error(String(err));
       }
     }
   };

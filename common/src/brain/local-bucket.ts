@@ -1,5 +1,5 @@
 import { randomBytes, createHash } from 'node:crypto';
-import { constants as fsc, promises as fs } from 'node:fs';
+import { constants as fsc, type Dirent, promises as fs } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { ErrorCode, PlaneError } from '../errors.ts';
 import { type Bucket, type ListPage, type ObjectInfo, type PutOptions, PreconditionFailedError, checkObjectName } from './bucket.ts';
@@ -123,7 +123,7 @@ export class LocalBucket implements Bucket {
     const base = baseRel ? join(this.root, ...baseRel.split('/')) : this.root;
     const names: string[] = [];
     const walk = async (dir: string): Promise<void> => {
-      let entries: import('node:fs').Dirent[];
+      let entries: Dirent[];
       try {
         entries = await fs.readdir(dir, { withFileTypes: true });
       } catch (err) {

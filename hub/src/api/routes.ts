@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Fleet } from '../fleet.ts';
 import type { HubContext } from '../hub-context.ts';
-import type { PlaneRecord, PlaneSpec } from '../model.ts';
+import type { CommandRecord, PlaneRecord, PlaneSpec } from '../model.ts';
 import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
 import { actorOf } from './auth.ts';
 import { streamLogs } from './log-stream.ts';
@@ -23,6 +23,12 @@ import {
   UpdateAgentBody,
   WaitBody,
   WaitQuery,
+  BackupBody,
+  CloneAgentBody,
+  RestoreBody,
+  SnapshotBody,
+  SyncBody,
+  VerifyBackupReport,
 } from './schemas.ts';
 
 const errors = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 403: { $ref: 'Error#' }, 404: { $ref: 'Error#' }, 409: { $ref: 'Error#' } };
@@ -220,6 +226,91 @@ export function registerRoutes(app: FastifyInstance, ctx: HubContext, fleet: Fle
       const { waitSeconds } = req.query as Static<typeof WaitQuery>;
       const cmd = fleet.getCommand(planeId, agentId, commandId);
       return waitSeconds ? fleet.waitForCommand(cmd.id, waitSeconds * 1000) : cmd;
+    },
+  });
+
+  // The agent's brain: snapshots in the bucket, backup, restore, the restore drill, clones.
+  const waitFor = async (cmd: CommandRecord, seconds: number | undefined): Promise<CommandRecord> => (seconds ? fleet.waitForCommand(cmd.id, seconds * 1000) : cmd);
+
+  app.post('/v1/planes/:planeId/agents/:agentId/reprovision', {
+    config: { role: 'admin' },
+    schema: { summary: 'Reprovision: a fresh machine for the agent, its brain restored from the bucket', tags: ['agents'], params: AgentParams, response: { 202: Type.Object({ agent: AgentBody }), ...errors } },
+    handler: async (req, reply) => {
+      const { planeId, agentId } = req.params as Static<typeof AgentParams>;
+      return reply.code(202).send({ agent: await fleet.reprovisionAgent(planeId, agentId, actorOf(req)) });
+    },
+  });
+
+  app.get('/v1/planes/:planeId/agents/:agentId/snapshots', {
+    config: { role: 'viewer' },
+    schema: { summary: "Snapshots of the agent's brain, oldest first", tags: ['brain'], params: AgentParams, response: { 200: Type.Object({ snapshots: Type.Array(SnapshotBody) }), ...errors } },
+    handler: async (req) => {
+      const { planeId, agentId } = req.params as Static<typeof AgentParams>;
+      return { snapshots: await fleet.snapshots(planeId, agentId) };
+    },
+  });
+
+  app.post('/v1/planes/:planeId/agents/:agentId/sync', {
+    config: { role: 'admin' },
+    schema: { summary: 'Push the brain now (files, and database snapshots by default)', tags: ['brain'], params: AgentParams, body: Type.Optional(SyncBody), response: { 202: Type.Object({ command: CommandBody }), ...errors } },
+    handler: async (req, reply) => {
+      const { planeId, agentId } = req.params as Static<typeof AgentParams>;
+      const b = (req.body ?? {}) as Static<typeof SyncBody>;
+      const cmd = fleet.sendCommand(planeId, agentId, 'sync-now', { databases: b.databases ?? true, allowDeletes: b.allowDeletes ?? false }, actorOf(req));
+      return reply.code(202).send({ command: await waitFor(cmd, b.waitSeconds) });
+    },
+  });
+
+  app.post('/v1/planes/:planeId/agents/:agentId/backup', {
+    config: { role: 'admin' },
+    schema: { summary: 'Take a point-in-time backup (kept by the retention policy for manual backups)', tags: ['brain'], params: AgentParams, body: Type.Optional(BackupBody), response: { 202: Type.Object({ command: CommandBody }), ...errors } },
+    handler: async (req, reply) => {
+      const { planeId, agentId } = req.params as Static<typeof AgentParams>;
+      const b = (req.body ?? {}) as Static<typeof BackupBody>;
+      const cmd = fleet.sendCommand(planeId, agentId, 'sync-now', { databases: true, manual: true }, actorOf(req));
+      return reply.code(202).send({ command: await waitFor(cmd, b.waitSeconds) });
+    },
+  });
+
+  app.post('/v1/planes/:planeId/agents/:agentId/restore', {
+    config: { role: 'admin' },
+    schema: {
+      summary: 'Restore a snapshot: agentd stops the gateway, restores, starts it and checks continuity',
+      tags: ['brain'],
+      params: AgentParams,
+      body: Type.Optional(RestoreBody),
+      response: { 202: Type.Object({ command: CommandBody }), ...errors },
+    },
+    handler: async (req, reply) => {
+      const { planeId, agentId } = req.params as Static<typeof AgentParams>;
+      const b = (req.body ?? {}) as Static<typeof RestoreBody>;
+      const cmd = await fleet.restoreBrain(planeId, agentId, { ...(b.at ? { at: Date.parse(b.at) } : {}), ...(b.snapshot ? { snapshot: b.snapshot } : {}) }, actorOf(req));
+      return reply.code(202).send({ command: await waitFor(cmd, b.waitSeconds) });
+    },
+  });
+
+  app.post('/v1/planes/:planeId/agents/:agentId/verify-backup', {
+    config: { role: 'admin' },
+    schema: { summary: 'Restore drill: restore the latest snapshot into scratch space and check it', tags: ['brain'], params: AgentParams, response: { 200: VerifyBackupReport, ...errors } },
+    handler: async (req) => {
+      const { planeId, agentId } = req.params as Static<typeof AgentParams>;
+      return fleet.verifyBackup(planeId, agentId, actorOf(req));
+    },
+  });
+
+  app.post('/v1/planes/:planeId/agents/:agentId/clone', {
+    config: { role: 'admin' },
+    schema: {
+      summary: "New agent with a copy of this agent's brain (its own SOUL, secrets and key)",
+      tags: ['brain'],
+      params: AgentParams,
+      body: CloneAgentBody,
+      response: { 201: Type.Object({ agent: AgentBody, snapshot: Type.String(), files: Type.Integer(), databases: Type.Array(Type.String()) }), ...errors },
+    },
+    handler: async (req, reply) => {
+      const { planeId, agentId } = req.params as Static<typeof AgentParams>;
+      const r = await fleet.cloneAgent(planeId, agentId, req.body as Static<typeof CloneAgentBody>, actorOf(req));
+      return reply.code(201).send({ agent: r.agent, snapshot: r.brain.snapshot, files: r.brain.files, databases: r.brain.databases });
     },
   });
 }

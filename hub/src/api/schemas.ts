@@ -83,7 +83,7 @@ export const WaitBody = Type.Object(
 
 export const FanOutBody = Type.Object(
   {
-    kind: Type.Union([Type.Literal('restart'), Type.Literal('pause'), Type.Literal('resume'), Type.Literal('ping')]),
+    kind: Type.Union([Type.Literal('restart'), Type.Literal('pause'), Type.Literal('resume'), Type.Literal('ping'), Type.Literal('sync-now')]),
     args: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   },
   { additionalProperties: false },
@@ -141,4 +141,52 @@ export const AgentBody = Type.Object({
     Type.Object({ seq: Type.Integer(), receivedAt: Type.Integer(), ageMs: Type.Integer(), heartbeat: Type.Record(Type.String(), Type.Unknown()) }),
     Type.Null(),
   ]),
+});
+
+const Wait = Type.Optional(Type.Integer({ minimum: 0, maximum: 300, description: 'wait this long for the command result' }));
+
+export const BackupBody = Type.Object({ waitSeconds: Wait }, { additionalProperties: false });
+
+export const SyncBody = Type.Object(
+  {
+    databases: Type.Optional(Type.Boolean({ default: true, description: 'also take fresh database snapshots' })),
+    allowDeletes: Type.Optional(Type.Boolean({ description: 'let this sync delete more files than the mass-delete guard allows' })),
+    waitSeconds: Wait,
+  },
+  { additionalProperties: false },
+);
+
+export const RestoreBody = Type.Object(
+  {
+    at: Type.Optional(Type.String({ format: 'date-time', description: 'restore the newest snapshot taken at or before this instant' })),
+    snapshot: Type.Optional(Type.String({ pattern: '^[0-9TZ.]+-[a-z]+-f[0-9]+-[0-9a-f]+$', description: 'a snapshot id from GET .../snapshots' })),
+    waitSeconds: Wait,
+  },
+  { additionalProperties: false },
+);
+
+export const CloneAgentBody = Type.Object(
+  {
+    name: Name,
+    ownerEmail: Email,
+    soul: Type.Optional(Type.String({ maxLength: 256 * 1024, description: "the clone's own SOUL.md (default: the source's)" })),
+    ...AgentSettings,
+  },
+  { additionalProperties: false },
+);
+
+export const SnapshotBody = Type.Object({ id: Type.String(), at: Type.String(), reason: Type.String(), current: Type.Boolean() });
+
+export const VerifyBackupReport = Type.Object({
+  ok: Type.Boolean(),
+  snapshot: Type.String(),
+  takenAt: Type.String(),
+  restoreMs: Type.Integer(),
+  files: Type.Object({ expected: Type.Integer(), restored: Type.Integer() }),
+  bytes: Type.Integer(),
+  databases: Type.Array(Type.Object({ name: Type.String(), integrity: Type.String() })),
+  sessions: Type.Object({ restored: Type.Integer(), reported: Type.Union([Type.Integer(), Type.Null()]) }),
+  memoryFiles: Type.Object({ restored: Type.Integer(), reported: Type.Union([Type.Integer(), Type.Null()]) }),
+  comparedWith: Type.String(),
+  problems: Type.Array(Type.String()),
 });

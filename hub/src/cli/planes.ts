@@ -4,6 +4,7 @@
  * failed, 2 usage, 3 not found, 4 auth, 5 hub unreachable, 6 conflict, 70 internal.
  * This module and up.ts are the only ones that print; only main() exits.
  */
+import { readFileSync } from 'node:fs';
 import { ErrorCode, ExitCode, PlaneError } from '../../../common/src/errors.ts';
 import { intFlag, parseFlags } from '../../../common/src/cli-args.ts';
 import { VERSION } from '../../../common/src/version.ts';
@@ -38,6 +39,14 @@ Agent lifecycle
   logs --plane P --name A [--follow] [--lines N]
   pause --plane P [--name A]        resume --plane P [--name A]
   status [--plane P] [--name A] [--check]
+  reprovision --plane P --name A    (fresh machine; the brain is restored from the bucket)
+Brain (workspace + databases in the bucket)
+  sync --plane P --name A [--no-databases] [--allow-deletes]
+  backup --plane P --name A
+  snapshots --plane P --name A
+  restore --plane P --name A [--at TIME | --snapshot ID]
+  verify-backup --plane P --name A
+  clone-agent --plane P --from A --name B --owner EMAIL [--soul-file FILE]
 Embedded
   up -f planes.yaml [--data-dir DIR] [--grpc-listen H:P] [--api-listen H:P]
      [--heartbeat-interval-ms N] [--timeout-seconds N] [--runtime openclaw|placeholder] [--runtime-root DIR] [--verbose] [--json]
@@ -243,6 +252,85 @@ const commands: Record<string, Command> = {
     return values.check && agents.some((a) => a.health.color !== 'green') ? ExitCode.PartialFailure : ExitCode.Ok;
   },
 
+  async reprovision(args, out) {
+    const values = agentFlags(args);
+    out.progress(`reprovisioning ${values.plane}/${values.name}: destroying the old machine, creating a new one...`);
+    const r = await client(values).request<{ agent: AgentRow }>('POST', `${agentPath(values)}/reprovision`);
+    if (out.json) out.printJson(r);
+    else out.print(`${values.name}: reprovisioned; it restores its brain before its gateway starts (watch with planes status --name ${values.name})`);
+    return ExitCode.Ok;
+  },
+
+  async sync(args, out) {
+    const values = agentFlags(args, { 'no-databases': { type: 'boolean', default: false }, 'allow-deletes': { type: 'boolean', default: false } });
+    out.progress(`syncing ${values.plane}/${values.name}...`);
+    const r = await client(values).request<{ command: CommandView }>('POST', `${agentPath(values)}/sync`, { databases: !values['no-databases'], allowDeletes: values['allow-deletes'], waitSeconds: 120 });
+    return reportCommand(out, values.name as string, r.command, (o) => `snapshot ${String(o['snapshot'])}: ${String(o['uploadedFiles'])} files up, ${String(o['deletedFiles'])} deleted, ${String(o['databases'])} databases, ${String(o['ms'])} ms`);
+  },
+
+  async backup(args, out) {
+    const values = agentFlags(args);
+    out.progress(`backing up ${values.plane}/${values.name} (files and database snapshots)...`);
+    const r = await client(values).request<{ command: CommandView }>('POST', `${agentPath(values)}/backup`, { waitSeconds: 120 });
+    return reportCommand(out, values.name as string, r.command, (o) => `backup ${String(o['snapshot'])} (${String(o['ms'])} ms)`);
+  },
+
+  async snapshots(args, out) {
+    const values = agentFlags(args);
+    const r = await client(values).request<{ snapshots: Array<{ id: string; at: string; reason: string; current: boolean }> }>('GET', `${agentPath(values)}/snapshots`);
+    if (out.json) out.printJson(r);
+    else out.print(table(['SNAPSHOT', 'TAKEN', 'REASON', ''], r.snapshots.map((x) => [x.id, x.at, x.reason, x.current ? 'current' : ''])));
+    return ExitCode.Ok;
+  },
+
+  async restore(args, out) {
+    const values = agentFlags(args, { at: { type: 'string' }, snapshot: { type: 'string' } });
+    if (values.at !== undefined && Number.isNaN(Date.parse(values.at))) throw new PlaneError(ErrorCode.InvalidArgument, `--at ${values.at}: not a date/time (use ISO 8601, e.g. 2026-11-21T09:30:00Z)`, { where: '--at' });
+    out.progress(`restoring ${values.plane}/${values.name}: stopping the gateway, restoring, starting, checking continuity...`);
+    const body = { ...(values.at ? { at: new Date(Date.parse(values.at)).toISOString() } : {}), ...(values.snapshot ? { snapshot: values.snapshot } : {}), waitSeconds: 300 };
+    const r = await client(values).request<{ command: CommandView }>('POST', `${agentPath(values)}/restore`, body);
+    return reportCommand(out, values.name as string, r.command, (o) => `restored ${String(o['restored'])}: ${String(o['files'])} files, ${String(o['databases'])} databases; continuity ${JSON.stringify(o['continuity'])}`);
+  },
+
+  async 'verify-backup'(args, out) {
+    const values = agentFlags(args);
+    out.progress(`restoring the latest snapshot of ${values.plane}/${values.name} into scratch space...`);
+    const r = await client(values).request<{ ok: boolean; snapshot: string; restoreMs: number; files: { expected: number; restored: number }; databases: Array<{ name: string; integrity: string }>; sessions: { restored: number; reported: number | null }; memoryFiles: { restored: number; reported: number | null }; problems: string[] }>(
+      'POST',
+      `${agentPath(values)}/verify-backup`,
+    );
+    if (out.json) out.printJson(r);
+    else {
+      out.print(`snapshot ${r.snapshot}: restored ${r.files.restored}/${r.files.expected} files in ${r.restoreMs} ms`);
+      for (const d of r.databases) out.print(`  ${d.name}: integrity_check ${d.integrity}`);
+      out.print(`  sessions ${r.sessions.restored} (agent reported ${r.sessions.reported ?? '?'}), memory files ${r.memoryFiles.restored} (agent reported ${r.memoryFiles.reported ?? '?'})`);
+      out.print(r.ok ? 'backup verified' : `backup FAILED verification:\n  ${r.problems.join('\n  ')}`);
+    }
+    return r.ok ? ExitCode.Ok : ExitCode.PartialFailure;
+  },
+
+  async 'clone-agent'(args, out) {
+    const { values } = parseFlags(args, { ...GLOBAL, plane: { type: 'string' }, from: { type: 'string' }, name: { type: 'string' }, owner: { type: 'string' }, 'soul-file': { type: 'string' } });
+    require_(values, 'plane', 'from', 'name', 'owner');
+    let soul: string | undefined;
+    if (values['soul-file']) {
+      try {
+        soul = readFileSync(values['soul-file'], 'utf8');
+      } catch (err) {
+        throw new PlaneError(ErrorCode.InvalidArgument, `--soul-file ${values['soul-file']}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { where: '--soul-file' });
+      }
+    }
+    out.progress(`cloning the brain of ${values.plane}/${values.from} into ${values.name}...`);
+    const r = await client(values).request<{ agent: AgentRow; snapshot: string; files: number; databases: string[] }>('POST', `/v1/planes/${enc(values.plane)}/agents/${enc(values.from)}/clone`, {
+      name: values.name,
+      ownerEmail: values.owner,
+      ...(soul !== undefined ? { soul } : {}),
+    });
+    if (out.json) out.printJson(r);
+    else out.print(`${values.name}: created from ${values.from}'s brain (${r.files} files, databases ${r.databases.join(', ') || 'none'}; credentials not copied)`);
+    return ExitCode.Ok;
+  },
+
   up: (args) => up(args),
 };
 
@@ -281,6 +369,22 @@ async function fanOut(kind: 'pause' | 'resume', args: string[], out: Out): Promi
 }
 
 const enc = (s: string | undefined): string => encodeURIComponent(s ?? '');
+
+/** --plane and --name (both required) plus extra flags. */
+function agentFlags<T extends Record<string, { type: 'string' | 'boolean'; default?: string | boolean }>>(args: string[], extra?: T) {
+  const { values } = parseFlags(args, { ...GLOBAL, plane: { type: 'string' }, name: { type: 'string' }, ...(extra ?? ({} as T)) });
+  require_(values, 'plane', 'name');
+  return values;
+}
+
+const agentPath = (v: { plane?: string; name?: string }): string => `/v1/planes/${enc(v.plane)}/agents/${enc(v.name)}`;
+
+/** Prints a command's outcome; exit 0 when it succeeded, 1 when it ran and failed or is still pending. */
+function reportCommand(out: Out, agent: string, c: CommandView, ok: (output: Record<string, unknown>) => string): number {
+  if (out.json) out.printJson({ command: c });
+  else out.print(c.state === 'succeeded' ? `${agent}: ${ok((c.output ?? {}) as Record<string, unknown>)}` : describeCommand(agent, c));
+  return c.state === 'succeeded' ? ExitCode.Ok : ExitCode.PartialFailure;
+}
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;

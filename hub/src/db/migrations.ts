@@ -87,4 +87,30 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX audit_by_agent ON audit_events (plane, agent, at);
   `,
+  // 2: per-agent secrets (sealed under the hub's master key) and brain writer leases
+  `
+  CREATE TABLE secrets (
+    plane TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    sealed BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (plane, agent, name)
+  );
+  CREATE TABLE writer_leases (
+    agent_id TEXT PRIMARY KEY REFERENCES agents(id) ON DELETE CASCADE,
+    fence INTEGER NOT NULL,
+    boot_id TEXT NOT NULL,
+    granted_at INTEGER NOT NULL
+  );
+  CREATE TABLE superseded_boots (
+    agent_id TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+    boot_id TEXT NOT NULL,
+    fence INTEGER NOT NULL,
+    superseded_at INTEGER NOT NULL,
+    PRIMARY KEY (agent_id, boot_id)
+  );
+  `,
 ];

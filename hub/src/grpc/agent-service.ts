@@ -13,6 +13,7 @@ import type { HubContext } from '../hub-context.ts';
 import type { AgentRecord, CommandRecord, CommandState } from '../model.ts';
 import { resolveAgentRuntimeSpec } from '../agent-runtime-spec.ts';
 import type { AgentSession } from './session-registry.ts';
+import { brainGrant } from '../brain/brain-ops.ts';
 
 /** How long a new stream may stay silent before its Hello. */
 const HELLO_TIMEOUT_MS = 10_000;
@@ -107,6 +108,13 @@ export function createAgentService(ctx: HubContext): AgentPlaneHandlers {
         return end(grpc.status.PERMISSION_DENIED, `stream is authenticated as ${agentId}; Hello claims ${msg.agentId}`);
       }
       clearTimeout(helloTimer);
+      // A boot that lost the brain's writer lease to a newer one is refused before it can
+      // replace the live session of its successor.
+      const lease = ctx.leases.acquire(agentId, msg.bootId);
+      if (!lease.granted) {
+        ctx.audit.record({ actor: `agent:${agentId}`, action: 'brain.lease_denied', plane: agent.plane, agent: agent.name, outcome: 'denied', detail: { bootId: msg.bootId } });
+        return end(grpc.status.FAILED_PRECONDITION, lease.reason);
+      }
       const sessionId = randomUUID();
       const s: AgentSession = {
         sessionId,
@@ -132,8 +140,9 @@ export function createAgentService(ctx: HubContext): AgentPlaneHandlers {
         capabilities: msg.capabilities,
       });
       const agentSpecJson = JSON.stringify(resolveAgentRuntimeSpec(ctx.planes.get(agent.plane), ctx.agents.getById(agentId)));
-      s.send({ helloAck: { heartbeatIntervalMs: ctx.heartbeatIntervalMs, hubVersion: ctx.version, serverTimeMs: Date.now(), sessionId, agentSpecJson } });
-      sessionLog.info('agent connected', { bootId: msg.bootId, agentdVersion: msg.agentdVersion });
+      const brain = brainGrant(ctx, agent.plane, agent.name, lease.fence);
+      s.send({ helloAck: { heartbeatIntervalMs: ctx.heartbeatIntervalMs, hubVersion: ctx.version, serverTimeMs: Date.now(), sessionId, agentSpecJson, brain } });
+      sessionLog.info('agent connected', { bootId: msg.bootId, agentdVersion: msg.agentdVersion, writerFence: lease.fence });
       ctx.events.emit('connected', agentId);
       for (const cmd of ctx.commands.openFor(agentId)) {
         if (s.send(toWireCommand(cmd))) ctx.commands.markDelivered(cmd.id);
@@ -210,3 +219,4 @@ export function createAgentService(ctx: HubContext): AgentPlaneHandlers {
 
   return { Enroll: enroll, Connect: connect };
 }
+

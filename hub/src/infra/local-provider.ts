@@ -156,7 +156,7 @@ export class LocalProvider implements InfraProvider {
             ...(this.#o.probeIntervalMs ? { probeIntervalMs: this.#o.probeIntervalMs } : {}),
             ...(this.#o.rpcIntervalMs ? { rpcIntervalMs: this.#o.rpcIntervalMs } : {}),
           }
-        : { kind: 'placeholder' };
+        : { kind: 'placeholder', workspaceDir: join(dir, 'workspace') };
     const config = {
       plane: spec.plane,
       agent: spec.agentName,

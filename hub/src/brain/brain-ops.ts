@@ -1,0 +1,216 @@
+import Database from 'better-sqlite3';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { BrainKey } from '../../../common/src/brain/brain-crypto.ts';
+import { isMemoryFile } from '../../../common/src/brain/brain-paths.ts';
+import { BrainStore, type BrainManifest, type DatabaseEntry, type FileEntry, parseManifestId } from '../../../common/src/brain/brain-store.ts';
+import { openBucket } from '../../../common/src/brain/open-bucket.ts';
+import { countSessions, integrityCheck } from '../../../common/src/brain/sqlite-checks.ts';
+import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
+import { ensureDir } from '../../../common/src/files.ts';
+import type { BrainGrant, SyncStatus__Output } from '../../../proto/index.ts';
+import type { HubContext } from '../hub-context.ts';
+
+export const BRAIN_KEY_NAME = 'brain-data-key';
+
+/** The brain's location, the agent's data key (created on first use) and its writer fence. */
+export function brainGrant(ctx: HubContext, plane: string, agent: string, fence: number): BrainGrant {
+  return {
+    bucketUrl: ctx.brain.bucketUrl,
+    dataKey: brainDataKey(ctx, plane, agent),
+    writerFence: fence,
+    ...(ctx.brain.gcsApiEndpoint ? { gcsApiEndpoint: ctx.brain.gcsApiEndpoint } : {}),
+  };
+}
+
+/** The agent's data key, kept in its own secret namespace; generated on first use. */
+export function brainDataKey(ctx: HubContext, plane: string, agent: string): Buffer {
+  const existing = ctx.secrets.get(plane, agent, BRAIN_KEY_NAME);
+  if (existing) return existing;
+  const key = BrainKey.generate();
+  ctx.secrets.set(plane, agent, BRAIN_KEY_NAME, key);
+  ctx.audit.record({ actor: 'hub', action: 'secret.generate', plane, agent, outcome: 'ok', detail: { name: BRAIN_KEY_NAME } });
+  return key;
+}
+
+export async function brainStore(ctx: HubContext, plane: string, agent: string): Promise<BrainStore> {
+  const bucket = await openBucket(ctx.brain.bucketUrl, ctx.brain.gcsApiEndpoint ? { gcsApiEndpoint: ctx.brain.gcsApiEndpoint } : {});
+  return new BrainStore({ bucket, plane, agent, key: new BrainKey(brainDataKey(ctx, plane, agent)) });
+}
+
+export interface SnapshotInfo {
+  id: string;
+  at: string;
+  reason: string;
+  current: boolean;
+}
+
+export async function listSnapshots(ctx: HubContext, plane: string, agent: string): Promise<SnapshotInfo[]> {
+  const store = await brainStore(ctx, plane, agent);
+  const head = await store.readHead();
+  return (await store.listSnapshots()).map((id) => {
+    const p = parseManifestId(id);
+    return { id, at: new Date(p?.atMs ?? 0).toISOString(), reason: p?.reason ?? '?', current: id === head?.manifest };
+  });
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  snapshot: string;
+  takenAt: string;
+  restoreMs: number;
+  files: { expected: number; restored: number };
+  bytes: number;
+  databases: { name: string; integrity: string }[];
+  sessions: { restored: number; reported: number | null };
+  memoryFiles: { restored: number; reported: number | null };
+  /** Which report the counts were compared with. */
+  comparedWith: string;
+  problems: string[];
+}
+
+/**
+ * The restore drill: restores the current snapshot into a scratch directory on
+ * the hub, opens every database and runs integrity_check, and compares session
+ * and memory-file counts with what the live agent reported for that snapshot.
+ * The scratch directory is removed afterwards, whatever happens.
+ */
+export async function verifyBackup(ctx: HubContext, plane: string, agent: string, lastSync: SyncStatus__Output | null): Promise<VerifyReport> {
+  const store = await brainStore(ctx, plane, agent);
+  const head = await store.readHead();
+  if (!head) throw new PlaneError(ErrorCode.NotFound, `agent ${plane}/${agent} has no backup in ${store.bucket.url} yet`);
+  const manifest = await store.readManifest(head.manifest);
+  ensureDir(join(ctx.dataDir, 'tmp'), 0o700);
+  const scratch = await fs.mkdtemp(join(ctx.dataDir, 'tmp', 'verify-'));
+  try {
+    const t0 = Date.now();
+    const progress = await store.restore(manifest, { workspaceDir: join(scratch, 'workspace'), databaseDir: join(scratch, 'state') });
+    const restoreMs = Date.now() - t0;
+    const problems: string[] = [];
+    const databases = Object.keys(manifest.databases).map((name) => {
+      let integrity: string;
+      try {
+        integrity = integrityCheck(join(scratch, 'state', name));
+      } catch (err) {
+        integrity = `does not open: ${(err as Error).message}`;
+      }
+      if (integrity !== 'ok') problems.push(`${name}: ${integrity}`);
+      return { name, integrity };
+    });
+    let sessions = -1;
+    for (const name of Object.keys(manifest.databases)) {
+      const n = countSessions(join(scratch, 'state', name));
+      if (n >= 0) sessions = Math.max(0, sessions) + n;
+    }
+    const restoredFiles = await listFiles(join(scratch, 'workspace'));
+    const memoryFiles = restoredFiles.filter(isMemoryFile).length;
+    const expected = Object.keys(manifest.files).length;
+    if (restoredFiles.length !== expected) problems.push(`restored ${restoredFiles.length} files, snapshot lists ${expected}`);
+    // Compare with the agent's own report for this snapshot when it has one, else with what the agent recorded in the snapshot.
+    const sameSnapshot = lastSync?.snapshot === manifest.id;
+    const reportedSessions = sameSnapshot ? (lastSync?.sessions ?? null) : manifest.stats.sessions;
+    const reportedMemory = sameSnapshot ? (lastSync?.memoryFiles ?? null) : manifest.stats.memoryFiles;
+    if (reportedSessions !== null && reportedSessions !== sessions) problems.push(`sessions: restored ${sessions}, agent reported ${reportedSessions}`);
+    if (reportedMemory !== null && reportedMemory !== memoryFiles) problems.push(`memory files: restored ${memoryFiles}, agent reported ${reportedMemory}`);
+    return {
+      ok: problems.length === 0,
+      snapshot: manifest.id,
+      takenAt: new Date(manifest.createdAtMs).toISOString(),
+      restoreMs,
+      files: { expected, restored: restoredFiles.length },
+      bytes: progress.bytes,
+      databases,
+      sessions: { restored: sessions, reported: reportedSessions },
+      memoryFiles: { restored: memoryFiles, reported: reportedMemory },
+      comparedWith: sameSnapshot ? "the agent's last heartbeat" : `the counts recorded in the snapshot (the agent last reported ${lastSync?.snapshot || 'no snapshot'})`,
+      problems,
+    };
+  } finally {
+    await fs.rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/** Tables that hold logins, tokens and stored secrets in OpenClaw's databases: never copied to a clone. */
+const CREDENTIAL_TABLES = [
+  'auth_profile_store',
+  'auth_profile_state',
+  'secret_store_entries',
+  'mcp_oauth_stores',
+  'mcp_oauth_pending_authorizations',
+  'worker_environment_credentials',
+  'device_auth_tokens',
+  'device_bootstrap_tokens',
+  'gateway_origin_device_tokens',
+];
+
+/**
+ * Copies one agent's current brain to a new agent's namespace, re-encrypted
+ * under the new agent's own data key: workspace files (with the new SOUL.md
+ * when one is given) and the agent databases with every credential table
+ * emptied. The global state database (device identity, paired devices,
+ * approvals) is not copied: the clone is a new identity with its own secrets.
+ */
+export async function cloneBrain(ctx: HubContext, plane: string, from: string, to: string, options: { soul?: string } = {}): Promise<{ snapshot: string; files: number; databases: string[]; scrubbedTables: number }> {
+  const src = await brainStore(ctx, plane, from);
+  const manifest = await src.current();
+  if (!manifest) throw new PlaneError(ErrorCode.NotFound, `agent ${plane}/${from} has no brain in ${src.bucket.url} to clone`);
+  const dst = await brainStore(ctx, plane, to);
+  if (await dst.readHead()) throw new PlaneError(ErrorCode.AlreadyExists, `${plane}/${to} already has a brain in ${dst.bucket.url}; refusing to overwrite it`);
+  ensureDir(join(ctx.dataDir, 'tmp'), 0o700);
+  const scratch = await fs.mkdtemp(join(ctx.dataDir, 'tmp', 'clone-'));
+  try {
+    const agentDbs = Object.fromEntries(Object.entries(manifest.databases).filter(([name]) => name.startsWith('agents/')));
+    const files: Record<string, FileEntry> = {};
+    const only: BrainManifest = { ...manifest, databases: agentDbs };
+    await src.restore(only, { workspaceDir: join(scratch, 'workspace'), databaseDir: join(scratch, 'state') });
+    if (options.soul !== undefined) await fs.writeFile(join(scratch, 'workspace', 'SOUL.md'), options.soul, { mode: 0o600 });
+    const names = options.soul !== undefined && !manifest.files['SOUL.md'] ? [...Object.keys(manifest.files), 'SOUL.md'] : Object.keys(manifest.files);
+    for (const p of names) {
+      const path = join(scratch, 'workspace', p);
+      const st = await fs.stat(path);
+      const { chunks, size } = await dst.putFile(path);
+      files[p] = { size, chunks, mode: manifest.files[p]?.mode ?? 0o600, mtimeMs: Math.floor(st.mtimeMs) };
+    }
+    let scrubbedTables = 0;
+    const databases: Record<string, DatabaseEntry> = {};
+    for (const name of Object.keys(agentDbs)) {
+      const path = join(scratch, 'state', name);
+      const db = new Database(path);
+      try {
+        for (const t of CREDENTIAL_TABLES) {
+          if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(t)) {
+            db.exec(`DELETE FROM "${t}"`);
+            scrubbedTables++;
+          }
+        }
+        db.exec('VACUUM');
+      } finally {
+        db.close();
+      }
+      const { chunks, size } = await dst.putFile(path);
+      databases[name] = { size, chunks, takenAtMs: agentDbs[name]?.takenAtMs ?? Date.now() };
+    }
+    const memoryFiles = Object.keys(files).filter(isMemoryFile).length;
+    const committed = await dst.commit(
+      { reason: 'clone', files, databases, tombstones: {}, stats: { ...manifest.stats, files: Object.keys(files).length, memoryFiles } },
+      0,
+    );
+    return { snapshot: committed.id, files: Object.keys(files).length, databases: Object.keys(databases), scrubbedTables };
+  } finally {
+    await fs.rm(scratch, { recursive: true, force: true });
+  }
+}
+
+async function listFiles(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    const entries = await fs.readdir(rel ? join(root, rel) : root, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) await walk(r);
+      else out.push(r);
+    }
+  };
+  await walk('');
+  return out;
+}
