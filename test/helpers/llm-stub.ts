@@ -35,6 +35,8 @@ export interface LlmStubRequest {
   model: string;
   /** `stream` from the JSON body (false when absent). */
   stream: boolean;
+  /** The JSON body as text (what the model was sent: the conversation so far). */
+  bodyText: string;
 }
 
 interface Usage {
@@ -162,6 +164,7 @@ export class LlmStub {
       authorization: typeof auth === 'string' ? auth : undefined,
       model: typeof body['model'] === 'string' ? body['model'] : '',
       stream: body['stream'] === true,
+      bodyText: JSON.stringify(body),
     });
   }
 

@@ -1,12 +1,19 @@
 import Database from 'better-sqlite3';
 
-/** Rows in the sessions table, or -1 if the database has none. */
+/**
+ * Sessions in an OpenClaw database: rows of `session_windows` (OpenClaw 2026.9
+ * renamed its `sessions` table to that), or of `sessions` in older schemas;
+ * -1 when the database has neither.
+ */
 export function countSessions(path: string): number {
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
-    const t = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sessions'").get();
-    if (!t) return -1;
-    return (db.prepare('SELECT count(*) AS n FROM sessions').get() as { n: number }).n;
+    for (const table of ['session_windows', 'sessions']) {
+      if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table)) {
+        return (db.prepare(`SELECT count(*) AS n FROM "${table}"`).get() as { n: number }).n;
+      }
+    }
+    return -1;
   } finally {
     db.close();
   }
