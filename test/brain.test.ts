@@ -26,7 +26,7 @@ function databaseMentions(path: string, text: string): boolean {
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[];
-    return tables.some(({ name }) => (db.prepare(`SELECT * FROM "${name}"`).all() as unknown[]).some((row) => JSON.stringify(row).includes(text)));
+    return tables.some(({ name }) => (db.prepare(`SELECT * FROM "${name}"`).all()).some((row) => JSON.stringify(row).includes(text)));
   } finally {
     db.close();
   }
