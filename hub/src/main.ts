@@ -13,7 +13,7 @@ import { ApiTokens } from './store/api-tokens.ts';
 
 const USAGE = `usage:
   hub serve --data-dir DIR [--grpc-listen HOST:PORT] [--api-listen HOST:PORT] [--advertise HOST:PORT]
-            [--tls-name NAME]... [--heartbeat-interval-ms N]
+            [--tls-name NAME]... [--heartbeat-interval-ms N] [--bucket file:///DIR|gs://BUCKET[/PREFIX]]
   hub token create --data-dir DIR --name NAME --role admin|viewer --out FILE
   hub --version`;
 
@@ -25,6 +25,7 @@ async function serve(args: string[]): Promise<number> {
     advertise: { type: 'string' },
     'tls-name': { type: 'string', multiple: true },
     'heartbeat-interval-ms': { type: 'string' },
+    bucket: { type: 'string' },
   });
   if (!values['data-dir']) throw new PlaneError(ErrorCode.InvalidArgument, '--data-dir is required', { where: '--data-dir' });
   const grpcListen = hostPortFlag(values['grpc-listen'], 'grpc-listen');
@@ -37,6 +38,7 @@ async function serve(args: string[]): Promise<number> {
     ...(values.advertise ? { advertiseAddress: values.advertise } : {}),
     ...(values['tls-name'] ? { tlsNames: values['tls-name'] } : {}),
     ...(hb !== undefined ? { heartbeatIntervalMs: hb } : {}),
+    ...(values.bucket ? { bucketUrl: values.bucket } : {}),
   });
   const stopped = new Promise<void>((resolve) => {
     let stopping = false;
