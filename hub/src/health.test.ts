@@ -64,3 +64,18 @@ describe('evaluateHealth', () => {
     expect(y({ receivedAt: now, heartbeat: hb({ state: 'GATEWAY_STATE_INSTALLING', ready: false, lastError: 'installing openclaw@2026.9.6' }) })).toBe('yellow: installing openclaw@2026.9.6');
   });
 });
+
+describe('brain sync in health', () => {
+  const sync = (over: Partial<NonNullable<Heartbeat__Output['sync']>>): NonNullable<Heartbeat__Output['sync']> => ({
+    state: 'idle', lastSuccessMs: now, lagMs: 0, pendingChanges: 0, lastError: '', snapshot: 's', lastDbSnapshotMs: now, memoryFiles: 0, sessions: 0, files: 1, skippedFiles: 0, fence: 1, ...over,
+  });
+  const withSync = (s: NonNullable<Heartbeat__Output['sync']>): HealthInput => input({ heartbeat: { receivedAt: now - 100, heartbeat: hb({}, { sync: s }) }, syncLagYellowMs: 60_000 });
+
+  it('stays green while the brain is in sync, turns yellow on lag, failure or a lost lease', () => {
+    expect(evaluateHealth(withSync(sync({}))).color).toBe('green');
+    expect(evaluateHealth(withSync(sync({ lagMs: 59_000, pendingChanges: 2 }))).color).toBe('green');
+    expect(evaluateHealth(withSync(sync({ lagMs: 61_000, pendingChanges: 2, state: 'error', lastError: 'bucket down' })))).toEqual({ color: 'yellow', reason: 'brain sync lag 61s (2 pending): bucket down' });
+    expect(evaluateHealth(withSync(sync({ state: 'error', lastError: 'refusing to delete 30 of 40 workspace files' })))).toEqual({ color: 'yellow', reason: 'brain sync failing: refusing to delete 30 of 40 workspace files' });
+    expect(evaluateHealth(withSync(sync({ state: 'stale', lastError: 'stale writer: lease 1 < 2' })))).toEqual({ color: 'yellow', reason: 'brain sync stopped: stale writer: lease 1 < 2' });
+  });
+});
