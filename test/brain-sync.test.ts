@@ -271,3 +271,38 @@ describe('brain sync', () => {
     expect(statSync(join(b.workspace, 'SOUL.md')).size).toBe('complete'.length);
   });
 });
+
+describe('restore from a local bucket in worker threads', () => {
+  it('restores hundreds of files exactly, and refuses a tampered chunk', async () => {
+    const bucketDir = tmp('brain-bucket-');
+    const bucket = new LocalBucket(bucketDir);
+    const a = machine();
+    for (let d = 0; d < 10; d++) {
+      mkdirSync(join(a.workspace, 'memory', `d${d}`), { recursive: true });
+      for (let i = 0; i < 30; i++) writeFileSync(join(a.workspace, 'memory', `d${d}`, `${i}.md`), `note ${d}/${i} `.repeat(i + 1));
+    }
+    writeFileSync(join(a.workspace, 'big.bin'), Buffer.alloc(9 * 1024 * 1024, 7)); // three chunks
+    const s = sync(a, bucket, 1);
+    await s.restoreOnBoot();
+    await s.push({ reason: 'push' });
+    const b = machine();
+    const progress: string[] = [];
+    const boot = await sync(b, bucket, 2).restoreOnBoot({ onProgress: (m) => progress.push(m) });
+    expect(boot).toMatchObject({ action: 'restored', files: 301 });
+    for (let d = 0; d < 10; d++) for (let i = 0; i < 30; i += 7) expect(readFileSync(join(b.workspace, 'memory', `d${d}`, `${i}.md`), 'utf8')).toBe(`note ${d}/${i} `.repeat(i + 1));
+    expect(readFileSync(join(b.workspace, 'big.bin')).equals(Buffer.alloc(9 * 1024 * 1024, 7))).toBe(true);
+    expect(Math.floor(statSync(join(b.workspace, 'memory', 'd3', '5.md')).mtimeMs)).toBe(Math.floor(statSync(join(a.workspace, 'memory', 'd3', '5.md')).mtimeMs));
+    expect(progress.at(-1)).toMatch(/restoring brain: 301\/301 files/);
+
+    // Flip one byte of one sealed chunk: the restore fails and names it; nothing half-written is left as the file.
+    const chunks = join(bucketDir, 'planes', 'p', 'agents', 'a', 'chunks');
+    const sub = readdirSync(chunks)[0] as string;
+    const victim = join(chunks, sub, readdirSync(join(chunks, sub))[0] as string);
+    const bytes = readFileSync(victim);
+    bytes[bytes.length - 20] = (bytes[bytes.length - 20] ?? 0) ^ 0xff;
+    writeFileSync(victim, bytes);
+    const c = machine();
+    await expect(sync(c, bucket, 3).restoreOnBoot()).rejects.toThrow(/does not decrypt with this agent's data key \(wrong key, or the object was altered\)/);
+    expect(readdirSync(c.workspace, { recursive: true }).filter((f) => String(f).endsWith('.tmp'))).toEqual([]);
+  });
+});

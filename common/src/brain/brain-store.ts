@@ -6,6 +6,9 @@ import { ErrorCode, PlaneError } from '../errors.ts';
 import { type Bucket, isPreconditionFailure, listAll } from './bucket.ts';
 import type { BrainKey } from './brain-crypto.ts';
 import { checkBrainPath } from './brain-paths.ts';
+import { LocalBucket } from './local-bucket.ts';
+import type { RestoreJob, RestoreWorkerData, RestoreWorkerMessage } from './restore-worker.ts';
+import { Worker } from 'node:worker_threads';
 
 /** Files are cut into chunks of this size; a snapshot of a big database re-uploads only the chunks that changed. */
 export const CHUNK_BYTES = 4 * 1024 * 1024;
@@ -307,6 +310,7 @@ export class BrainStore {
       ...Object.entries(manifest.databases).map(([p, entry]) => ({ path: join(targets.databaseDir, p), entry, db: true })),
     ];
     for (const p of [...Object.keys(manifest.files), ...Object.keys(manifest.databases)]) checkBrainPath(p);
+    if (this.bucket instanceof LocalBucket && jobs.length >= 64) return this.#restoreInWorkers(jobs, this.bucket.root, options.onProgress);
     const progress: RestoreProgress = { done: 0, total: jobs.length, bytes: 0 };
     const made = new Set<string>();
     let lastReport = 0;
@@ -327,6 +331,62 @@ export class BrainStore {
       }
     });
     return progress;
+  }
+
+  /** Restore from a local-directory bucket in two worker threads, biggest files dealt out first. */
+  async #restoreInWorkers(
+    jobs: { path: string; entry: FileEntry | DatabaseEntry; db: boolean }[],
+    root: string,
+    onProgress?: (p: RestoreProgress) => void,
+  ): Promise<RestoreProgress> {
+    const sorted = [...jobs].sort((a, b) => b.entry.size - a.entry.size);
+    const parts: RestoreJob[][] = [[], []];
+    sorted.forEach((j, i) =>
+      parts[i % 2]?.push({ path: j.path, chunks: j.entry.chunks, size: j.entry.size, mode: 'mode' in j.entry ? j.entry.mode : 0o600, db: j.db, ...('mtimeMs' in j.entry ? { mtimeMs: j.entry.mtimeMs } : {}) }),
+    );
+    const file = new URL(import.meta.url.endsWith('.ts') ? './restore-worker.ts' : './restore-worker.js', import.meta.url);
+    const state = parts.map(() => ({ done: 0, bytes: 0 }));
+    let lastReport = 0;
+    const report = (force: boolean): void => {
+      if (!onProgress || (!force && Date.now() - lastReport < 500)) return;
+      lastReport = Date.now();
+      onProgress({ done: state.reduce((n, s) => n + s.done, 0), total: jobs.length, bytes: state.reduce((n, s) => n + s.bytes, 0) });
+    };
+    // Every worker runs to its end (a failed one stops at its first error), so no temp file is left behind.
+    const results = await Promise.allSettled(
+      parts.map(
+        (part, i) =>
+          new Promise<void>((resolve, reject) => {
+            const data: RestoreWorkerData = { key: this.#key.forWorkerThread(), root, chunkPrefix: `${this.prefix}chunks/`, jobs: part };
+            const w = new Worker(file, { workerData: data });
+            let settled = false;
+            w.on('message', (m: RestoreWorkerMessage) => {
+              if ('error' in m) {
+                settled = true;
+                reject(new PlaneError(ErrorCode.FailedPrecondition, `restore failed: ${m.error}`));
+                return;
+              }
+              state[i] = { done: m.done, bytes: m.bytes };
+              report(false);
+              if (m.final) {
+                settled = true;
+                resolve();
+              }
+            });
+            w.on('error', (err: Error) => {
+              settled = true;
+              reject(new PlaneError(ErrorCode.Internal, `restore worker failed: ${err.message}`, { cause: err }));
+            });
+            w.on('exit', (code) => {
+              if (!settled) reject(new PlaneError(ErrorCode.Internal, `restore worker exited with code ${code} before finishing`));
+            });
+          }),
+      ),
+    );
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    report(true);
+    return { done: jobs.length, total: jobs.length, bytes: state.reduce((n, s) => n + s.bytes, 0) };
   }
 
   async #restoreFile(entry: FileEntry | DatabaseEntry, path: string, mode: number): Promise<void> {

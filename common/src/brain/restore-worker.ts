@@ -1,0 +1,81 @@
+/**
+ * A restore worker thread for a local-directory bucket: reads sealed chunks
+ * straight from disk, opens and checks them, writes each file to a temp name
+ * and renames it into place, all with synchronous calls (two of these beat the
+ * async path by about 2x on 10,000 small files: the cost there is main-thread
+ * work per async call, not the disk).
+ */
+import { closeSync, constants as fsc, mkdirSync, openSync, readFileSync, renameSync, rmSync, utimesSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import { BrainKey } from './brain-crypto.ts';
+
+export interface RestoreJob {
+  path: string;
+  chunks: string[];
+  size: number;
+  mode: number;
+  mtimeMs?: number;
+  db: boolean;
+}
+
+export interface RestoreWorkerData {
+  key: Uint8Array;
+  /** The local bucket's directory. */
+  root: string;
+  chunkPrefix: string;
+  jobs: RestoreJob[];
+}
+
+export type RestoreWorkerMessage = { done: number; bytes: number; final?: boolean } | { error: string };
+
+function run(data: RestoreWorkerData): void {
+  const key = new BrainKey(Buffer.from(data.key));
+  const made = new Set<string>();
+  let done = 0;
+  let bytes = 0;
+  for (const job of data.jobs) {
+    const dir = dirname(job.path);
+    if (!made.has(dir)) {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      made.add(dir);
+    }
+    const tmp = `${job.path}.apb-${randomBytes(4).toString('hex')}.tmp`;
+    const fd = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, (job.mode & 0o777) | 0o600);
+    let written = 0;
+    try {
+      for (const c of job.chunks) {
+        const object = `${data.chunkPrefix}${c.slice(0, 2)}/${c}`;
+        let sealed: Buffer;
+        try {
+          sealed = readFileSync(join(data.root, ...object.split('/')), { flag: fsc.O_RDONLY | fsc.O_NOFOLLOW });
+        } catch {
+          throw new Error(`snapshot is missing chunk ${object}`);
+        }
+        const plain = key.openChunk(object, c, sealed);
+        writeSync(fd, plain);
+        written += plain.length;
+      }
+      if (written !== job.size) throw new Error(`${job.path}: restored ${written} bytes, snapshot says ${job.size}`);
+    } catch (err) {
+      closeSync(fd);
+      rmSync(tmp, { force: true });
+      throw err;
+    }
+    closeSync(fd);
+    if (job.mtimeMs !== undefined) utimesSync(tmp, new Date(job.mtimeMs), new Date(job.mtimeMs));
+    renameSync(tmp, job.path);
+    if (job.db) for (const s of ['-wal', '-shm', '-journal']) rmSync(job.path + s, { force: true });
+    done++;
+    bytes += job.size;
+    if (done % 250 === 0) parentPort?.postMessage({ done, bytes } satisfies RestoreWorkerMessage);
+  }
+  parentPort?.postMessage({ done, bytes, final: true } satisfies RestoreWorkerMessage);
+}
+
+try {
+  run(workerData as RestoreWorkerData);
+} catch (err) {
+  parentPort?.postMessage({ error: (err as Error).message } satisfies RestoreWorkerMessage);
+}
