@@ -2,10 +2,10 @@ import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentTurn } from './helpers/gateway.ts';
-import { type AgentJson, run, TestFleet, waitUntil } from './helpers/fleet.ts';
+import { agentTurn, openclawFleet } from './helpers/gateway.ts';
+import type { TestFleet} from './helpers/fleet.ts';
+import { type AgentJson, run, waitUntil } from './helpers/fleet.ts';
 import { LlmStub } from './helpers/llm-stub.ts';
-import { testRuntimeRoot } from './helpers/runtime-cache.ts';
 
 const MODEL_KEY = 'sk-brain-test-9c2e-not-a-real-key';
 const CODE_WORD = 'PLUM-4711';
@@ -60,24 +60,7 @@ describe('the brain outlives its machine', () => {
 
   beforeAll(async () => {
     const { baseUrl } = await stub.start();
-    fleet = new TestFleet({
-      heartbeatIntervalMs: 1000,
-      localRuntime: 'openclaw',
-      localRuntimeRoot: testRuntimeRoot(),
-      localProbeIntervalMs: 500,
-      localRpcIntervalMs: 2000,
-      localAgentEnv: { FAKEAI_API_KEY: MODEL_KEY },
-    });
-    await fleet.start();
-    const r = await fleet.api('POST', '/v1/planes', {
-      name: plane,
-      infraProvider: 'local',
-      models: {
-        tiers: { haiku: 'fakeai/fake-1', sonnet: 'fakeai/fake-1', opus: 'fakeai/fake-1' },
-        providers: { fakeai: { baseUrl, api: 'openai-completions', apiKeyEnv: 'FAKEAI_API_KEY', models: [{ id: 'fake-1', name: 'Fake 1' }] } },
-      },
-    });
-    expect(r.status).toBe(201);
+    fleet = await openclawFleet(plane, baseUrl, MODEL_KEY);
   });
   afterAll(async () => {
     await fleet.destroy();

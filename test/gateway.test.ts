@@ -2,10 +2,10 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentTurn } from './helpers/gateway.ts';
-import { type AgentJson, processAlive, run, TestFleet, waitUntil } from './helpers/fleet.ts';
+import { agentTurn, openclawFleet } from './helpers/gateway.ts';
+import type { TestFleet} from './helpers/fleet.ts';
+import { type AgentJson, processAlive, run, waitUntil } from './helpers/fleet.ts';
 import { LlmStub } from './helpers/llm-stub.ts';
-import { testRuntimeRoot } from './helpers/runtime-cache.ts';
 
 const CANARY_KEY = 'sk-canary-4b1d7f0e-not-a-real-key';
 
@@ -32,25 +32,7 @@ describe('agentd with the real OpenClaw gateway', () => {
 
   beforeAll(async () => {
     const { baseUrl } = await stub.start();
-    fleet = new TestFleet({
-      heartbeatIntervalMs: 1000,
-      localRuntime: 'openclaw',
-      localRuntimeRoot: testRuntimeRoot(),
-      localProbeIntervalMs: 500,
-      localRpcIntervalMs: 2000,
-      // agentd hands named model keys to its gateway; per-agent secret delivery replaces this later.
-      localAgentEnv: { FAKEAI_API_KEY: CANARY_KEY },
-    });
-    await fleet.start();
-    const r = await fleet.api('POST', '/v1/planes', {
-      name: plane,
-      infraProvider: 'local',
-      models: {
-        tiers: { haiku: 'fakeai/fake-1', sonnet: 'fakeai/fake-1', opus: 'fakeai/fake-1' },
-        providers: { fakeai: { baseUrl, api: 'openai-completions', apiKeyEnv: 'FAKEAI_API_KEY', models: [{ id: 'fake-1', name: 'Fake 1', cost: { input: 3, output: 15 } }] } },
-      },
-    });
-    expect(r.status).toBe(201);
+    fleet = await openclawFleet(plane, baseUrl, CANARY_KEY, { cost: { input: 3, output: 15 } });
   });
   afterAll(async () => {
     await fleet.destroy();

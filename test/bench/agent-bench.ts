@@ -30,6 +30,7 @@ import { LlmStub } from '../helpers/llm-stub.ts';
 import { testRuntimeRoot } from '../helpers/runtime-cache.ts';
 import { alive, cmdline, groupRssMb, memoryDetail, type MemoryDetail } from './proc-info.ts';
 import { CpuMeter, percentile, round } from './proc-stats.ts';
+import { benchMain } from './bench-main.ts';
 
 const USAGE = `usage: node test/bench/agent-bench.ts [--agents N] [--idle-s S] [--green-timeout-s S] [--timeout-s S]
        [--agentd-node-options FLAGS] [--agentd-env NAME=VALUE]... [--json]
@@ -519,43 +520,14 @@ function figureLines(r: Report): string[] {
   ];
 }
 
-async function main(): Promise<number> {
-  let o: Options;
-  try {
-    o = parseOptions(process.argv.slice(2));
-  } catch (err) {
-    console.error((err as Error).message);
-    return 2;
-  }
-  const timeout = setTimeout(() => {
-    progress(`global timeout of ${o.timeoutS} s reached; stopping`);
-    void cleanup().then(() => process.exit(3));
-  }, o.timeoutS * 1000);
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void cleanup().then(() => process.exit(130)));
-  try {
-    const report = await run(o);
-    if (o.json) {
-      console.log(JSON.stringify(report));
-      for (const line of figureLines(report)) progress(line);
-    } else {
-      console.log(figureLines(report).join('\n'));
-    }
-    return report.ok ? 0 : 1;
-  } catch (err) {
-    progress(`failed: ${(err as Error).message}`);
+benchMain({
+  parseOptions,
+  run,
+  figureLines,
+  cleanup,
+  progress,
+  onFailure: () => {
     const tail = hubLogTail();
-    if (tail) progress(`last hub log lines:\n${tail}`);
-    return 1;
-  } finally {
-    clearTimeout(timeout);
-    await cleanup();
-  }
-}
-
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err);
-    void cleanup().then(() => process.exit(1));
+    return tail ? `last hub log lines:\n${tail}` : undefined;
   },
-);
+});

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CpuMeter, memory, openFds, percentile, round } from './proc-stats.ts';
 import type { FanoutStatus, ParentMessage, ReadyMessage, RequestMessage, WindowStats, WorkerMessage } from './protocol.ts';
+import { benchMain } from './bench-main.ts';
 
 const USAGE = `usage: node test/bench/hub-bench.ts [--agents N] [--interval-ms MS] [--window-s S] [--settle-s S]
        [--workers N] [--concurrency N] [--timeout-s S] [--json]`;
@@ -403,37 +404,14 @@ function figureLines(r: Report): string[] {
   ];
 }
 
-async function main(): Promise<number> {
-  const o = parseOptions(process.argv.slice(2));
-  const timeout = setTimeout(() => {
-    progress(`global timeout of ${o.timeoutS} s reached; stopping`);
-    void cleanup().then(() => process.exit(3));
-  }, o.timeoutS * 1000);
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void cleanup().then(() => process.exit(130)));
-  try {
-    const report = await run(o);
-    if (o.json) {
-      console.log(JSON.stringify(report));
-      for (const line of figureLines(report)) progress(line);
-    } else {
-      console.log(figureLines(report).join('\n'));
-    }
-    return report.ok ? 0 : 1;
-  } catch (err) {
-    progress(`failed: ${(err as Error).message}`);
+benchMain({
+  parseOptions,
+  run,
+  figureLines,
+  cleanup,
+  progress,
+  onFailure: () => {
     const tail = hubLogTail();
-    if (tail) progress(`last hub log lines:\n${tail}`);
-    return 1;
-  } finally {
-    clearTimeout(timeout);
-    await cleanup();
-  }
-}
-
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err);
-    void cleanup().then(() => process.exit(1));
+    return tail ? `last hub log lines:\n${tail}` : undefined;
   },
-);
+});

@@ -29,6 +29,7 @@ import { BrainStore } from '../../common/src/brain/brain-store.ts';
 import { LocalBucket } from '../../common/src/brain/local-bucket.ts';
 import { Logger, type LogRecord } from '../../common/src/logger.ts';
 import { percentile, round } from './proc-stats.ts';
+import { benchMain } from './bench-main.ts';
 
 const USAGE = `usage: node test/bench/sync-bench.ts [--files N] [--mb MB] [--db-mb MB] [--seed N]
        [--latency-iterations N] [--resync-iterations N] [--restore-runs N] [--timeout-s S] [--keep] [--json]
@@ -842,41 +843,4 @@ function figureLines(r: Report): string[] {
   ];
 }
 
-async function main(): Promise<number> {
-  let o: Options;
-  try {
-    o = parseOptions(process.argv.slice(2));
-  } catch (err) {
-    console.error((err as Error).message);
-    return 2;
-  }
-  const timeout = setTimeout(() => {
-    progress(`global timeout of ${o.timeoutS} s reached; stopping`);
-    void cleanup().then(() => process.exit(3));
-  }, o.timeoutS * 1000);
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void cleanup().then(() => process.exit(130)));
-  try {
-    const report = await run(o);
-    if (o.json) {
-      console.log(JSON.stringify(report));
-      for (const line of figureLines(report)) progress(line);
-    } else {
-      console.log(figureLines(report).join('\n'));
-    }
-    return report.ok ? 0 : 1;
-  } catch (err) {
-    progress(`failed: ${(err as Error).stack ?? (err as Error).message}`);
-    return 1;
-  } finally {
-    clearTimeout(timeout);
-    await cleanup();
-  }
-}
-
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err);
-    void cleanup().then(() => process.exit(1));
-  },
-);
+benchMain({ parseOptions, run, figureLines, cleanup, progress });

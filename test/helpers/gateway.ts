@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PINNED_RUNTIME } from '../../agentd/src/runtime/pins.ts';
 import { testRuntimeRoot } from './runtime-cache.ts';
+import { TestFleet } from './fleet.ts';
 
 const OPENCLAW = join(testRuntimeRoot(), 'openclaw', PINNED_RUNTIME.openclaw, 'node_modules', 'openclaw', 'openclaw.mjs');
 const NODE = join(testRuntimeRoot(), 'node', PINNED_RUNTIME.node, 'node_modules', `node-${process.platform}-${process.arch}`, 'bin', 'node');
@@ -41,4 +42,31 @@ export function agentTurn(gatewayPid: number, port: number, message: string, tim
       },
     );
   });
+}
+
+/**
+ * A test hub whose local agents run real agentd + OpenClaw gateways, and a plane
+ * whose every model tier is fakeai/fake-1 on the LLM stub at `baseUrl`.
+ */
+export async function openclawFleet(plane: string, baseUrl: string, modelKey: string, model: Record<string, unknown> = {}): Promise<TestFleet> {
+  const fleet = new TestFleet({
+    heartbeatIntervalMs: 1000,
+    localRuntime: 'openclaw',
+    localRuntimeRoot: testRuntimeRoot(),
+    localProbeIntervalMs: 500,
+    localRpcIntervalMs: 2000,
+    // agentd hands named model keys to its gateway; per-agent secret delivery replaces this later.
+    localAgentEnv: { FAKEAI_API_KEY: modelKey },
+  });
+  await fleet.start();
+  const r = await fleet.api('POST', '/v1/planes', {
+    name: plane,
+    infraProvider: 'local',
+    models: {
+      tiers: { haiku: 'fakeai/fake-1', sonnet: 'fakeai/fake-1', opus: 'fakeai/fake-1' },
+      providers: { fakeai: { baseUrl, api: 'openai-completions', apiKeyEnv: 'FAKEAI_API_KEY', models: [{ id: 'fake-1', name: 'Fake 1', ...model }] } },
+    },
+  });
+  if (r.status !== 201) throw new Error(`create plane: ${r.status} ${JSON.stringify(r.body)}`);
+  return fleet;
 }

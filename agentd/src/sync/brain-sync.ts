@@ -598,12 +598,7 @@ export class BrainSync {
    * database snapshots, bounded by the deadline. Returns what happened.
    */
   async finalSync(deadlineMs: number): Promise<PushResult | { timedOut: true } | { failed: string }> {
-    this.#stopped = true;
-    this.#clearTimers();
-    for (const t of this.#tasks) await t.destroy();
-    this.#tasks = [];
-    await this.#watcher?.close();
-    this.#watcher = undefined;
+    await this.stop();
     if (this.#stale || !this.#fence()) return { failed: this.#stale ? this.#lastError : 'no writer lease' };
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<{ timedOut: true }>((resolve) => {

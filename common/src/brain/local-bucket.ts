@@ -82,18 +82,7 @@ export class LocalBucket implements Bucket {
         if (current !== options.ifGenerationMatch) throw new PreconditionFailedError(this.url, name, options.ifGenerationMatch);
       }
       try {
-        await fs.mkdir(dirname(path), { recursive: true });
-        const tmpDir = join(this.root, '.tmp');
-        await fs.mkdir(tmpDir, { recursive: true });
-        const tmp = join(tmpDir, `${randomBytes(8).toString('hex')}`);
-        const fh = await fs.open(tmp, 'wx', 0o600);
-        try {
-          await fh.writeFile(data);
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
-        await fs.rename(tmp, path);
+        await fs.rename(await this.#writeTemp(path, data), path);
       } catch (err) {
         throw this.#unavailable(err, name);
       }
@@ -110,28 +99,38 @@ export class LocalBucket implements Bucket {
    * this way; a lock file per write cost a create and a delete each.)
    */
   async #create(name: string, path: string, data: Buffer): Promise<{ generation: string }> {
-    const tmpDir = join(this.root, '.tmp');
-    const tmp = join(tmpDir, randomBytes(8).toString('hex'));
+    let tmp = '';
     try {
-      await fs.mkdir(dirname(path), { recursive: true });
-      await fs.mkdir(tmpDir, { recursive: true });
-      const fh = await fs.open(tmp, 'wx', 0o600);
-      try {
-        await fh.writeFile(data);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
+      tmp = await this.#writeTemp(path, data);
       await fs.link(tmp, path).catch((err: unknown) => {
         throw (err as NodeJS.ErrnoException).code === 'EEXIST' ? new PreconditionFailedError(this.url, name, '0') : err;
       });
     } catch (err) {
       throw this.#unavailable(err, name);
     } finally {
-      await fs.rm(tmp, { force: true }).catch(() => undefined);
+      if (tmp) await fs.rm(tmp, { force: true }).catch(() => undefined);
     }
     const after = await this.#stat(name);
     return { generation: after?.generation ?? '0' };
+  }
+
+  /** Writes data to a fresh temp file (fsynced) and makes the object's directory; returns the temp path. */
+  async #writeTemp(path: string, data: Buffer): Promise<string> {
+    await fs.mkdir(dirname(path), { recursive: true });
+    const tmpDir = join(this.root, '.tmp');
+    await fs.mkdir(tmpDir, { recursive: true });
+    const tmp = join(tmpDir, randomBytes(8).toString('hex'));
+    const fh = await fs.open(tmp, 'wx', 0o600);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } catch (err) {
+      await fh.close();
+      await fs.rm(tmp, { force: true }).catch(() => undefined);
+      throw err;
+    }
+    await fh.close();
+    return tmp;
   }
 
   async delete(name: string, options: { ifGenerationMatch?: string } = {}): Promise<void> {
