@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BrainKey } from '../common/src/brain/brain-crypto.ts';
-import { BrainStore, StaleWriterError } from '../common/src/brain/brain-store.ts';
+import { BrainStore, DEFAULT_RETENTION, retained, StaleWriterError } from '../common/src/brain/brain-store.ts';
 import { LocalBucket } from '../common/src/brain/local-bucket.ts';
 import { integrityCheck, countSessions } from '../common/src/brain/sqlite-checks.ts';
 import { Logger, type LogRecord } from '../common/src/logger.ts';
@@ -304,5 +304,47 @@ describe('restore from a local bucket in worker threads', () => {
     const c = machine();
     await expect(sync(c, bucket, 3).restoreOnBoot()).rejects.toThrow(/does not decrypt with this agent's data key \(wrong key, or the object was altered\)/);
     expect(readdirSync(c.workspace, { recursive: true }).filter((f) => String(f).endsWith('.tmp'))).toEqual([]);
+  });
+});
+
+describe('snapshot retention', () => {
+  const id = (atMs: number, reason = 'push'): string => `${new Date(atMs).toISOString().replace(/[-:]/g, '')}-${reason}-f1-abcdef`;
+  const now = Date.UTC(2026, 10, 21, 12, 0, 0);
+
+  it('keeps the last hour, one per hour for 48 h, one per day for 30 days, manual ones for 90 days, and the current one', () => {
+    const ids = [
+      id(now - 10 * 60_000), // within the hour
+      id(now - 50 * 60_000),
+      id(now - 3 * 3600_000 - 20 * 60_000), // hour bucket: newest of that hour kept ...
+      id(now - 3 * 3600_000 - 30 * 60_000), // ... this older one in the same hour is not
+      id(now - 10 * 86_400_000), // newest of its day
+      id(now - 10 * 86_400_000 - 60_000),
+      id(now - 40 * 86_400_000), // too old for daily
+      id(now - 60 * 86_400_000, 'manual'), // manual: kept 90 days
+      id(now - 100 * 86_400_000, 'manual'),
+      id(now - 200 * 86_400_000), // current snapshot: always kept
+    ];
+    const keep = retained(ids, ids[9] as string, DEFAULT_RETENTION, now);
+    expect(ids.map((x) => keep.has(x))).toEqual([true, true, true, false, true, false, false, true, false, true]);
+  });
+
+  it('prune deletes unkept snapshots and chunks nothing kept references, and the brain still restores', async () => {
+    const bucket = new LocalBucket(tmp('brain-bucket-'));
+    const a = machine();
+    const s = sync(a, bucket, 1);
+    await s.restoreOnBoot();
+    for (let i = 0; i < 5; i++) {
+      writeFileSync(join(a.workspace, 'MEMORY.md'), `version ${i}`);
+      await s.push({ reason: 'push', full: true });
+    }
+    const store = new BrainStore({ bucket, plane: 'p', agent: 'a', key });
+    expect(await store.listSnapshots()).toHaveLength(5);
+    // Two days later nothing is within the hour: one snapshot per hour is kept (all five are in one hour), and
+    // chunks only old snapshots used are past the grace period.
+    const r = await store.prune(DEFAULT_RETENTION, Date.now() + 2 * 86_400_000);
+    expect(r).toMatchObject({ snapshotsDeleted: 4, snapshotsKept: 1, chunksDeleted: 4 });
+    const b = machine();
+    await sync(b, bucket, 2).restoreOnBoot();
+    expect(readFileSync(join(b.workspace, 'MEMORY.md'), 'utf8')).toBe('version 4');
   });
 });
