@@ -8,7 +8,7 @@ import type { HubContext } from './hub-context.ts';
 import type { AgentRecord, AgentSpec, CommandRecord, Health, PlaneRecord, PlaneSpec } from './model.ts';
 import { TERMINAL_COMMAND_STATES } from './model.ts';
 import type { HeartbeatRecord } from './store/heartbeat-store.ts';
-import { brainStore, cloneBrain, listSnapshots, type SnapshotInfo, verifyBackup, type VerifyReport } from './brain/brain-ops.ts';
+import { brainStore, cloneBrain, listSnapshots, purgeBrain, type SnapshotInfo, verifyBackup, type VerifyReport } from './brain/brain-ops.ts';
 
 export interface AgentView extends AgentRecord {
   health: Health;
@@ -170,8 +170,10 @@ export class Fleet {
     await this.#ctx.infra.get(plane.spec.infraProvider).deprovision(agent.id);
     this.#ctx.sessions.get(agent.id)?.close(grpc.status.UNAUTHENTICATED, 'agent removed');
     this.#ctx.heartbeats.forget(agent.id);
+    // The machine is gone; its brain and data key go too, checked empty before this reports success.
+    const purged = await purgeBrain(this.#ctx, planeName, name);
     this.#ctx.agents.delete(agent.id);
-    this.#ctx.audit.record({ actor, action: 'agent.remove', plane: planeName, agent: name, outcome: 'ok' });
+    this.#ctx.audit.record({ actor, action: 'agent.remove', plane: planeName, agent: name, outcome: 'ok', detail: purged });
   }
 
   /**

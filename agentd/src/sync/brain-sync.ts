@@ -322,6 +322,8 @@ export class BrainSync {
         },
         { name, noOverlap: true, unref: true },
       );
+    // Anything found at boot (a new brain, unpushed local changes) goes up now, not at the next cron.
+    if (this.#firstDirtyAt !== undefined) this.#schedule();
     this.#tasks = [
       task(s.reconcileCron, 'brain-reconcile', async () => {
         this.#fullPending = true;

@@ -5,6 +5,7 @@ import { BrainKey } from '../../../common/src/brain/brain-crypto.ts';
 import { isMemoryFile } from '../../../common/src/brain/brain-paths.ts';
 import { BrainStore, type BrainManifest, type DatabaseEntry, type FileEntry, parseManifestId } from '../../../common/src/brain/brain-store.ts';
 import { openBucket } from '../../../common/src/brain/open-bucket.ts';
+import { listAll } from '../../../common/src/brain/bucket.ts';
 import { countSessions, integrityCheck } from '../../../common/src/brain/sqlite-checks.ts';
 import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
 import { ensureDir } from '../../../common/src/files.ts';
@@ -213,4 +214,25 @@ async function listFiles(root: string): Promise<string[]> {
   };
   await walk('');
   return out;
+}
+
+/**
+ * Deletes an agent's brain from the bucket and its data key, then checks that
+ * nothing is left under its prefix or in its secret namespace. Used when the
+ * agent is removed: a later agent of the same name starts blank, with a new key.
+ */
+export async function purgeBrain(ctx: HubContext, plane: string, agent: string): Promise<{ objectsDeleted: number; secretsDeleted: number }> {
+  const bucket = await openBucket(ctx.brain.bucketUrl, ctx.brain.gcsApiEndpoint ? { gcsApiEndpoint: ctx.brain.gcsApiEndpoint } : {});
+  const prefix = `planes/${plane}/agents/${agent}/`;
+  // HEAD first: from then on no snapshot is current, whatever else a failure leaves.
+  await bucket.delete(`${prefix}HEAD`);
+  let objectsDeleted = 0;
+  for await (const o of listAll(bucket, prefix)) {
+    await bucket.delete(o.name);
+    objectsDeleted++;
+  }
+  const secretsDeleted = ctx.secrets.deleteNamespace(plane, agent);
+  const left = (await bucket.listPage(prefix, { maxResults: 1 })).objects.length + ctx.secrets.list(plane, agent).length;
+  if (left > 0) throw new PlaneError(ErrorCode.Internal, `purge of ${plane}/${agent} left data behind in ${bucket.url} or the secret store`);
+  return { objectsDeleted, secretsDeleted };
 }
