@@ -23,6 +23,9 @@ import {
   UpdateAgentBody,
   WaitBody,
   WaitQuery,
+  AuditEventBody,
+  AuditQuery,
+  AuditVerifyBody,
   BackupBody,
   CloneAgentBody,
   RestoreBody,
@@ -312,5 +315,21 @@ export function registerRoutes(app: FastifyInstance, ctx: HubContext, fleet: Fle
       const r = await fleet.cloneAgent(planeId, agentId, req.body as Static<typeof CloneAgentBody>, actorOf(req));
       return reply.code(201).send({ agent: r.agent, snapshot: r.brain.snapshot, files: r.brain.files, databases: r.brain.databases });
     },
+  });
+
+  // The audit log: who did what, never a value; a hash chain that verify walks.
+  app.get('/v1/audit', {
+    config: { role: 'admin' },
+    schema: { summary: 'Audit events, newest first', tags: ['audit'], querystring: AuditQuery, response: { 200: Type.Object({ events: Type.Array(AuditEventBody) }), ...errors } },
+    handler: async (req) => {
+      const q = req.query as Static<typeof AuditQuery>;
+      return { events: ctx.audit.list({ ...(q.plane ? { plane: q.plane } : {}), ...(q.agent ? { agent: q.agent } : {}), ...(q.since ? { sinceMs: Date.parse(q.since) } : {}), limit: q.limit ?? 200 }) };
+    },
+  });
+
+  app.post('/v1/audit/verify', {
+    config: { role: 'admin' },
+    schema: { summary: 'Walk the audit hash chain; reports changed or removed rows', tags: ['audit'], response: { 200: AuditVerifyBody, ...errors } },
+    handler: async () => ctx.audit.verify(),
   });
 }

@@ -190,3 +190,33 @@ export const VerifyBackupReport = Type.Object({
   comparedWith: Type.String(),
   problems: Type.Array(Type.String()),
 });
+
+export const AuditQuery = Type.Object(
+  {
+    plane: Type.Optional(Name),
+    agent: Type.Optional(Name),
+    since: Type.Optional(Type.String({ format: 'date-time' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000, default: 200 })),
+  },
+  { additionalProperties: false },
+);
+
+export const AuditEventBody = Type.Object({
+  id: Type.Integer(),
+  at: Type.Integer(),
+  actor: Type.String(),
+  action: Type.String(),
+  plane: Type.Union([Type.String(), Type.Null()]),
+  agent: Type.Union([Type.String(), Type.Null()]),
+  outcome: Type.String(),
+  detail: Type.Record(Type.String(), Type.Unknown()),
+  hash: Type.String(),
+});
+
+export const AuditVerifyBody = Type.Object({
+  ok: Type.Boolean(),
+  rows: Type.Integer(),
+  headHash: Type.Union([Type.String(), Type.Null()]),
+  headId: Type.Union([Type.Integer(), Type.Null()]),
+  problems: Type.Array(Type.Object({ id: Type.Integer(), problem: Type.String() })),
+});

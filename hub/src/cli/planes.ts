@@ -47,6 +47,9 @@ Brain (workspace + databases in the bucket)
   restore --plane P --name A [--at TIME | --snapshot ID]
   verify-backup --plane P --name A
   clone-agent --plane P --from A --name B --owner EMAIL [--soul-file FILE]
+Audit
+  audit [--plane P] [--name A] [--since TIME] [--limit N]
+  audit verify
 Embedded
   up -f planes.yaml [--data-dir DIR] [--grpc-listen H:P] [--api-listen H:P]
      [--heartbeat-interval-ms N] [--timeout-seconds N] [--runtime openclaw|placeholder] [--runtime-root DIR] [--verbose] [--json]
@@ -328,6 +331,30 @@ const commands: Record<string, Command> = {
     });
     if (out.json) out.printJson(r);
     else out.print(`${values.name}: created from ${values.from}'s brain (${r.files} files, databases ${r.databases.join(', ') || 'none'}; credentials not copied)`);
+    return ExitCode.Ok;
+  },
+
+  async audit(args, out) {
+    if (args[0] === 'verify') {
+      const { values } = parseFlags(args.slice(1), GLOBAL);
+      const r = await client(values).request<{ ok: boolean; rows: number; headHash: string | null; headId: number | null; problems: { id: number; problem: string }[] }>('POST', '/v1/audit/verify');
+      if (out.json) out.printJson(r);
+      else {
+        out.print(r.ok ? `audit log intact: ${r.rows} rows, head #${r.headId ?? '-'} ${r.headHash ?? ''}` : `audit log TAMPERED (${r.problems.length} problems in ${r.rows} rows):`);
+        for (const p of r.problems) out.print(`  row ${p.id}: ${p.problem}`);
+      }
+      return r.ok ? ExitCode.Ok : ExitCode.PartialFailure;
+    }
+    const { values } = parseFlags(args, { ...GLOBAL, plane: { type: 'string' }, name: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string' } });
+    if (values.since !== undefined && Number.isNaN(Date.parse(values.since))) throw new PlaneError(ErrorCode.InvalidArgument, `--since ${values.since}: not a date/time (use ISO 8601)`, { where: '--since' });
+    const q = new URLSearchParams();
+    if (values.plane) q.set('plane', values.plane);
+    if (values.name) q.set('agent', values.name);
+    if (values.since) q.set('since', new Date(Date.parse(values.since)).toISOString());
+    q.set('limit', String(intFlag(values.limit, 'limit') ?? 200));
+    const r = await client(values).request<{ events: Array<{ id: number; at: number; actor: string; action: string; plane: string | null; agent: string | null; outcome: string; detail: Record<string, unknown> }> }>('GET', `/v1/audit?${q.toString()}`);
+    if (out.json) out.printJson(r);
+    else out.print(table(['#', 'TIME', 'ACTOR', 'ACTION', 'AGENT', 'OUTCOME', 'DETAIL'], r.events.map((e) => [String(e.id), new Date(e.at).toISOString(), e.actor, e.action, e.plane ? `${e.plane}/${e.agent ?? '*'}` : '', e.outcome, JSON.stringify(e.detail)])));
     return ExitCode.Ok;
   },
 

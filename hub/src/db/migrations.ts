@@ -113,4 +113,14 @@ export const migrations: readonly string[] = [
     PRIMARY KEY (agent_id, boot_id)
   );
   `,
+  // 3: the audit log becomes a hash chain and append-only
+  `
+  ALTER TABLE audit_events ADD COLUMN prev_hash TEXT;
+  ALTER TABLE audit_events ADD COLUMN hash TEXT;
+  -- Rows from before the chain are hashed once (hash NULL -> value); a hashed row never changes.
+  CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events WHEN OLD.hash IS NOT NULL
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+  CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+  `,
 ];
