@@ -50,9 +50,12 @@ describe('REST API', () => {
     expect((await fleet.api('GET', '/v1/planes/rest/agents/r1', undefined, viewer)).status).toBe(200);
   });
 
-  it('lets a viewer read', async () => {
-    for (const r of fleet.hub.apiRoutes.filter((x) => x.method === 'GET' && x.url.startsWith('/v1/') && !x.url.includes(':commandId'))) {
-      expect((await fleet.api('GET', concrete(r.url), undefined, viewer)).status, r.url).toBe(200);
+  it('lets a viewer read, except the admin-only audit log', async () => {
+    const reads = fleet.hub.apiRoutes.filter((x) => x.method === 'GET' && x.url.startsWith('/v1/') && !x.url.includes(':commandId'));
+    expect(reads.filter((r) => r.role === 'admin').map((r) => r.url)).toEqual(['/v1/audit']);
+    for (const r of reads) {
+      expect((await fleet.api('GET', concrete(r.url), undefined, viewer)).status, r.url).toBe(r.role === 'admin' ? 403 : 200);
+      expect((await fleet.api('GET', concrete(r.url))).status, r.url).toBe(200);
     }
   });
 
