@@ -515,8 +515,6 @@ function figureLines(r: Report): string[] {
     `  gateway (OpenClaw's, for context)  RSS median ${fig(r.gateway.rssMbMedian)} MB (process group: ${fig(r.gateway.groupRssMbMedian)} MB in ${r.gateway.processes} process(es)),` +
       ` idle CPU median ${fig(r.gateway.idleCpuPercentMedian)} % of a core`,
     `  runtime check ${r.runtimeCheckS} s (not part of provision-to-green); agent removal ${r.perAgent.map((a) => (a.removeS === null ? '-' : `${a.removeS} s`)).join(', ')}`,
-    ...r.failures.map((f) => `  FAILED: ${f}`),
-    ...r.warnings.map((w) => `  warning: ${w}`),
   ];
 }
 
@@ -526,8 +524,5 @@ benchMain({
   figureLines,
   cleanup,
   progress,
-  onFailure: () => {
-    const tail = hubLogTail();
-    return tail ? `last hub log lines:\n${tail}` : undefined;
-  },
+  hubLogTail,
 });

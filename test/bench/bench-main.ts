@@ -4,17 +4,25 @@
  * whatever happens, and the exit code (0 ran and met, 1 failed or missed, 2 bad
  * options, 3 timed out, 130 interrupted).
  */
-export interface BenchSpec<O extends { timeoutS: number; json: boolean }, R extends { ok: boolean }> {
+interface BenchReport {
+  ok: boolean;
+  failures: string[];
+  warnings: string[];
+}
+
+export interface BenchSpec<O extends { timeoutS: number; json: boolean }, R extends BenchReport> {
   parseOptions: (argv: string[]) => O;
   run: (o: O) => Promise<R>;
+  /** The figures; failures and warnings are appended here. */
   figureLines: (r: R) => string[];
   cleanup: () => Promise<void>;
   progress: (line: string) => void;
-  /** Extra lines to print when the run throws (e.g. the hub's last log lines). */
-  onFailure?: () => string | undefined;
+  /** The hub's last log lines, printed when the run throws. */
+  hubLogTail?: () => string;
 }
 
-export function benchMain<O extends { timeoutS: number; json: boolean }, R extends { ok: boolean }>(spec: BenchSpec<O, R>): void {
+export function benchMain<O extends { timeoutS: number; json: boolean }, R extends BenchReport>(spec: BenchSpec<O, R>): void {
+  const lines = (r: R): string[] => [...spec.figureLines(r), ...r.failures.map((f) => `  FAILED: ${f}`), ...r.warnings.map((w) => `  warning: ${w}`)];
   const main = async (): Promise<number> => {
     let o: O;
     try {
@@ -32,15 +40,15 @@ export function benchMain<O extends { timeoutS: number; json: boolean }, R exten
       const report = await spec.run(o);
       if (o.json) {
         console.log(JSON.stringify(report));
-        for (const line of spec.figureLines(report)) spec.progress(line);
+        for (const line of lines(report)) spec.progress(line);
       } else {
-        console.log(spec.figureLines(report).join('\n'));
+        console.log(lines(report).join('\n'));
       }
       return report.ok ? 0 : 1;
     } catch (err) {
       spec.progress(`failed: ${(err as Error).stack ?? (err as Error).message}`);
-      const extra = spec.onFailure?.();
-      if (extra) spec.progress(extra);
+      const tail = spec.hubLogTail?.();
+      if (tail) spec.progress(`last hub log lines:\n${tail}`);
       return 1;
     } finally {
       clearTimeout(timeout);

@@ -399,8 +399,6 @@ function figureLines(r: Report): string[] {
     `  fan-out POST answered in ${f.postMs}ms, first agent got it at ${f.firstMs}ms; all results recorded at hub after ${f.resultsAtHubMs ?? `n/a (${f.resultsAtHub}/${r.agents})`}ms` +
       ` | setup: provision ${r.setup.provisionS}s, enrol+connect ${r.setup.connectS}s` +
       ` | simulator cpu=${r.simulatorCpuPercent.join('%,')}% (${r.workers} workers) | hub open fds=${r.hub.openFds} | stream drops=${h.disconnects}`,
-    ...r.failures.map((p) => `  FAILED: ${p}`),
-    ...r.warnings.map((p) => `  warning: ${p}`),
   ];
 }
 
@@ -410,8 +408,5 @@ benchMain({
   figureLines,
   cleanup,
   progress,
-  onFailure: () => {
-    const tail = hubLogTail();
-    return tail ? `last hub log lines:\n${tail}` : undefined;
-  },
+  hubLogTail,
 });

