@@ -44,3 +44,6 @@ export type { AgentPlaneClient } from './gen/agentplane/v1/AgentPlane.ts';
 export type { AgentPlaneHandlers } from './gen/agentplane/v1/AgentPlane.ts';
 export type { SyncStatus, SyncStatus__Output } from './gen/agentplane/v1/SyncStatus.ts';
 export type { BrainGrant, BrainGrant__Output } from './gen/agentplane/v1/BrainGrant.ts';
+export type { SecretManifest, SecretManifest__Output } from './gen/agentplane/v1/SecretManifest.ts';
+export type { SecretRequest__Output } from './gen/agentplane/v1/SecretRequest.ts';
+export type { SecretResponse, SecretResponse__Output } from './gen/agentplane/v1/SecretResponse.ts';

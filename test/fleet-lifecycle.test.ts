@@ -117,14 +117,14 @@ describe('fleet lifecycle', () => {
     const dir = fleet.agentDir(plane, 'a3');
     const brain = join(fleet.dataDir, 'bucket', 'planes', plane, 'agents', 'a3');
     await waitUntil(() => existsSync(join(brain, 'HEAD')), 10_000, 'the new agent to push its brain');
-    expect(fleet.hub.context.secrets.list(plane, 'a3').map((x) => x.name)).toEqual(['brain-data-key']);
+    expect((await fleet.hub.context.secrets.list(plane, 'a3')).map((x) => x.name)).toEqual(['brain-data-key']);
     const r = await fleet.api('DELETE', `/v1/planes/${plane}/agents/a3`);
     expect(r.status).toBe(200);
     await waitUntil(() => !processAlive(pid), 10_000, 'agentd to exit');
     expect(existsSync(dir)).toBe(false);
     expect((await fleet.api('GET', `/v1/planes/${plane}/agents/a3`)).status).toBe(404);
     expect(readdirSync(brain, { recursive: true }).filter((f) => statSync(join(brain, String(f))).isFile())).toEqual([]);
-    expect(fleet.hub.context.secrets.list(plane, 'a3')).toEqual([]);
+    expect(fleet.hub.context.db.prepare('SELECT COUNT(*) AS n FROM secrets WHERE plane = ? AND agent = ?').get(plane, 'a3')).toEqual({ n: 0 });
     // The name can be used again: a new agent, a new key, a blank brain.
     await fleet.addAgent(plane, 'a3');
     await fleet.waitFor(plane, 'a3', (x) => x.health.color === 'green');

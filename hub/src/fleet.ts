@@ -29,7 +29,7 @@ export interface AddAgentInput {
 }
 
 /** Commands agentd understands today, and who may send them through the generic path. */
-export const COMMAND_KINDS = ['restart', 'pause', 'resume', 'ping', 'logs', 'logs-stop', 'reconfigure', 'sync-now', 'restore'] as const;
+export const COMMAND_KINDS = ['restart', 'pause', 'resume', 'ping', 'logs', 'logs-stop', 'reconfigure', 'sync-now', 'restore', 'refresh-secrets', 'rotate-secrets'] as const;
 export type CommandKind = (typeof COMMAND_KINDS)[number];
 
 /**

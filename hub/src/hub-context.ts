@@ -11,7 +11,7 @@ import type { CommandStore } from './store/command-store.ts';
 import type { HeartbeatStore } from './store/heartbeat-store.ts';
 import type { PlanesStore } from './store/planes-store.ts';
 import type { WriterLeases } from './store/writer-leases.ts';
-import type { LocalSecretStore } from './secrets/local-secret-store.ts';
+import type { SecretsService } from './secrets/secrets-service.ts';
 import type { LogChunk__Output, Event__Output } from '../../proto/index.ts';
 
 export interface HubEvents {
@@ -41,7 +41,7 @@ export interface HubContext {
   readonly apiTokens: ApiTokens;
   readonly sessions: SessionRegistry;
   readonly infra: InfraRegistry;
-  readonly secrets: LocalSecretStore;
+  readonly secrets: SecretsService;
   readonly leases: WriterLeases;
   /** Where brains live (file:// or gs://) and, in tests, the GCS stand-in. */
   readonly brain: { bucketUrl: string; gcsApiEndpoint?: string; syncLagYellowMs: number };

@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { resolve } from 'node:path';
+import { validateDetailed } from 'node-cron';
 import { ErrorCode, PlaneError } from '../../common/src/errors.ts';
 import { validate } from '../../common/src/validate.ts';
 
@@ -33,6 +34,10 @@ export const HubOptionsSchema = Type.Object(
     gcsApiEndpoint: Type.Optional(Type.String({ pattern: '^https?://' })),
     /** An agent whose brain has had unsynced changes this long turns yellow. */
     syncLagYellowMs: Type.Integer({ minimum: 1000, default: 120_000 }),
+    /** Generated secrets (agent credential, gateway token) older than this are rotated by the schedule. */
+    secretRotationDays: Type.Integer({ minimum: 1, maximum: 3650, default: 90 }),
+    /** When the hub looks for agents due for rotation (node-cron; default daily at 03:17). */
+    secretRotationCron: Type.String({ default: '17 3 * * *' }),
   },
   { additionalProperties: false },
 );
@@ -46,6 +51,10 @@ export function compileHubOptions(options: HubOptions): CompiledHubOptions {
   const copy = structuredClone(options) as Record<string, unknown>;
   const compiled = validate(HubOptionsSchema, copy, 'hub options');
   compiled.dataDir = resolve(compiled.dataDir);
+  const cron = validateDetailed(compiled.secretRotationCron);
+  if (!cron.valid) {
+    throw new PlaneError(ErrorCode.InvalidArgument, `secretRotationCron ${JSON.stringify(compiled.secretRotationCron)} is not a cron expression: ${cron.errors.map((e) => `${e.field}: ${e.message}`).join('; ') || 'invalid'}`, { where: 'secretRotationCron' });
+  }
   if (!LOOPBACK.has(compiled.apiHost)) {
     // The REST API speaks plain HTTP with bearer tokens: keep it off the network
     // until it serves TLS (front it with a TLS proxy or an SSH/IAP tunnel).

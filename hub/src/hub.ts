@@ -29,6 +29,8 @@ import { HeartbeatStore } from './store/heartbeat-store.ts';
 import { PlanesStore } from './store/planes-store.ts';
 import { WriterLeases } from './store/writer-leases.ts';
 import { LocalSecretStore } from './secrets/local-secret-store.ts';
+import { SecretsService } from './secrets/secrets-service.ts';
+import { SecretRotation } from './secrets/secret-rotation.ts';
 import { ensureHubTls, type HubTls } from './tls/certificate-authority.ts';
 
 export type HubState = 'created' | 'starting' | 'running' | 'closing' | 'closed';
@@ -59,6 +61,7 @@ export class Hub {
   #local: LocalProvider | undefined;
   #endpoints: HubEndpoints | undefined;
   readonly #timers: NodeJS.Timeout[] = [];
+  #rotation: SecretRotation | undefined;
   #routes: ApiRoute[] = [];
   readonly #lastColor = new Map<string, HealthColor>();
   readonly #closing = new AbortController();
@@ -85,6 +88,11 @@ export class Hub {
   get context(): HubContext {
     if (!this.#ctx) throw new PlaneError(ErrorCode.FailedPrecondition, 'hub is not running');
     return this.#ctx;
+  }
+
+  get secretRotation(): SecretRotation {
+    if (!this.#rotation) throw new PlaneError(ErrorCode.FailedPrecondition, 'hub is not running');
+    return this.#rotation;
   }
 
   get fleet(): Fleet {
@@ -143,6 +151,8 @@ export class Hub {
     infra.register(this.#local);
     infra.register(new ManualProvider(join(o.dataDir, 'enrollment'), this.log));
 
+    const agents = new AgentsStore(db);
+    const audit = new AuditLog(db);
     let grpcAddress = '';
     const ctx: HubContext = {
       version: VERSION,
@@ -153,14 +163,14 @@ export class Hub {
       log: this.log,
       db,
       planes: new PlanesStore(db),
-      agents: new AgentsStore(db),
+      agents,
       commands: new CommandStore(db),
       heartbeats: new HeartbeatStore(db),
-      audit: new AuditLog(db),
+      audit,
       apiTokens,
       sessions: new SessionRegistry(),
       infra,
-      secrets: new LocalSecretStore(db, o.dataDir),
+      secrets: new SecretsService({ provider: new LocalSecretStore(db, o.dataDir), agents, audit, log: this.log.child('secrets') }),
       leases: new WriterLeases(db),
       brain: {
         bucketUrl: o.bucketUrl ?? pathToFileURL(join(o.dataDir, 'bucket')).href,
@@ -175,6 +185,13 @@ export class Hub {
     ctx.events.setMaxListeners(0);
     this.#ctx = ctx;
     this.#fleet = new Fleet(ctx);
+    const fleet = this.#fleet;
+    // A changed namespace reaches the agent as a command: stored, delivered once, answered.
+    ctx.secrets.onChange = (agent, reason) => {
+      fleet.sendCommand(agent.plane, agent.name, 'refresh-secrets', { reason }, 'hub');
+    };
+    this.#rotation = new SecretRotation(ctx, fleet, { rotationPeriodDays: o.secretRotationDays, rotationCron: o.secretRotationCron });
+    this.#rotation.start();
 
     const server = new grpc.Server({
       // Agents may not send HTTP/2 keepalive pings; liveness is the Heartbeat message.
@@ -189,7 +206,7 @@ export class Hub {
     this.#grpc = server;
     grpcAddress = o.advertiseAddress ?? `${o.grpcHost === '0.0.0.0' ? '127.0.0.1' : o.grpcHost}:${port}`;
 
-    const { app: api, routes } = await buildApi(ctx, this.#fleet);
+    const { app: api, routes } = await buildApi(ctx, this.#fleet, this.#rotation);
     this.#api = api;
     this.#routes = routes;
     try {
@@ -240,6 +257,7 @@ export class Hub {
     this.#transition('closing');
     this.#closing.abort();
     for (const t of this.#timers.splice(0)) clearInterval(t);
+    await this.#rotation?.stop();
     for (const s of this.#ctx?.sessions.all() ?? []) s.close(grpc.status.UNAVAILABLE, 'hub shutting down');
     await Promise.all([
       this.#api?.close(),
@@ -265,6 +283,7 @@ export class Hub {
     if (this.#state !== 'closing') this.#transition('closing');
     this.#closing.abort();
     for (const t of this.#timers.splice(0)) clearInterval(t);
+    await this.#rotation?.stop();
     this.#grpc?.forceShutdown();
     await this.#api?.close();
     this.#finish();

@@ -19,6 +19,10 @@ import type { LogChunk as _agentplane_v1_LogChunk, LogChunk__Output as _agentpla
 import type { LogLine as _agentplane_v1_LogLine, LogLine__Output as _agentplane_v1_LogLine__Output } from './agentplane/v1/LogLine.ts';
 import type { ModelUsage as _agentplane_v1_ModelUsage, ModelUsage__Output as _agentplane_v1_ModelUsage__Output } from './agentplane/v1/ModelUsage.ts';
 import type { ResourceUsage as _agentplane_v1_ResourceUsage, ResourceUsage__Output as _agentplane_v1_ResourceUsage__Output } from './agentplane/v1/ResourceUsage.ts';
+import type { SecretEntry as _agentplane_v1_SecretEntry, SecretEntry__Output as _agentplane_v1_SecretEntry__Output } from './agentplane/v1/SecretEntry.ts';
+import type { SecretManifest as _agentplane_v1_SecretManifest, SecretManifest__Output as _agentplane_v1_SecretManifest__Output } from './agentplane/v1/SecretManifest.ts';
+import type { SecretRequest as _agentplane_v1_SecretRequest, SecretRequest__Output as _agentplane_v1_SecretRequest__Output } from './agentplane/v1/SecretRequest.ts';
+import type { SecretResponse as _agentplane_v1_SecretResponse, SecretResponse__Output as _agentplane_v1_SecretResponse__Output } from './agentplane/v1/SecretResponse.ts';
 import type { SyncStatus as _agentplane_v1_SyncStatus, SyncStatus__Output as _agentplane_v1_SyncStatus__Output } from './agentplane/v1/SyncStatus.ts';
 import type { TokenUsage as _agentplane_v1_TokenUsage, TokenUsage__Output as _agentplane_v1_TokenUsage__Output } from './agentplane/v1/TokenUsage.ts';
 
@@ -49,6 +53,10 @@ export interface ProtoGrpcType {
       LogLine: MessageTypeDefinition<_agentplane_v1_LogLine, _agentplane_v1_LogLine__Output>
       ModelUsage: MessageTypeDefinition<_agentplane_v1_ModelUsage, _agentplane_v1_ModelUsage__Output>
       ResourceUsage: MessageTypeDefinition<_agentplane_v1_ResourceUsage, _agentplane_v1_ResourceUsage__Output>
+      SecretEntry: MessageTypeDefinition<_agentplane_v1_SecretEntry, _agentplane_v1_SecretEntry__Output>
+      SecretManifest: MessageTypeDefinition<_agentplane_v1_SecretManifest, _agentplane_v1_SecretManifest__Output>
+      SecretRequest: MessageTypeDefinition<_agentplane_v1_SecretRequest, _agentplane_v1_SecretRequest__Output>
+      SecretResponse: MessageTypeDefinition<_agentplane_v1_SecretResponse, _agentplane_v1_SecretResponse__Output>
       SyncStatus: MessageTypeDefinition<_agentplane_v1_SyncStatus, _agentplane_v1_SyncStatus__Output>
       TokenUsage: MessageTypeDefinition<_agentplane_v1_TokenUsage, _agentplane_v1_TokenUsage__Output>
     }

@@ -15,28 +15,25 @@ import type { HubContext } from '../hub-context.ts';
 export const BRAIN_KEY_NAME = 'brain-data-key';
 
 /** The brain's location, the agent's data key (created on first use) and its writer fence. */
-export function brainGrant(ctx: HubContext, plane: string, agent: string, fence: number): BrainGrant {
+export async function brainGrant(ctx: HubContext, plane: string, agent: string, fence: number): Promise<BrainGrant> {
   return {
     bucketUrl: ctx.brain.bucketUrl,
-    dataKey: brainDataKey(ctx, plane, agent),
+    dataKey: await brainDataKey(ctx, plane, agent),
     writerFence: fence,
     ...(ctx.brain.gcsApiEndpoint ? { gcsApiEndpoint: ctx.brain.gcsApiEndpoint } : {}),
   };
 }
 
 /** The agent's data key, kept in its own secret namespace; generated on first use. */
-export function brainDataKey(ctx: HubContext, plane: string, agent: string): Buffer {
-  const existing = ctx.secrets.get(plane, agent, BRAIN_KEY_NAME);
+export async function brainDataKey(ctx: HubContext, plane: string, agent: string): Promise<Buffer> {
+  const existing = await ctx.secrets.readForHub(plane, agent, BRAIN_KEY_NAME);
   if (existing) return existing;
-  const key = BrainKey.generate();
-  ctx.secrets.set(plane, agent, BRAIN_KEY_NAME, key);
-  ctx.audit.record({ actor: 'hub', action: 'secret.generate', plane, agent, outcome: 'ok', detail: { name: BRAIN_KEY_NAME } });
-  return key;
+  return (await ctx.secrets.generate('hub', plane, agent, BRAIN_KEY_NAME, 32)).value;
 }
 
 export async function brainStore(ctx: HubContext, plane: string, agent: string): Promise<BrainStore> {
   const bucket = await openBucket(ctx.brain.bucketUrl, ctx.brain.gcsApiEndpoint ? { gcsApiEndpoint: ctx.brain.gcsApiEndpoint } : {});
-  return new BrainStore({ bucket, plane, agent, key: new BrainKey(brainDataKey(ctx, plane, agent)) });
+  return new BrainStore({ bucket, plane, agent, key: new BrainKey(await brainDataKey(ctx, plane, agent)) });
 }
 
 export interface SnapshotInfo {
@@ -231,8 +228,8 @@ export async function purgeBrain(ctx: HubContext, plane: string, agent: string):
     await bucket.delete(o.name);
     objectsDeleted++;
   }
-  const secretsDeleted = ctx.secrets.deleteNamespace(plane, agent);
-  const left = (await bucket.listPage(prefix, { maxResults: 1 })).objects.length + ctx.secrets.list(plane, agent).length;
-  if (left > 0) throw new PlaneError(ErrorCode.Internal, `purge of ${plane}/${agent} left data behind in ${bucket.url} or the secret store`);
+  const left = (await bucket.listPage(prefix, { maxResults: 1 })).objects.length;
+  if (left > 0) throw new PlaneError(ErrorCode.Internal, `purge of ${plane}/${agent} left data behind in ${bucket.url}`);
+  const secretsDeleted = await ctx.secrets.purge(plane, agent);
   return { objectsDeleted, secretsDeleted };
 }

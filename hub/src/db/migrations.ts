@@ -123,4 +123,13 @@ export const migrations: readonly string[] = [
   CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
   `,
+  // 4: secret kinds (generated ones rotate on a schedule) and when each agent's generated secrets last rotated
+  `
+  ALTER TABLE secrets ADD COLUMN kind TEXT NOT NULL DEFAULT 'external' CHECK (kind IN ('generated', 'external'));
+  CREATE TABLE secret_rotations (
+    agent_id TEXT PRIMARY KEY REFERENCES agents(id) ON DELETE CASCADE,
+    rotated_at INTEGER NOT NULL,
+    revision TEXT NOT NULL DEFAULT ''
+  );
+  `,
 ];

@@ -101,8 +101,11 @@ export function createAgentService(ctx: HubContext): AgentPlaneHandlers {
     const helloTimer = setTimeout(() => end(grpc.status.DEADLINE_EXCEEDED, 'no Hello within 10 s'), HELLO_TIMEOUT_MS);
     helloTimer.unref();
 
-    const onHello = (msg: NonNullable<AgentMessage__Output['hello']>): void => {
-      if (session) return end(grpc.status.INVALID_ARGUMENT, 'Hello sent twice on one stream');
+    // Messages that arrive while the Hello is being answered (it reads the secret store) wait here.
+    let helloPending: AgentMessage__Output[] | undefined;
+
+    const onHello = async (msg: NonNullable<AgentMessage__Output['hello']>): Promise<void> => {
+      if (session || helloPending) return end(grpc.status.INVALID_ARGUMENT, 'Hello sent twice on one stream');
       if (msg.agentId !== agentId) {
         ctx.audit.record({ actor: `agent:${agentId}`, action: 'agent.impersonation', plane: agent.plane, agent: agent.name, outcome: 'denied', detail: { claimed: msg.agentId } });
         return end(grpc.status.PERMISSION_DENIED, `stream is authenticated as ${agentId}; Hello claims ${msg.agentId}`);
@@ -115,6 +118,18 @@ export function createAgentService(ctx: HubContext): AgentPlaneHandlers {
         ctx.audit.record({ actor: `agent:${agentId}`, action: 'brain.lease_denied', plane: agent.plane, agent: agent.name, outcome: 'denied', detail: { bootId: msg.bootId } });
         return end(grpc.status.FAILED_PRECONDITION, lease.reason);
       }
+      helloPending = [];
+      let brain: Awaited<ReturnType<typeof brainGrant>>;
+      let secrets: Awaited<ReturnType<HubContext['secrets']['manifest']>>;
+      try {
+        brain = await brainGrant(ctx, agent.plane, agent.name, lease.fence);
+        secrets = await ctx.secrets.manifest(agent.plane, agent.name);
+      } catch (err) {
+        const e = PlaneError.from(err);
+        sessionLog.error('cannot answer Hello', { reason: e.message });
+        return end(e.grpcStatus, `hub cannot answer Hello: ${e.message}`);
+      }
+      if (ended) return;
       const sessionId = randomUUID();
       const s: AgentSession = {
         sessionId,
@@ -140,13 +155,15 @@ export function createAgentService(ctx: HubContext): AgentPlaneHandlers {
         capabilities: msg.capabilities,
       });
       const agentSpecJson = JSON.stringify(resolveAgentRuntimeSpec(ctx.planes.get(agent.plane), ctx.agents.getById(agentId)));
-      const brain = brainGrant(ctx, agent.plane, agent.name, lease.fence);
-      s.send({ helloAck: { heartbeatIntervalMs: ctx.heartbeatIntervalMs, hubVersion: ctx.version, serverTimeMs: Date.now(), sessionId, agentSpecJson, brain } });
+      s.send({ helloAck: { heartbeatIntervalMs: ctx.heartbeatIntervalMs, hubVersion: ctx.version, serverTimeMs: Date.now(), sessionId, agentSpecJson, brain, secrets } });
       sessionLog.info('agent connected', { bootId: msg.bootId, agentdVersion: msg.agentdVersion, writerFence: lease.fence });
       ctx.events.emit('connected', agentId);
       for (const cmd of ctx.commands.openFor(agentId)) {
         if (s.send(toWireCommand(cmd))) ctx.commands.markDelivered(cmd.id);
       }
+      const queued = helloPending;
+      helloPending = undefined;
+      for (const m of queued) onMessage(m);
     };
 
     const onResult = (r: CommandResult__Output): void => {
@@ -170,12 +187,31 @@ export function createAgentService(ctx: HubContext): AgentPlaneHandlers {
       ctx.events.emit('command', updated);
     };
 
-    call.on('data', (msg: AgentMessage__Output) => {
+    const onSecretRequest = async (req: NonNullable<AgentMessage__Output['secretRequest']>): Promise<void> => {
+      const current = ctx.agents.findById(agentId);
+      if (!current) return end(grpc.status.UNAUTHENTICATED, 'agent removed');
+      const res = await ctx.secrets.deliver(current, req);
+      session?.send({ secretResponse: res });
+    };
+
+    const onMessage = (msg: AgentMessage__Output): void => {
       if (ended) return;
+      if (helloPending && msg.body !== 'hello') {
+        helloPending.push(msg);
+        return;
+      }
       if (msg.body !== 'hello' && !session) return end(grpc.status.FAILED_PRECONDITION, 'first message must be Hello');
       switch (msg.body) {
         case 'hello':
-          return msg.hello ? onHello(msg.hello) : undefined;
+          if (msg.hello) {
+            onHello(msg.hello).catch((err: unknown) => end(grpc.status.INTERNAL, PlaneError.from(err).message));
+          }
+          return undefined;
+        case 'secretRequest':
+          if (msg.secretRequest) {
+            onSecretRequest(msg.secretRequest).catch((err: unknown) => sessionLog.error('secret request failed', { reason: PlaneError.from(err).message }));
+          }
+          return undefined;
         case 'heartbeat':
           if (msg.heartbeat) {
             ctx.heartbeats.put(agentId, msg.heartbeat);
@@ -196,7 +232,8 @@ export function createAgentService(ctx: HubContext): AgentPlaneHandlers {
         default:
           return end(grpc.status.INVALID_ARGUMENT, 'empty message');
       }
-    });
+    };
+    call.on('data', onMessage);
 
     const onGone = (): void => {
       clearTimeout(helloTimer);

@@ -4,21 +4,26 @@ import { join } from 'node:path';
 import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
 import { ensureDir, writeFileAtomic } from '../../../common/src/files.ts';
 import { type Db, statementCache } from '../db/database.ts';
-
-export interface SecretInfo {
-  name: string;
-  version: number;
-  updatedAt: number;
-}
+import {
+  checkSecretName,
+  checkSecretValue,
+  type SecretInfo,
+  type SecretKind,
+  type SecretScope,
+  type SecretsProvider,
+  type SecretValue,
+} from '../../../common/src/secrets/secrets-provider.ts';
 
 /**
  * The embedded secrets backend: values sealed with AES-256-GCM under a master
  * key file (0600, owned by the hub) and stored in the hub's SQLite, one
  * namespace per plane/agent. The database alone never reveals a value; the
  * additional data binds each sealed value to its plane, agent, name and
- * version, so a row copied elsewhere does not open.
+ * version, so a row copied elsewhere does not open. Only the latest version
+ * is kept: a rotated value is gone.
  */
-export class LocalSecretStore {
+export class LocalSecretStore implements SecretsProvider {
+  readonly name = 'local';
   readonly #master: Buffer;
   readonly #stmt: ReturnType<typeof statementCache>;
 
@@ -31,44 +36,58 @@ export class LocalSecretStore {
     return Buffer.from(`${plane}\0${agent}\0${name}\0${version}`);
   }
 
-  set(plane: string, agent: string, name: string, value: Buffer): SecretInfo {
+  async set(scope: SecretScope, name: string, value: Buffer, kind: SecretKind): Promise<SecretInfo> {
+    checkSecretName(name);
+    checkSecretValue(value, name);
+    const { plane, agent } = scope;
     const now = Date.now();
-    const prev = this.#stmt('SELECT version FROM secrets WHERE plane = ? AND agent = ? AND name = ?').get(plane, agent, name) as { version: number } | undefined;
+    const prev = this.#stmt('SELECT version, created_at AS createdAt FROM secrets WHERE plane = ? AND agent = ? AND name = ?').get(plane, agent, name) as { version: number; createdAt: number } | undefined;
     const version = (prev?.version ?? 0) + 1;
     const nonce = randomBytes(12);
     const c = createCipheriv('aes-256-gcm', this.#master, nonce);
     c.setAAD(this.#aad(plane, agent, name, version));
     const sealed = Buffer.concat([nonce, c.update(value), c.final(), c.getAuthTag()]);
     this.#stmt(
-      `INSERT INTO secrets (plane, agent, name, version, sealed, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (plane, agent, name) DO UPDATE SET version = excluded.version, sealed = excluded.sealed, updated_at = excluded.updated_at`,
-    ).run(plane, agent, name, version, sealed, now, now);
-    return { name, version, updatedAt: now };
+      `INSERT INTO secrets (plane, agent, name, version, sealed, kind, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (plane, agent, name) DO UPDATE SET version = excluded.version, sealed = excluded.sealed, kind = excluded.kind, updated_at = excluded.updated_at`,
+    ).run(plane, agent, name, version, sealed, kind, now, now);
+    return { name, version, kind, createdAt: prev?.createdAt ?? now, updatedAt: now };
   }
 
   /** The value, for delivery to the agent that owns it; never for an admin. */
-  get(plane: string, agent: string, name: string): Buffer | null {
+  async get(scope: SecretScope, name: string): Promise<SecretValue | null> {
+    const { plane, agent } = scope;
     const row = this.#stmt('SELECT version, sealed FROM secrets WHERE plane = ? AND agent = ? AND name = ?').get(plane, agent, name) as { version: number; sealed: Buffer } | undefined;
     if (!row) return null;
     const d = createDecipheriv('aes-256-gcm', this.#master, row.sealed.subarray(0, 12));
     d.setAAD(this.#aad(plane, agent, name, row.version));
     d.setAuthTag(row.sealed.subarray(row.sealed.length - 16));
     try {
-      return Buffer.concat([d.update(row.sealed.subarray(12, row.sealed.length - 16)), d.final()]);
+      return { value: Buffer.concat([d.update(row.sealed.subarray(12, row.sealed.length - 16)), d.final()]), version: row.version };
     } catch {
       throw new PlaneError(ErrorCode.Internal, `secret ${plane}/${agent}/${name} does not open with this hub's master key`);
     }
   }
 
-  list(plane: string, agent: string): SecretInfo[] {
-    return (this.#stmt('SELECT name, version, updated_at AS updatedAt FROM secrets WHERE plane = ? AND agent = ? ORDER BY name').all(plane, agent) as SecretInfo[]).map((r) => ({ ...r }));
+  async info(scope: SecretScope, name: string): Promise<SecretInfo | null> {
+    const row = this.#stmt(`SELECT ${INFO_COLUMNS} FROM secrets WHERE plane = ? AND agent = ? AND name = ?`).get(scope.plane, scope.agent, name) as SecretInfo | undefined;
+    return row ? { ...row } : null;
   }
 
-  /** Deletes the whole namespace; returns how many secrets went. */
-  deleteNamespace(plane: string, agent: string): number {
-    return this.#stmt('DELETE FROM secrets WHERE plane = ? AND agent = ?').run(plane, agent).changes;
+  async list(scope: SecretScope): Promise<SecretInfo[]> {
+    return (this.#stmt(`SELECT ${INFO_COLUMNS} FROM secrets WHERE plane = ? AND agent = ? ORDER BY name`).all(scope.plane, scope.agent) as SecretInfo[]).map((r) => ({ ...r }));
+  }
+
+  async delete(scope: SecretScope, name: string): Promise<boolean> {
+    return this.#stmt('DELETE FROM secrets WHERE plane = ? AND agent = ? AND name = ?').run(scope.plane, scope.agent, name).changes > 0;
+  }
+
+  async deleteNamespace(scope: SecretScope): Promise<number> {
+    return this.#stmt('DELETE FROM secrets WHERE plane = ? AND agent = ?').run(scope.plane, scope.agent).changes;
   }
 }
+
+const INFO_COLUMNS = 'name, version, kind, created_at AS createdAt, updated_at AS updatedAt';
 
 function loadMasterKey(path: string): Buffer {
   if (!existsSync(path)) {

@@ -142,6 +142,12 @@ export class AgentsStore {
     })();
   }
 
+  /** After a credential rotation made on the agent: only the new secret's hash ever reaches the hub. */
+  setCredentialHash(agentId: string, hash: string, now = Date.now()): void {
+    if (!/^[0-9a-f]{64}$/.test(hash)) throw new PlaneError(ErrorCode.InvalidArgument, 'credential hash must be 64 hex characters');
+    this.#q('UPDATE agents SET credential_hash = ?, updated_at = ? WHERE id = ?').run(hash, now, agentId);
+  }
+
   #issueCredential(agentId: string, now: number): string {
     const secret = newSecret();
     this.#q('UPDATE agents SET credential_hash = ?, enrolled_at = ?, updated_at = ? WHERE id = ?').run(hashSecret(secret), now, now, agentId);

@@ -5,6 +5,7 @@ import type { Heartbeat as _agentplane_v1_Heartbeat, Heartbeat__Output as _agent
 import type { CommandResult as _agentplane_v1_CommandResult, CommandResult__Output as _agentplane_v1_CommandResult__Output } from '../../agentplane/v1/CommandResult.ts';
 import type { LogChunk as _agentplane_v1_LogChunk, LogChunk__Output as _agentplane_v1_LogChunk__Output } from '../../agentplane/v1/LogChunk.ts';
 import type { Event as _agentplane_v1_Event, Event__Output as _agentplane_v1_Event__Output } from '../../agentplane/v1/Event.ts';
+import type { SecretRequest as _agentplane_v1_SecretRequest, SecretRequest__Output as _agentplane_v1_SecretRequest__Output } from '../../agentplane/v1/SecretRequest.ts';
 
 export interface AgentMessage {
   'hello'?: (_agentplane_v1_Hello | null);
@@ -12,7 +13,8 @@ export interface AgentMessage {
   'commandResult'?: (_agentplane_v1_CommandResult | null);
   'logChunk'?: (_agentplane_v1_LogChunk | null);
   'event'?: (_agentplane_v1_Event | null);
-  'body'?: "hello"|"heartbeat"|"commandResult"|"logChunk"|"event";
+  'secretRequest'?: (_agentplane_v1_SecretRequest | null);
+  'body'?: "hello"|"heartbeat"|"commandResult"|"logChunk"|"event"|"secretRequest";
 }
 
 export interface AgentMessage__Output {
@@ -21,5 +23,6 @@ export interface AgentMessage__Output {
   'commandResult'?: (_agentplane_v1_CommandResult__Output | null);
   'logChunk'?: (_agentplane_v1_LogChunk__Output | null);
   'event'?: (_agentplane_v1_Event__Output | null);
-  'body'?: "hello"|"heartbeat"|"commandResult"|"logChunk"|"event";
+  'secretRequest'?: (_agentplane_v1_SecretRequest__Output | null);
+  'body'?: "hello"|"heartbeat"|"commandResult"|"logChunk"|"event"|"secretRequest";
 }

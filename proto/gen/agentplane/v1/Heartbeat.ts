@@ -12,6 +12,9 @@ export interface Heartbeat {
   'gateway'?: (_agentplane_v1_GatewayStatus | null);
   'resources'?: (_agentplane_v1_ResourceUsage | null);
   'sync'?: (_agentplane_v1_SyncStatus | null);
+  /**
+   * SecretManifest.revision of the secrets agentd has loaded; empty before the first load.
+   */
   'secretsVersion'?: (string);
   'usage'?: (_agentplane_v1_TokenUsage | null);
   'paused'?: (boolean);
@@ -23,6 +26,9 @@ export interface Heartbeat__Output {
   'gateway': (_agentplane_v1_GatewayStatus__Output | null);
   'resources': (_agentplane_v1_ResourceUsage__Output | null);
   'sync': (_agentplane_v1_SyncStatus__Output | null);
+  /**
+   * SecretManifest.revision of the secrets agentd has loaded; empty before the first load.
+   */
   'secretsVersion': (string);
   'usage': (_agentplane_v1_TokenUsage__Output | null);
   'paused': (boolean);

@@ -1,6 +1,7 @@
 // Original file: proto/agentplane/v1/agentplane.proto
 
 import type { BrainGrant as _agentplane_v1_BrainGrant, BrainGrant__Output as _agentplane_v1_BrainGrant__Output } from '../../agentplane/v1/BrainGrant.ts';
+import type { SecretManifest as _agentplane_v1_SecretManifest, SecretManifest__Output as _agentplane_v1_SecretManifest__Output } from '../../agentplane/v1/SecretManifest.ts';
 import type { Long } from '@grpc/proto-loader';
 
 export interface HelloAck {
@@ -17,6 +18,10 @@ export interface HelloAck {
    * Where the brain lives and the writer lease for this boot.
    */
   'brain'?: (_agentplane_v1_BrainGrant | null);
+  /**
+   * Names and versions of the secrets in the agent's namespace: never values.
+   */
+  'secrets'?: (_agentplane_v1_SecretManifest | null);
 }
 
 export interface HelloAck__Output {
@@ -33,4 +38,8 @@ export interface HelloAck__Output {
    * Where the brain lives and the writer lease for this boot.
    */
   'brain': (_agentplane_v1_BrainGrant__Output | null);
+  /**
+   * Names and versions of the secrets in the agent's namespace: never values.
+   */
+  'secrets': (_agentplane_v1_SecretManifest__Output | null);
 }
