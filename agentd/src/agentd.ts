@@ -37,6 +37,10 @@ import { BrainStore, StaleWriterError } from '../../common/src/brain/brain-store
 import { openBucket } from '../../common/src/brain/open-bucket.ts';
 import { countSessions } from '../../common/src/brain/sqlite-checks.ts';
 import { existsSync } from 'node:fs';
+import { hashSecret, newSecret } from '../../common/src/ids.ts';
+import { CredentialStore } from './credential-store.ts';
+import { AgentSecrets } from './secrets/agent-secrets.ts';
+import { SecretResolverServer } from './secrets/secret-resolver-server.ts';
 
 /**
  * How a stop deadline is spent: up to 10 % (at most 2 s) letting running commands
@@ -69,6 +73,8 @@ export interface AgentdStatus {
   runtime: { kind: string; openclaw?: string; node?: string; port?: number; configPath?: string; installed?: boolean };
   gateway: GatewayStatus;
   usage: TokenUsage | null;
+  /** Names and versions only: values never leave agentd's memory except to the gateway. */
+  secrets: { revision: string; loaded: { name: string; version: number }[]; missing: string[]; resolverRequests: number; lastError: string };
 }
 
 export type AgentdState = 'created' | 'enrolling' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -111,6 +117,11 @@ export class Agentd {
   #grant: BrainGrant__Output | undefined;
   #grantWaiter: (() => void) | undefined;
   #fence = 0;
+  readonly #secrets: AgentSecrets;
+  #resolver: SecretResolverServer | undefined;
+  /** Secret loads run one at a time; a manifest that arrives during one queues another. */
+  #secretsChain: Promise<unknown> = Promise.resolve();
+  #credentialSwapAt = 0;
   /** 'late' when the gateway started on the local brain before the hub's grant arrived. */
   #brainBoot: 'pending' | 'late' | 'done' = 'pending';
 
@@ -119,6 +130,7 @@ export class Agentd {
     this.#ring = ring;
     this.#log = log.child('agentd', { plane: cfg.plane, agent: cfg.agent });
     this.#notify = new SdNotifier({ log: this.#log });
+    this.#secrets = new AgentSecrets(this.#log);
   }
 
   get state(): AgentdState {
@@ -169,6 +181,9 @@ export class Agentd {
     this.#journal.prune(7 * 24 * 3600_000);
     this.#operator = new OperatorServer(join(cfg.stateDir, 'agentd.sock'), { status: () => this.status(), doctor: () => this.doctor(), ring: this.#ring }, this.#log);
     await this.#operator.start();
+    ensureDir(join(cfg.stateDir, 'run'), 0o700);
+    this.#resolver = new SecretResolverServer(join(cfg.stateDir, 'run', 'secrets.sock'), (name) => this.#secrets.value(name), this.#log);
+    await this.#resolver.start();
 
     this.#transition('enrolling');
     void this.#notify.status('enrolling with the hub');
@@ -195,6 +210,8 @@ export class Agentd {
     });
     const conn = new HubConnection({
       credential: this.#credential,
+      credentialValue: () => this.#credential?.credential ?? '',
+      onUnauthenticated: () => this.#swapCredential(),
       hello: () => ({
         bootId: this.bootId,
         agentdVersion: VERSION,
@@ -211,6 +228,9 @@ export class Agentd {
     this.#conn = conn;
     conn.on('spec', (json) => this.#offerSpec(json));
     conn.on('brain', (grant) => this.#onGrant(grant));
+    conn.on('secrets', (manifest) => {
+      if (this.#secrets.offerManifest(manifest)) void this.#loadSecrets('hub manifest');
+    });
     this.#runner = new CommandRunner({
       journal: this.#journal,
       bootId: this.bootId,
@@ -227,6 +247,15 @@ export class Agentd {
     if (runtime instanceof OpenClawRuntime) await this.#install(runtime);
     if (this.#stopping.signal.aborted) return;
     await this.#prepareBrain();
+    if (this.#stopping.signal.aborted) return;
+    if (runtime instanceof OpenClawRuntime && !this.#secrets.loaded) {
+      this.#installing = 'waiting for the agent secrets from the hub';
+      const got = await this.#secrets.waitLoaded(cfg.secretsWaitMs, this.#stopping.signal);
+      this.#installing = '';
+      // Starting degraded is better than not starting: the missing names show in health, and the
+      // gateway reloads when the values arrive. Nothing is started with a blank value.
+      if (!got && !this.#stopping.signal.aborted) this.#log.warn('no secrets from the hub in time; starting the gateway without them', { waitedMs: cfg.secretsWaitMs });
+    }
     if (this.#stopping.signal.aborted) return;
     if (this.paused) {
       this.#log.info('agent is paused; not starting the gateway');
@@ -257,6 +286,8 @@ export class Agentd {
       manager,
       spec: () => this.spec(),
       log: this.#log,
+      secrets: this.#secrets,
+      secretsSocket: join(this.#cfg.stateDir, 'run', 'secrets.sock'),
     });
     this.#probe = new GatewayProbe({
       port: rt.gatewayPort,
@@ -428,6 +459,21 @@ export class Agentd {
     return new Map<string, CommandHandler | CommandSpec>([
       ...logsCommands(this.#ring, (m) => this.#conn?.send(m) ?? false),
       ['ping', async () => ({ pong: Date.now(), bootId: this.bootId })],
+      ['refresh-secrets', async () => this.#loadSecrets('refresh-secrets command')],
+      [
+        'rotate-secrets',
+        async (args) => {
+          const regenerate = args['regenerate'] !== false;
+          let credentialHash: string | undefined;
+          if (regenerate) {
+            credentialHash = this.#rotateCredential();
+            if (this.#runtime instanceof OpenClawRuntime) this.#runtime.rotateToken();
+          }
+          // External secrets are re-read; a new gateway token needs a restart to take effect.
+          const r = await this.#loadSecrets('rotate-secrets command', regenerate);
+          return { ...r, regenerated: regenerate ? ['agent-credential', 'gateway-token'] : [], ...(credentialHash ? { credentialHash } : {}) };
+        },
+      ],
       [
         'sync-now',
         async (args) => {
@@ -504,6 +550,75 @@ export class Agentd {
     ]);
   }
 
+  /**
+   * Loads the agent's secrets from the hub and applies them to a running gateway:
+   * `secrets reload` when only resolver-served values changed, a restart when a
+   * value the gateway holds in its environment changed (or restart is forced).
+   */
+  #loadSecrets(reason: string, forceRestart = false): Promise<{ revision: string; changed: string[]; missing: string[]; gateway: string }> {
+    const run = async (): Promise<{ revision: string; changed: string[]; missing: string[]; gateway: string }> => {
+      const conn = this.#conn;
+      if (!conn) throw new PlaneError(ErrorCode.Unavailable, 'not connected to the hub');
+      const r = await this.#secrets.load(conn);
+      const rt = this.#runtime;
+      const sup = this.#supervisor;
+      let gateway = 'unchanged';
+      const live = sup !== undefined && (sup.state.kind === 'running' || sup.state.kind === 'starting');
+      if (rt instanceof OpenClawRuntime && sup && live && !this.paused) {
+        const need = rt.requiredSecrets();
+        const envChanged = r.changed.some((n) => need.env.includes(n));
+        const execChanged = r.changed.some((n) => need.exec.includes(n));
+        if (forceRestart || envChanged) {
+          const s = await sup.restart();
+          gateway = s.kind === 'failed' ? `failed: ${s.reason}` : 'restarted';
+        } else if (execChanged) {
+          try {
+            await rt.reloadSecrets();
+            gateway = 'reloaded';
+          } catch (err) {
+            this.#log.warn('secrets reload failed; restarting the gateway', { reason: PlaneError.from(err).message });
+            const s = await sup.restart();
+            gateway = s.kind === 'failed' ? `failed: ${s.reason}` : 'restarted';
+          }
+        }
+      }
+      this.#log.info('secrets applied', { reason, revision: r.revision, changed: r.changed, missing: r.missing, gateway });
+      this.#conn?.heartbeatNow();
+      if (gateway.startsWith('failed')) throw new PlaneError(ErrorCode.FailedPrecondition, `gateway did not come back after new secrets: ${gateway}`);
+      return { revision: r.revision, changed: r.changed, missing: r.missing, gateway };
+    };
+    const next = this.#secretsChain.then(run, run);
+    this.#secretsChain = next.catch((err: unknown) => this.#log.error('loading secrets failed', { reason: PlaneError.from(err).message }));
+    return next;
+  }
+
+  /**
+   * Agent credential rotation, made on this machine: the hub learns only the
+   * new secret's hash (in this command's result) and switches to it. Until a
+   * connection proves which one the hub holds, the other is kept as the alternate.
+   */
+  #rotateCredential(): string {
+    const cur = this.#credential;
+    if (!cur) throw new PlaneError(ErrorCode.FailedPrecondition, 'not enrolled');
+    const secret = newSecret();
+    const next = { ...cur, credential: `apc1.${cur.agentId}.${secret}`, alternate: cur.credential };
+    new CredentialStore(this.#cfg.stateDir).save(next);
+    this.#credential = next;
+    this.#log.info('agent credential rotated; the hub switches on this command result');
+    return hashSecret(secret);
+  }
+
+  /** The hub refused our credential: try the alternate once (a rotation cut off half-way). */
+  #swapCredential(): boolean {
+    const cur = this.#credential;
+    if (!cur?.alternate || Date.now() - this.#credentialSwapAt < 30_000) return false;
+    this.#credentialSwapAt = Date.now();
+    const next = { ...cur, credential: cur.alternate, alternate: cur.credential };
+    new CredentialStore(this.#cfg.stateDir).save(next);
+    this.#credential = next;
+    return true;
+  }
+
   /** Sessions in the live databases and memory files in the workspace, as a restore should have left them. */
   async #brainCounts(): Promise<{ sessions: number; memoryFiles: number }> {
     const dbDir = join(this.#cfg.stateDir, 'openclaw');
@@ -567,7 +682,7 @@ export class Agentd {
       gateway,
       resources: this.#metrics?.sample(gateway.pid ? Number(gateway.pid) : undefined) ?? null,
       sync: this.#brain?.status() ?? { state: this.#syncEnabled ? (this.#grant ? 'restoring' : 'waiting-lease') : 'disabled', lastError: this.#syncEnabled ? this.#installing : '' },
-      secretsVersion: '',
+      secretsVersion: this.#secrets.revision,
       usage: this.#usage(),
       paused: this.paused,
     };
@@ -593,6 +708,13 @@ export class Agentd {
           : { kind: rt?.kind ?? 'none' },
       gateway: this.#gatewayStatus(),
       usage: this.#usage(),
+      secrets: {
+        revision: this.#secrets.revision,
+        loaded: this.#secrets.describe(),
+        missing: rt instanceof OpenClawRuntime ? rt.missingSecrets : [],
+        resolverRequests: this.#resolver?.served ?? 0,
+        lastError: this.#secrets.lastError,
+      },
     };
   }
 
@@ -631,6 +753,8 @@ export class Agentd {
     this.#conn?.heartbeatNow();
     await this.#conn?.close();
     await this.#operator?.close();
+    await this.#resolver?.close();
+    this.#secrets.wipe();
     this.#notify.close();
     this.#journal?.close();
     this.#transition('stopped');

@@ -39,6 +39,8 @@ export const AgentdConfigSchema = Type.Object(
     ),
     /** How long SIGTERM may take in total: drain the gateway, report, exit. */
     shutdownTimeoutMs: Type.Integer({ minimum: 1000, maximum: 600_000, default: 25_000 }),
+    /** How long the first gateway start waits for the agent's secrets from the hub; after that it starts degraded. */
+    secretsWaitMs: Type.Integer({ minimum: 0, maximum: 600_000, default: 15_000 }),
     /** Time a command may run before it is reported failed. */
     commandTimeoutMs: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 120_000 }),
     /** Brain sync to the bucket the hub names (needs runtime.workspaceDir). */

@@ -12,6 +12,11 @@ export interface StoredCredential {
   caPem: string;
   credential: string;
   enrolledAt: number;
+  /**
+   * During a credential rotation: the other credential (the new one until the
+   * hub confirms it, then the old one). Tried once when the hub refuses the current.
+   */
+  alternate?: string;
 }
 
 /** <stateDir>/credential.json, mode 0600, written atomically. */

@@ -5,7 +5,9 @@ import { isRetryableGrpcStatus } from '../../common/src/errors.ts';
 import { hubChannelOptions } from '../../common/src/hub-tls.ts';
 import type { Logger } from '../../common/src/logger.ts';
 import { loadContract } from '../../proto/index.ts';
-import type { AgentMessage, AgentPlaneClient, BrainGrant__Output, Command__Output, Heartbeat, HubMessage__Output } from '../../proto/index.ts';
+import { randomUUID } from 'node:crypto';
+import { ErrorCode, PlaneError } from '../../common/src/errors.ts';
+import type { AgentMessage, AgentPlaneClient, BrainGrant__Output, Command__Output, Heartbeat, HubMessage__Output, SecretManifest__Output, SecretResponse__Output } from '../../proto/index.ts';
 import type { StoredCredential } from './credential-store.ts';
 
 export interface HelloInfo {
@@ -26,10 +28,16 @@ interface ConnectionEvents {
   spec: [string];
   /** Where the brain lives, its data key and this boot's writer lease, from the HelloAck. */
   brain: [BrainGrant__Output];
+  /** Names and versions in the agent's secret namespace, from the HelloAck. */
+  secrets: [SecretManifest__Output];
 }
 
 export interface HubConnectionOptions {
   credential: StoredCredential;
+  /** The bearer credential to present; defaults to credential.credential (rotation swaps it). */
+  credentialValue?: () => string;
+  /** Called when the hub refuses the credential; returns true if another one should be tried now. */
+  onUnauthenticated?: () => boolean;
   hello: () => HelloInfo;
   heartbeat: () => Omit<Heartbeat, 'seq' | 'sentAtMs'>;
   log: Logger;
@@ -57,6 +65,7 @@ export class HubConnection extends EventEmitter<ConnectionEvents> {
   #lastAckAt = 0;
   #loop: Promise<void> | undefined;
   #sessionId = '';
+  readonly #secretWaiters = new Map<string, (r: SecretResponse__Output) => void>();
 
   constructor(options: HubConnectionOptions) {
     super();
@@ -104,6 +113,31 @@ export class HubConnection extends EventEmitter<ConnectionEvents> {
     return true;
   }
 
+  /**
+   * Asks the hub for secret values by name, over this agent's own stream.
+   * Values come back in memory only; the caller must not log or persist them.
+   */
+  requestSecrets(names: string[], timeoutMs = 10_000): Promise<SecretResponse__Output> {
+    const requestId = randomUUID();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#secretWaiters.delete(requestId);
+        reject(new PlaneError(ErrorCode.DeadlineExceeded, `the hub did not answer a secret request within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#secretWaiters.set(requestId, (r) => {
+        clearTimeout(timer);
+        this.#secretWaiters.delete(requestId);
+        if (r.error) reject(new PlaneError(ErrorCode.PermissionDenied, `hub refused the secret request: ${r.error}`));
+        else resolve(r);
+      });
+      if (!this.send({ secretRequest: { requestId, names } })) {
+        clearTimeout(timer);
+        this.#secretWaiters.delete(requestId);
+        reject(new PlaneError(ErrorCode.Unavailable, 'not connected to the hub'));
+      }
+    });
+  }
+
   /** Sends one heartbeat now (state changes should not wait for the timer). */
   heartbeatNow(): void {
     this.#seq += 1;
@@ -116,6 +150,10 @@ export class HubConnection extends EventEmitter<ConnectionEvents> {
       this.#set('connecting');
       const outcome = await this.#session(signal);
       if (signal.aborted) break;
+      if (outcome.fatal && outcome.unauthenticated && this.#o.onUnauthenticated?.()) {
+        this.#log.info('hub refused the credential; trying the rotated one');
+        continue;
+      }
       if (outcome.fatal) {
         this.emit('rejected', outcome.reason);
         this.#log.error('hub rejected this agent; retrying slowly', { reason: outcome.reason });
@@ -130,22 +168,22 @@ export class HubConnection extends EventEmitter<ConnectionEvents> {
   }
 
   /** One stream's life. Resolves when it ends, with why. */
-  #session(signal: AbortSignal): Promise<{ fatal: boolean; reason: string }> {
+  #session(signal: AbortSignal): Promise<{ fatal: boolean; reason: string; unauthenticated?: boolean }> {
     return new Promise((resolve) => {
       const md = new grpc.Metadata();
-      md.set('authorization', `Bearer ${this.#o.credential.credential}`);
+      md.set('authorization', `Bearer ${this.#o.credentialValue?.() ?? this.#o.credential.credential}`);
       const call = this.#client.Connect(md);
       this.#call = call;
       let timer: NodeJS.Timeout | undefined;
       let done = false;
-      const finish = (fatal: boolean, reason: string): void => {
+      const finish = (fatal: boolean, reason: string, unauthenticated = false): void => {
         if (done) return;
         done = true;
         clearInterval(timer);
         signal.removeEventListener('abort', onAbort);
         if (this.#call === call) this.#call = undefined;
         call.removeAllListeners('data');
-        resolve({ fatal, reason });
+        resolve({ fatal, reason, unauthenticated });
       };
       const onAbort = (): void => {
         // Half-close and wait for the hub's status, so everything written before
@@ -174,6 +212,7 @@ export class HubConnection extends EventEmitter<ConnectionEvents> {
             this.#set('connected');
             if (ack.agentSpecJson) this.emit('spec', ack.agentSpecJson);
             if (ack.brain) this.emit('brain', ack.brain);
+            if (ack.secrets) this.emit('secrets', ack.secrets);
             this.#log.info('connected to hub', { hub: this.#o.credential.hub, sessionId: ack.sessionId, heartbeatIntervalMs: this.#intervalMs });
             this.heartbeatNow();
             timer = setInterval(() => {
@@ -193,12 +232,15 @@ export class HubConnection extends EventEmitter<ConnectionEvents> {
           case 'command':
             if (msg.command) this.emit('command', msg.command);
             return;
+          case 'secretResponse':
+            if (msg.secretResponse) this.#secretWaiters.get(msg.secretResponse.requestId)?.(msg.secretResponse);
+            return;
           default:
             return;
         }
       });
       call.on('error', (err: grpc.ServiceError) => {
-        finish(!isRetryableGrpcStatus(err.code), `${grpc.status[err.code] ?? err.code}: ${err.details}`);
+        finish(!isRetryableGrpcStatus(err.code), `${grpc.status[err.code] ?? err.code}: ${err.details}`, err.code === grpc.status.UNAUTHENTICATED);
       });
       call.on('end', () => finish(false, 'hub ended the stream'));
       const hello = this.#o.hello();

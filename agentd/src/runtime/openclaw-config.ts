@@ -5,7 +5,14 @@ export interface RenderOptions {
   workspaceDir: string;
   port: number;
   logFile: string;
+  /** The exec SecretRef resolver agentd serves; custom providers' keys resolve through it. */
+  secretsResolver: { command: string; args: string[] };
 }
+
+/** The exec provider's alias in openclaw.json. */
+export const SECRETS_PROVIDER = 'agentd';
+/** The environment variable naming agentd's resolver socket (a path, not a secret). */
+export const SECRETS_SOCKET_ENV = 'AGENTD_SECRETS_SOCKET';
 
 /**
  * Our abstract tool names (the requirements doc's) mapped to OpenClaw tool
@@ -54,7 +61,8 @@ export function renderOpenClawConfig(spec: AgentRuntimeSpec, o: RenderOptions): 
       {
         baseUrl: p.baseUrl,
         api: p.api,
-        apiKey: { source: 'env', provider: 'default', id: p.apiKeyEnv },
+        // Resolved through agentd at start and on `secrets reload`: the key is never on disk.
+        apiKey: { source: 'exec', provider: SECRETS_PROVIDER, id: p.apiKeyEnv },
         models: p.models.map((m) => ({ id: m.id, name: m.name ?? m.id, ...(m.cost ? { cost: m.cost } : {}) })),
       },
     ]),
@@ -72,17 +80,33 @@ export function renderOpenClawConfig(spec: AgentRuntimeSpec, o: RenderOptions): 
     // Always a bounded base profile: an agent that lists only unmapped tools must not get OpenClaw's default.
     tools: { profile: 'messaging', ...(allow.length > 0 ? { allow } : {}) },
     memory: { search: { enabled: false } },
+    secrets: {
+      providers: {
+        [SECRETS_PROVIDER]: {
+          source: 'exec',
+          command: o.secretsResolver.command,
+          args: o.secretsResolver.args,
+          passEnv: [SECRETS_SOCKET_ENV],
+          jsonOnly: true,
+          timeoutMs: 5000,
+        },
+      },
+    },
     update: { checkOnStart: false, auto: { enabled: false } },
     logging: { file: o.logFile },
   };
   return deepMerge(config, spec.configOverrides);
 }
 
-/** Environment variable names holding model keys the rendered config refers to. */
-export function modelKeyEnvNames(spec: AgentRuntimeSpec): string[] {
+/**
+ * Secrets the rendered config needs, by name in the agent's namespace: custom
+ * providers' keys (resolved through agentd's exec resolver) and the built-in
+ * provider's key (OpenClaw reads it from the gateway's environment).
+ */
+export function requiredSecrets(spec: AgentRuntimeSpec): { exec: string[]; env: string[] } {
   const builtIn: Record<string, string> = { anthropic: 'ANTHROPIC_API_KEY', openai: 'OPENAI_API_KEY', google: 'GEMINI_API_KEY', xai: 'XAI_API_KEY' };
-  const names = Object.values(spec.providers).map((p) => p.apiKeyEnv);
+  const exec = [...new Set(Object.values(spec.providers).map((p) => p.apiKeyEnv))];
   const provider = spec.model.split('/')[0] ?? '';
-  if (builtIn[provider]) names.push(builtIn[provider]);
-  return [...new Set(names)];
+  const env = builtIn[provider] && !spec.providers[provider] ? [builtIn[provider]] : [];
+  return { exec, env };
 }

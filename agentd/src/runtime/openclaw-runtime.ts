@@ -9,7 +9,10 @@ import { ensureDir, writeFileAtomic } from '../../../common/src/files.ts';
 import type { Logger } from '../../../common/src/logger.ts';
 import type { ChildSpec } from '../supervisor/child-supervisor.ts';
 import type { GatewayRuntime } from './gateway-runtime.ts';
-import { modelKeyEnvNames, renderOpenClawConfig } from './openclaw-config.ts';
+import { realpathSync, existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { requiredSecrets, renderOpenClawConfig, SECRETS_SOCKET_ENV } from './openclaw-config.ts';
+import type { AgentSecrets } from '../secrets/agent-secrets.ts';
 import type { RuntimeManager, RuntimePaths, RuntimeSet } from './runtime-manager.ts';
 
 export interface OpenClawRuntimeOptions {
@@ -22,8 +25,10 @@ export interface OpenClawRuntimeOptions {
   /** The last spec the hub sent; undefined until the first one arrives. */
   spec: () => AgentRuntimeSpec | undefined;
   log: Logger;
-  /** agentd's own environment, from which named model keys are passed to the gateway. */
-  env?: NodeJS.ProcessEnv;
+  /** The agent's secrets (memory only): model keys for the gateway. */
+  secrets: AgentSecrets;
+  /** agentd's resolver socket (SecretResolverServer), passed to the resolver through the gateway's environment. */
+  secretsSocket: string;
   validateTimeoutMs?: number;
 }
 
@@ -75,9 +80,8 @@ export class OpenClawRuntime implements GatewayRuntime {
   readonly startupFatalExitCodes: Record<number, string> = { 1: 'OpenClaw exited 1 while starting: required secrets are missing' };
   readonly #o: OpenClawRuntimeOptions;
   /** 256 bits, base64url (43 chars); lives only in memory and the gateway's environment. */
-  readonly #token = randomBytes(32).toString('base64url');
+  #token = randomBytes(32).toString('base64url');
   #paths: RuntimePaths | undefined;
-  #missingKeys: string[] = [];
 
   constructor(options: OpenClawRuntimeOptions) {
     this.#o = options;
@@ -108,13 +112,37 @@ export class OpenClawRuntime implements GatewayRuntime {
     return this.#paths;
   }
 
+  /** A new gateway token; the gateway uses it from its next start. */
+  rotateToken(): void {
+    this.#token = randomBytes(32).toString('base64url');
+  }
+
+  /** Secret names the current spec needs: through the exec resolver, or in the gateway's environment. */
+  requiredSecrets(): { exec: string[]; env: string[] } {
+    const spec = this.#o.spec();
+    return spec ? requiredSecrets(spec) : { exec: [], env: [] };
+  }
+
   /**
-   * Model keys the config needs that agentd could not hand to the gateway, named
-   * as "env:NAME". OpenClaw's own degradedSecretOwners does not cover built-in
-   * providers that read their key from the environment, so agentd reports these.
+   * Secrets the config needs that agentd does not have, as "secret:NAME".
+   * OpenClaw's own degradedSecretOwners does not cover built-in providers that
+   * read their key from the environment, so agentd reports every missing one.
    */
   get missingSecrets(): string[] {
-    return this.#missingKeys.map((n) => `env:${n}`);
+    const r = this.requiredSecrets();
+    return [...r.exec, ...r.env].filter((n) => !this.#o.secrets.has(n)).map((n) => `secret:${n}`);
+  }
+
+  /** `openclaw secrets reload`: the running gateway re-resolves its SecretRefs through agentd. */
+  async reloadSecrets(): Promise<void> {
+    const paths = this.#paths;
+    if (!paths) throw new PlaneError(ErrorCode.FailedPrecondition, 'runtime not installed');
+    const { code, out } = await new Promise<{ code: number; out: string }>((resolve) => {
+      execFile(paths.nodeBin, [paths.openclawEntry, 'secrets', 'reload'], { env: this.cliEnv(), cwd: this.#o.stateDir, timeout: 30_000, maxBuffer: 1024 * 1024 }, (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: `${stdout}${stderr}` }),
+      );
+    });
+    if (code !== 0) throw new PlaneError(ErrorCode.Unavailable, `openclaw secrets reload exited ${code}: ${out.trim().slice(-300)}`);
   }
 
   /** Installs (or reuses) the pinned runtime. Long on first use; idempotent. */
@@ -131,6 +159,7 @@ export class OpenClawRuntime implements GatewayRuntime {
 
   #baseEnv(paths: RuntimePaths): Record<string, string | undefined> {
     return {
+      [SECRETS_SOCKET_ENV]: this.#o.secretsSocket,
       PATH: `${dirname(paths.nodeBin)}:/usr/local/bin:/usr/bin:/bin`,
       HOME: join(this.#o.stateDir, 'home'),
       LANG: 'C.UTF-8',
@@ -147,7 +176,13 @@ export class OpenClawRuntime implements GatewayRuntime {
     ensureDir(join(this.#o.stateDir, 'home'), 0o700);
     ensureDir(join(this.#o.stateDir, 'logs'), 0o700);
     ensureDir(this.#o.workspaceDir, 0o700);
-    const config = renderOpenClawConfig(spec, { workspaceDir: this.#o.workspaceDir, port: this.#o.port, logFile: this.logFile });
+    const config = renderOpenClawConfig(spec, {
+      workspaceDir: this.#o.workspaceDir,
+      port: this.#o.port,
+      logFile: this.logFile,
+      // OpenClaw refuses a symlinked exec command: name the real Node binary.
+      secretsResolver: { command: realpathSync(paths.nodeBin), args: [resolverScriptPath()] },
+    });
     writeFileAtomic(this.configPath, `${JSON.stringify(config, null, 2)}\n`, 0o600);
     const issues = await this.validate(paths);
     if (issues.length > 0) {
@@ -157,14 +192,12 @@ export class OpenClawRuntime implements GatewayRuntime {
         { cause: issues, where: this.configPath },
       );
     }
+    // Built-in providers read their key from the environment; a missing one is left out, never blank.
     const keys: Record<string, string> = {};
-    const missing: string[] = [];
-    for (const name of modelKeyEnvNames(spec)) {
-      const v = (this.#o.env ?? process.env)[name];
+    for (const name of requiredSecrets(spec).env) {
+      const v = this.#o.secrets.value(name);
       if (v) keys[name] = v;
-      else missing.push(name);
     }
-    this.#missingKeys = missing;
     return {
       command: paths.nodeBin,
       args: [paths.openclawEntry, 'gateway', 'run', '--port', String(this.#o.port), '--bind', 'loopback', '--auth', 'token'],
@@ -173,6 +206,7 @@ export class OpenClawRuntime implements GatewayRuntime {
         ...this.#baseEnv(paths),
         ...keys,
         OPENCLAW_GATEWAY_TOKEN: this.#token,
+        [SECRETS_SOCKET_ENV]: this.#o.secretsSocket,
         OPENCLAW_SUPERVISOR_MODE: 'external',
         OPENCLAW_SERVICE_REPAIR_POLICY: 'external',
         OPENCLAW_NO_AUTO_UPDATE: '1',
@@ -218,4 +252,13 @@ export class OpenClawRuntime implements GatewayRuntime {
       await sleep(250, signal);
     }
   }
+}
+
+/** bin/agentd-secret-resolver.js of this installation (repository or package; dist/ sits beside bin/). */
+export function resolverScriptPath(): string {
+  for (const rel of ['../../../bin/agentd-secret-resolver.js', '../../../../bin/agentd-secret-resolver.js']) {
+    const p = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(p)) return p;
+  }
+  throw new PlaneError(ErrorCode.FailedPrecondition, 'bin/agentd-secret-resolver.js is missing from this installation');
 }
