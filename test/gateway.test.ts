@@ -112,6 +112,7 @@ describe('agentd with the real OpenClaw gateway', () => {
   it('reports a broken config with OpenClaw’s own message and does not crash-loop', async () => {
     const r = await fleet.api('POST', `/v1/planes/${plane}/agents`, { name: 'broken', ownerEmail: 'b@example.com', configOverrides: { bogusTopLevel: true } });
     expect(r.status).toBe(201);
+    expect((await fleet.api('PUT', `/v1/planes/${plane}/agents/broken/secrets/FAKEAI_API_KEY`, { value: CANARY_KEY })).status).toBe(200);
     const a = (await fleet.waitFor(plane, 'broken', (x) => x.health.color === 'red' && x.connected, 120_000)) as FullAgent;
     expect(a.health.reason).toBe('gateway failed: OpenClaw config invalid: <root>: Unrecognized key: "bogusTopLevel"');
     expect(a.heartbeat?.heartbeat.gateway?.state).toBe('GATEWAY_STATE_FAILED');

@@ -276,6 +276,7 @@ async function measureAgent(o: Options, hub: HubClass, apiUrl: string, token: st
 
   const t0 = Date.now();
   await call('POST', `/v1/planes/${PLANE}/agents`, { name, ownerEmail: `${name}@example.com` });
+  await call('PUT', `/v1/planes/${PLANE}/agents/${name}/secrets/FAKEAI_API_KEY`, { value: MODEL_KEY });
   const postS = (Date.now() - t0) / 1000;
 
   const agentdPid = Number.parseInt(readFileSync(join(agentDir, 'agentd.pid'), 'utf8'), 10);
@@ -411,7 +412,7 @@ async function run(o: Options): Promise<Report> {
       localRuntime: 'openclaw',
       localRuntimeRoot: runtimeRoot,
       // No probe/poll overrides: agentd uses its production defaults. NODE_OPTIONS is agentd's alone (the gateway gets a clean environment).
-      localAgentEnv: { ...o.agentdEnv, FAKEAI_API_KEY: MODEL_KEY, NODE_OPTIONS: o.agentdNodeOptions },
+      localAgentEnv: { ...o.agentdEnv, NODE_OPTIONS: o.agentdNodeOptions },
     },
     (r) => live.logs.push(r),
   );

@@ -77,9 +77,16 @@ export class TestFleet {
     if (r.status !== 201) throw new Error(`create plane: ${r.status} ${JSON.stringify(r.body)}`);
   }
 
+  /** Secrets set on every agent right after addAgent creates it (through PUT .../secrets/KEY). */
+  agentSecrets: Record<string, string> = {};
+
   async addAgent(plane: string, name: string): Promise<AgentJson> {
     const r = await this.api<AgentJson>('POST', `/v1/planes/${plane}/agents`, { name, ownerEmail: `${name}@example.com` });
     if (r.status !== 201) throw new Error(`add agent: ${r.status} ${JSON.stringify(r.body)}`);
+    for (const [key, value] of Object.entries(this.agentSecrets)) {
+      const s = await this.api('PUT', `/v1/planes/${plane}/agents/${name}/secrets/${key}`, { value });
+      if (s.status !== 200) throw new Error(`set secret ${key}: ${s.status} ${JSON.stringify(s.body)}`);
+    }
     return r.body;
   }
 

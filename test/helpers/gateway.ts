@@ -55,9 +55,10 @@ export async function openclawFleet(plane: string, baseUrl: string, modelKey: st
     localRuntimeRoot: testRuntimeRoot(),
     localProbeIntervalMs: 500,
     localRpcIntervalMs: 2000,
-    // agentd hands named model keys to its gateway; per-agent secret delivery replaces this later.
-    localAgentEnv: { FAKEAI_API_KEY: modelKey },
   });
+  // Every agent added through the fleet gets the model key as its own secret, set
+  // through the REST API the way an admin would.
+  fleet.agentSecrets = { FAKEAI_API_KEY: modelKey };
   await fleet.start();
   const r = await fleet.api('POST', '/v1/planes', {
     name: plane,

@@ -6,6 +6,8 @@ import type { HubContext } from '../hub-context.ts';
 import { errorHandler, sendError } from './api-error.ts';
 import { authHook } from './auth.ts';
 import { registerRoutes } from './routes.ts';
+import { registerSecretRoutes } from './secret-routes.ts';
+import type { SecretRotation } from '../secrets/secret-rotation.ts';
 import { ErrorBody } from './schemas.ts';
 
 export interface ApiRoute {
@@ -18,7 +20,7 @@ export interface ApiRoute {
  * The admin REST API (fastify). Route schemas validate requests and are the
  * single source of the OpenAPI document served at /v1/openapi.json.
  */
-export async function buildApi(ctx: HubContext, fleet: Fleet): Promise<{ app: FastifyInstance; routes: ApiRoute[] }> {
+export async function buildApi(ctx: HubContext, fleet: Fleet, rotation: SecretRotation): Promise<{ app: FastifyInstance; routes: ApiRoute[] }> {
   const app = Fastify({
     logger: false,
     bodyLimit: 256 * 1024,
@@ -49,6 +51,7 @@ export async function buildApi(ctx: HubContext, fleet: Fleet): Promise<{ app: Fa
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true, version: ctx.version }));
   app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   registerRoutes(app, ctx, fleet);
+  registerSecretRoutes(app, ctx, rotation);
   await app.ready();
   return { app, routes };
 }

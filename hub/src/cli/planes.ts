@@ -47,6 +47,10 @@ Brain (workspace + databases in the bucket)
   restore --plane P --name A [--at TIME | --snapshot ID]
   verify-backup --plane P --name A
   clone-agent --plane P --from A --name B --owner EMAIL [--soul-file FILE]
+Secrets (values are write-only: stdin, a prompt, or --from-file; never argv)
+  secrets set --plane P --name A KEY [--from-file F]
+  secrets list --plane P --name A          secrets delete --plane P --name A KEY
+  rotate-secrets --plane P [--name A] [--no-wait] [--timeout-seconds N]
 Audit
   audit [--plane P] [--name A] [--since TIME] [--limit N]
   audit verify
@@ -358,8 +362,120 @@ const commands: Record<string, Command> = {
     return ExitCode.Ok;
   },
 
+  async secrets(args, out) {
+    const [sub, ...rest] = args;
+    if (sub === 'list') {
+      const values = agentFlags(rest);
+      const r = await client(values).request<{ provider: string; secrets: Array<{ name: string; version: number; kind: string; updatedAt: number }> }>('GET', `${agentPath(values)}/secrets`);
+      if (out.json) out.printJson(r);
+      else out.print(table(['NAME', 'VERSION', 'KIND', 'UPDATED'], r.secrets.map((x) => [x.name, String(x.version), x.kind, new Date(x.updatedAt).toISOString()])));
+      return ExitCode.Ok;
+    }
+    if (sub === 'set' || sub === 'delete') {
+      const { values, positionals } = parseFlags(rest, { ...GLOBAL, plane: { type: 'string' }, name: { type: 'string' }, 'from-file': { type: 'string' } }, true);
+      require_(values, 'plane', 'name');
+      const key = positionals[0];
+      if (!key || positionals.length > 1) throw new PlaneError(ErrorCode.InvalidArgument, `usage: planes secrets ${sub} --plane P --name A KEY${sub === 'set' ? ' (the value comes from stdin, a prompt, or --from-file; never from the command line)' : ''}`, { where: 'KEY' });
+      const path = `${agentPath(values)}/secrets/${enc(key)}`;
+      if (sub === 'delete') {
+        const r = await client(values).request<{ deleted: string }>('DELETE', path);
+        if (out.json) out.printJson(r);
+        else out.print(`${values.name}: deleted ${key}`);
+        return ExitCode.Ok;
+      }
+      const value = await readSecretValue(key, values['from-file']);
+      const r = await client(values).request<{ secret: { name: string; version: number } }>('PUT', path, { value: value.toString('base64'), encoding: 'base64' });
+      value.fill(0);
+      if (out.json) out.printJson(r);
+      else out.print(`${values.name}: ${key} set (version ${r.secret.version}); the agent reloads it`);
+      return ExitCode.Ok;
+    }
+    throw new PlaneError(ErrorCode.InvalidArgument, "usage: planes secrets set|list|delete --plane P --name A [KEY]", { where: 'secrets' });
+  },
+
+  async 'rotate-secrets'(args, out) {
+    const { values } = parseFlags(args, { ...GLOBAL, plane: { type: 'string' }, name: { type: 'string' }, 'no-wait': { type: 'boolean', default: false }, 'timeout-seconds': { type: 'string' } });
+    require_(values, 'plane');
+    const c = client(values);
+    const path = values.name ? `${agentPath(values)}/rotate-secrets` : `/v1/planes/${enc(values.plane)}/rotate-secrets`;
+    const { rotations } = await c.request<{ rotations: Array<{ agent: string; command: CommandView }> }>('POST', path);
+    const deadline = Date.now() + (intFlag(values['timeout-seconds'], 'timeout-seconds') ?? 180) * 1000;
+    const results: Array<{ agent: string; state: string; revision: string; gateway: string; error: string | null }> = [];
+    for (const [i, { agent: name, command: cmd }] of rotations.entries()) {
+      let cur: CommandView = cmd;
+      while (!values['no-wait'] && !TERMINAL.has(cur.state) && Date.now() < deadline) {
+        out.progress(`[${i}/${rotations.length} done] waiting for ${name}: ${cur.state}`);
+        const wait = Math.max(1, Math.min(30, Math.round((deadline - Date.now()) / 1000)));
+        cur = await c.request<CommandView>('GET', `/v1/planes/${enc(values.plane)}/agents/${enc(name)}/commands/${enc(cmd.id)}?waitSeconds=${wait}`);
+      }
+      const o = (cur.output ?? {}) as { revision?: string; gateway?: string };
+      results.push({ agent: name, state: cur.state, revision: o.revision ?? '', gateway: o.gateway ?? '', error: cur.errorMessage });
+    }
+    if (out.json) out.printJson({ results });
+    else out.print(table(['AGENT', 'RESULT', 'SECRETS', 'GATEWAY', 'ERROR'], results.map((r) => [r.agent, r.state, r.revision, r.gateway, r.error ?? ''])));
+    if (values['no-wait']) return ExitCode.Ok;
+    return results.every((r) => r.state === 'succeeded') ? ExitCode.Ok : ExitCode.PartialFailure;
+  },
+
   up: (args) => up(args),
 };
+
+const TERMINAL = new Set(['succeeded', 'failed', 'rejected', 'expired', 'interrupted']);
+
+/**
+ * A secret value from --from-file, from stdin when it is not a terminal, or from
+ * a prompt with echo off. Never from argv (the process list shows argv). One
+ * trailing newline is dropped: `echo KEY | planes secrets set` means KEY.
+ */
+async function readSecretValue(key: string, fromFile: string | undefined): Promise<Buffer> {
+  let value: Buffer;
+  if (fromFile) {
+    try {
+      value = readFileSync(fromFile);
+    } catch (err) {
+      throw new PlaneError(ErrorCode.InvalidArgument, `--from-file ${fromFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { where: '--from-file' });
+    }
+  } else if (!process.stdin.isTTY) {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    value = Buffer.concat(chunks);
+  } else {
+    value = await promptHidden(`value for ${key}: `);
+  }
+  if (value.at(-1) === 0x0a) value = value.subarray(0, value.at(-2) === 0x0d ? -2 : -1);
+  if (value.length === 0) throw new PlaneError(ErrorCode.InvalidArgument, `no value for ${key}: pipe it on stdin, use --from-file, or type it at the prompt`, { where: 'value' });
+  return value;
+}
+
+function promptHidden(question: string): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const stdin = process.stdin;
+    process.stderr.write(question);
+    stdin.setRawMode(true);
+    stdin.resume();
+    const bytes: number[] = [];
+    const onData = (chunk: Buffer): void => {
+      for (const b of chunk) {
+        if (b === 0x0d || b === 0x0a || b === 0x04) {
+          stdin.setRawMode(false);
+          stdin.pause();
+          stdin.off('data', onData);
+          process.stderr.write('\n');
+          resolve(Buffer.from(bytes));
+          return;
+        }
+        if (b === 0x03) {
+          stdin.setRawMode(false);
+          process.stderr.write('\n');
+          process.exit(130);
+        }
+        if (b === 0x7f) bytes.pop();
+        else bytes.push(b);
+      }
+    };
+    stdin.on('data', onData);
+  });
+}
 
 interface CommandView {
   id: string;

@@ -16,6 +16,9 @@ import { readFileSync } from 'node:fs';
  * table, then reports health changes until Ctrl-C, when it stops the agents and
  * the hub. State survives in the data dir: the next `up` resumes it.
  */
+/** Built-in providers' key variables that `up` turns into per-agent secrets. */
+const MODEL_KEY_VARS = ['ANTHROPIC_API_KEY', 'OPENAI_API_KEY', 'GEMINI_API_KEY', 'XAI_API_KEY'] as const;
+
 export async function up(args: string[]): Promise<number> {
   const { values } = parseFlags(args, {
     file: { type: 'string', short: 'f' },
@@ -107,6 +110,16 @@ export async function up(args: string[]): Promise<number> {
       await client.request('POST', `/v1/planes/${planeName}/agents`, { ...rest, ownerEmail: owner });
       say(`provisioned ${planeName}/${a.name} (local agentd process)`);
     }
+    // Convenience for the embedded setup: model keys in this shell's environment become each
+    // agent's own secret (through the API, like `planes secrets set`); the value is never printed.
+    for (const key of MODEL_KEY_VARS) {
+      const value = process.env[key];
+      if (!value) continue;
+      for (const a of file.spec.agents) {
+        await client.request('PUT', `/v1/planes/${planeName}/agents/${a.name}/secrets/${key}`, { value: Buffer.from(value).toString('base64'), encoding: 'base64' });
+      }
+      say(`set ${key} from the environment as a secret of ${file.spec.agents.length} agents`);
+    }
 
     const deadline = Date.now() + timeoutSeconds * 1000;
     let agents: AgentRow[] = [];
@@ -141,7 +154,7 @@ ${
   runtime === 'placeholder'
     ? 'Runtime: placeholder children (--runtime placeholder), no OpenClaw gateways.'
     : agents.some((a) => a.health.reason.startsWith('secret missing'))
-      ? 'Gateways are up without a model key (yellow: secret missing). To give them one for now, start with\n  ANTHROPIC_API_KEY=... npm start   (agentd passes named model keys to its gateway; per-agent secrets come next).'
+      ? 'Gateways are up without a model key (yellow: secret missing). Give an agent its key with\n  npm run planes -- secrets set --plane ' + planeName + ' --name AGENT ANTHROPIC_API_KEY   (reads the value from stdin or a prompt)\nor start with ANTHROPIC_API_KEY in the environment to set it for every agent.'
       : 'Gateways are up.'
 }
 Ctrl-C stops the agents and the hub.`);
