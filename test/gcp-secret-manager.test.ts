@@ -74,8 +74,8 @@ describe('Secret Manager provider on the gRPC stand-in', () => {
     expect(stored.get(id)).toEqual({
       labels: { plane: s.plane, agent: 'b-c', kind: 'external', 'managed-by': 'agents-plane' },
       versions: [
-        { number: 1, state: 'DESTROYED', hasData: false },
-        { number: 2, state: 'ENABLED', hasData: true },
+        { number: 1, state: 'DESTROYED', hasData: false, sentChecksum: true },
+        { number: 2, state: 'ENABLED', hasData: true, sentChecksum: true },
       ],
     });
     expect(stored.get(`ap_${s.plane}_b-c_gateway_token`)?.labels.kind).toBe('generated');
@@ -114,6 +114,20 @@ describe('Secret Manager provider on the gRPC stand-in', () => {
       await client.close();
     }
     expect(await p.get(s, 'ROTATED')).toEqual({ value: Buffer.from('three'), version: 3 });
+  });
+
+  it('checks what it reads against the CRC32C the service sends, and what it writes carries one', async () => {
+    const p = provider();
+    const s = scope();
+    const value = Buffer.from('sk-canary-crc-0123456789');
+    await p.set(s, 'K', value, 'external');
+    standin.corruptNextAccess();
+    const err = await failure(p.get(s, 'K'));
+    expect(err.code).toBe(ErrorCode.Internal);
+    expect(err.message).toMatch(/CRC32C/);
+    expect(err.message).not.toContain(value.toString());
+    expect((await p.get(s, 'K'))?.value.equals(value)).toBe(true);
+    expect(standin.secrets().get(secretId(s, 'K'))?.versions[0]?.sentChecksum).toBe(true);
   });
 
   it('a set left half-done earlier (two live versions) is cleaned up by the next set', async () => {

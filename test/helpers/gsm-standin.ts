@@ -35,8 +35,10 @@ export interface GsmStandin {
   /** The next `count` calls of `method` ('*' for any) fail with `code`, before doing anything. */
   fail(method: string, code: grpc.status, count?: number): void;
   clearFailures(): void;
+  /** The next AccessSecretVersion answers with a data_crc32c that does not match its data. */
+  corruptNextAccess(): void;
   /** What is stored, by secret id: labels, and each version's number and state. */
-  secrets(): Map<string, { labels: Record<string, string>; versions: { number: number; state: string; hasData: boolean }[] }>;
+  secrets(): Map<string, { labels: Record<string, string>; versions: { number: number; state: string; hasData: boolean; sentChecksum: boolean }[] }>;
   close(): Promise<void>;
 }
 
@@ -119,6 +121,7 @@ export async function startGsmStandin(options: { projectId?: string; projectNumb
   const requests: GsmStandin['requests'] = [];
   const failures: { method: string; code: grpc.status }[] = [];
   let seq = 0;
+  let corrupt = false;
 
   const parent = (name: string): void => {
     const m = /^projects\/([^/]+)$/.exec(name);
@@ -244,7 +247,9 @@ export async function startGsmStandin(options: { projectId?: string; projectNumb
       if (version.state !== 'ENABLED' || !version.data) {
         throw new RpcError(grpc.status.FAILED_PRECONDITION, `${secretName(secret.id)}/versions/${version.number} is in ${version.state} state.`);
       }
-      return { name: `${secretName(secret.id)}/versions/${version.number}`, payload: { data: version.data, dataCrc32c: String(crc32c(version.data)) } };
+      const checksum = (crc32c(version.data) + (corrupt ? 1 : 0)) % 2 ** 32;
+      corrupt = false;
+      return { name: `${secretName(secret.id)}/versions/${version.number}`, payload: { data: version.data, dataCrc32c: String(checksum) } };
     },
     ListSecretVersions: (req) => {
       const s = findSecret(str(req.parent));
@@ -318,11 +323,14 @@ export async function startGsmStandin(options: { projectId?: string; projectNumb
     clearFailures: () => {
       failures.length = 0;
     },
+    corruptNextAccess: () => {
+      corrupt = true;
+    },
     secrets: () =>
       new Map(
         [...secrets.values()].map((s) => [
           s.id,
-          { labels: { ...s.labels }, versions: s.versions.map((v) => ({ number: v.number, state: v.state, hasData: v.data !== null })) },
+          { labels: { ...s.labels }, versions: s.versions.map((v) => ({ number: v.number, state: v.state, hasData: v.data !== null, sentChecksum: v.checksum })) },
         ]),
       ),
     close: () =>
