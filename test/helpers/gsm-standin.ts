@@ -77,6 +77,18 @@ const SECRET_ID_RE = /^[A-Za-z0-9_-]{1,255}$/;
 const LABEL_KEY_RE = /^[\p{Ll}\p{Lo}][\p{Ll}\p{Lo}\p{N}_-]{0,62}$/u;
 const LABEL_VALUE_RE = /^[\p{Ll}\p{Lo}\p{N}_-]{0,63}$/u;
 const MAX_PAYLOAD = 64 * 1024;
+/** The permission each call checks, for realistic PERMISSION_DENIED messages. */
+const PERMISSION: Record<string, string> = {
+  CreateSecret: 'secretmanager.secrets.create',
+  GetSecret: 'secretmanager.secrets.get',
+  UpdateSecret: 'secretmanager.secrets.update',
+  DeleteSecret: 'secretmanager.secrets.delete',
+  ListSecrets: 'secretmanager.secrets.list',
+  AddSecretVersion: 'secretmanager.versions.add',
+  AccessSecretVersion: 'secretmanager.versions.access',
+  ListSecretVersions: 'secretmanager.versions.list',
+  DestroySecretVersion: 'secretmanager.versions.destroy',
+};
 /** What the server picks when page_size is 0 (the real one is not documented); small, so tests page. */
 const DEFAULT_PAGE = 25;
 
@@ -286,7 +298,7 @@ export async function startGsmStandin(options: { projectId?: string; projectNumb
       if (i >= 0) {
         const [f] = failures.splice(i, 1);
         const message = f?.code === grpc.status.PERMISSION_DENIED
-          ? `Permission 'secretmanager.${rpc}' denied for resource '${str(named)}' (or it may not exist).`
+          ? `Permission '${PERMISSION[rpc] ?? 'secretmanager.unknown'}' denied for resource '${str(named)}' (or it may not exist).`
           : `injected ${grpc.status[f?.code ?? grpc.status.UNKNOWN]}`;
         callback({ code: f?.code ?? grpc.status.UNKNOWN, details: message });
         return;

@@ -107,13 +107,17 @@ const ROLE = {
   admin: 'roles/secretmanager.admin',
 } as const;
 
-/** For each call: the permission it needs and the narrowest predefined role that has it. */
-const NEEDS: Record<string, { permission: string; role: string }> = {
+/**
+ * For each call: the permission it needs and the narrowest predefined role that
+ * has it. Creating and listing can only be granted on the project; the rest on
+ * the project or on the secret.
+ */
+const NEEDS: Record<string, { permission: string; role: string; projectOnly?: true }> = {
   accessSecretVersion: { permission: 'secretmanager.versions.access', role: ROLE.accessor },
   getSecret: { permission: 'secretmanager.secrets.get', role: ROLE.viewer },
-  listSecrets: { permission: 'secretmanager.secrets.list', role: ROLE.viewer },
+  listSecrets: { permission: 'secretmanager.secrets.list', role: ROLE.viewer, projectOnly: true },
   listSecretVersions: { permission: 'secretmanager.versions.list', role: ROLE.viewer },
-  createSecret: { permission: 'secretmanager.secrets.create', role: ROLE.admin },
+  createSecret: { permission: 'secretmanager.secrets.create', role: ROLE.admin, projectOnly: true },
   updateSecret: { permission: 'secretmanager.secrets.update', role: ROLE.admin },
   deleteSecret: { permission: 'secretmanager.secrets.delete', role: ROLE.admin },
   addSecretVersion: { permission: 'secretmanager.versions.add', role: ROLE.versionAdder },
@@ -363,7 +367,7 @@ export class GcpSecretManagerProvider implements SecretsProvider {
         const also = needs.role === ROLE.admin ? '' : ` (or ${ROLE.admin})`;
         return new PlaneError(
           ErrorCode.PermissionDenied,
-          `${at}: permission denied on ${call}: the caller needs ${needs.permission}, granted by ${needs.role}${also} on project ${this.#project} or on the secret (${detail})`,
+          `${at}: permission denied on ${call}: the caller needs ${needs.permission}, granted by ${needs.role}${also} on project ${this.#project}${needs.projectOnly ? '' : ' or on the secret'} (${detail})`,
           { where },
         );
       }
