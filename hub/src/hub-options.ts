@@ -32,6 +32,10 @@ export const HubOptionsSchema = Type.Object(
     bucketUrl: Type.Optional(Type.String({ pattern: '^(file:///|gs://)' })),
     /** Tests only: a GCS JSON API stand-in on loopback, passed to agents with the bucket URL. */
     gcsApiEndpoint: Type.Optional(Type.String({ pattern: '^https?://' })),
+    /** Where agents' secrets live: 'local' (sealed in the hub's SQLite) or 'gcp-secret-manager:PROJECT'. */
+    secretsProvider: Type.String({ pattern: '^(local|gcp-secret-manager:[a-z0-9-]{4,40})$', default: 'local' }),
+    /** Tests only: a Secret Manager stand-in on loopback (host:port, plain gRPC, no credentials). */
+    secretsApiEndpoint: Type.Optional(Type.String({ pattern: '^127\\.0\\.0\\.1:\\d+$' })),
     /** An agent whose brain has had unsynced changes this long turns yellow. */
     syncLagYellowMs: Type.Integer({ minimum: 1000, default: 120_000 }),
     /** Generated secrets (agent credential, gateway token) older than this are rotated by the schedule. */

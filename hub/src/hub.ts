@@ -31,6 +31,8 @@ import { WriterLeases } from './store/writer-leases.ts';
 import { LocalSecretStore } from './secrets/local-secret-store.ts';
 import { SecretsService } from './secrets/secrets-service.ts';
 import { SecretRotation } from './secrets/secret-rotation.ts';
+import { GcpSecretManagerProvider } from '../../common/src/secrets/gcp-secret-manager-provider.ts';
+import type { SecretsProvider } from '../../common/src/secrets/secrets-provider.ts';
 import { ensureHubTls, type HubTls } from './tls/certificate-authority.ts';
 
 export type HubState = 'created' | 'starting' | 'running' | 'closing' | 'closed';
@@ -62,6 +64,7 @@ export class Hub {
   #endpoints: HubEndpoints | undefined;
   readonly #timers: NodeJS.Timeout[] = [];
   #rotation: SecretRotation | undefined;
+  readonly #closers: (() => Promise<void>)[] = [];
   #routes: ApiRoute[] = [];
   readonly #lastColor = new Map<string, HealthColor>();
   readonly #closing = new AbortController();
@@ -121,6 +124,20 @@ export class Hub {
     }
   }
 
+  /** The embedded store, or Google Secret Manager through the real client (a stand-in in tests). */
+  #secretsProvider(db: Db): SecretsProvider {
+    const o = this.options;
+    if (o.secretsProvider === 'local') return new LocalSecretStore(db, o.dataDir);
+    const project = o.secretsProvider.slice('gcp-secret-manager:'.length);
+    const [host, port] = (o.secretsApiEndpoint ?? '').split(':');
+    const provider = new GcpSecretManagerProvider({
+      project,
+      ...(o.secretsApiEndpoint ? { client: { apiEndpoint: host, port: Number(port), sslCreds: grpc.credentials.createInsecure(), universeDomain: 'googleapis.com' } } : {}),
+    });
+    this.#closers.push(() => provider.close());
+    return provider;
+  }
+
   async #start(): Promise<HubEndpoints> {
     const o = this.options;
     ensureDir(o.dataDir, 0o700);
@@ -170,7 +187,7 @@ export class Hub {
       apiTokens,
       sessions: new SessionRegistry(),
       infra,
-      secrets: new SecretsService({ provider: new LocalSecretStore(db, o.dataDir), agents, audit, log: this.log.child('secrets') }),
+      secrets: new SecretsService({ provider: this.#secretsProvider(db), db, agents, audit, log: this.log.child('secrets') }),
       leases: new WriterLeases(db),
       brain: {
         bucketUrl: o.bucketUrl ?? pathToFileURL(join(o.dataDir, 'bucket')).href,
@@ -290,6 +307,7 @@ export class Hub {
   }
 
   #finish(): void {
+    for (const c of this.#closers.splice(0)) c().catch(() => undefined);
     try {
       this.#ctx?.heartbeats.flush();
     } catch (err) {

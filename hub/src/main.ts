@@ -14,6 +14,7 @@ import { ApiTokens } from './store/api-tokens.ts';
 const USAGE = `usage:
   hub serve --data-dir DIR [--grpc-listen HOST:PORT] [--api-listen HOST:PORT] [--advertise HOST:PORT]
             [--tls-name NAME]... [--heartbeat-interval-ms N] [--bucket file:///DIR|gs://BUCKET[/PREFIX]]
+            [--secrets local|gcp-secret-manager:PROJECT]
   hub token create --data-dir DIR --name NAME --role admin|viewer --out FILE
   hub --version`;
 
@@ -26,6 +27,7 @@ async function serve(args: string[]): Promise<number> {
     'tls-name': { type: 'string', multiple: true },
     'heartbeat-interval-ms': { type: 'string' },
     bucket: { type: 'string' },
+    secrets: { type: 'string' },
   });
   if (!values['data-dir']) throw new PlaneError(ErrorCode.InvalidArgument, '--data-dir is required', { where: '--data-dir' });
   const grpcListen = hostPortFlag(values['grpc-listen'], 'grpc-listen');
@@ -39,6 +41,7 @@ async function serve(args: string[]): Promise<number> {
     ...(values['tls-name'] ? { tlsNames: values['tls-name'] } : {}),
     ...(hb !== undefined ? { heartbeatIntervalMs: hb } : {}),
     ...(values.bucket ? { bucketUrl: values.bucket } : {}),
+    ...(values.secrets ? { secretsProvider: values.secrets } : {}),
   });
   const stopped = new Promise<void>((resolve) => {
     let stopping = false;

@@ -2,9 +2,9 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import { v1 } from '@google-cloud/secret-manager';
 import { CRC32C } from '@google-cloud/storage';
 import { ErrorCode, PlaneError } from '../errors.ts';
-import { isValidName } from '../ids.ts';
 import {
   checkSecretName,
+  checkSecretScope,
   checkSecretValue,
   type SecretInfo,
   type SecretKind,
@@ -54,18 +54,10 @@ export function secretId(scope: SecretScope, name: string): string {
 
 /** The id prefix shared by every secret of one agent, and by nothing else. */
 export function namespacePrefix(scope: SecretScope): string {
-  checkScope(scope);
+  checkSecretScope(scope);
   return `${SECRET_ID_PREFIX}${scope.plane}_${scope.agent}_`;
 }
 
-function checkScope(scope: SecretScope): void {
-  if (!isValidName(scope.plane)) {
-    throw new PlaneError(ErrorCode.InvalidArgument, `plane name ${JSON.stringify(scope.plane.slice(0, 60))} is not a DNS label`, { where: 'plane' });
-  }
-  if (!isValidName(scope.agent)) {
-    throw new PlaneError(ErrorCode.InvalidArgument, `agent name ${JSON.stringify(scope.agent.slice(0, 60))} is not a DNS label`, { where: 'agent' });
-  }
-}
 
 /**
  * The one IAM binding an agent's service account needs: read access to the

@@ -1,4 +1,5 @@
 import { ErrorCode, PlaneError } from '../errors.ts';
+import { isValidName } from '../ids.ts';
 
 /**
  * Secrets live in one namespace per agent: (plane, agent). Nothing in this
@@ -64,4 +65,10 @@ export function checkSecretValue(value: Buffer, name: string): void {
   if (value.length > MAX_SECRET_BYTES) {
     throw new PlaneError(ErrorCode.InvalidArgument, `secret ${name}: the value is ${value.length} bytes; the limit is ${MAX_SECRET_BYTES} (64 KiB)`, { where: 'value' });
   }
+}
+
+/** Plane and agent names are DNS labels; anything else could escape a namespace prefix. */
+export function checkSecretScope(scope: SecretScope): void {
+  if (!isValidName(scope.plane)) throw new PlaneError(ErrorCode.InvalidArgument, `plane name ${JSON.stringify(scope.plane.slice(0, 60))} is not a DNS label`, { where: 'plane' });
+  if (!isValidName(scope.agent)) throw new PlaneError(ErrorCode.InvalidArgument, `agent name ${JSON.stringify(scope.agent.slice(0, 60))} is not a DNS label`, { where: 'agent' });
 }

@@ -126,6 +126,16 @@ export const migrations: readonly string[] = [
   // 4: secret kinds (generated ones rotate on a schedule) and when each agent's generated secrets last rotated
   `
   ALTER TABLE secrets ADD COLUMN kind TEXT NOT NULL DEFAULT 'external' CHECK (kind IN ('generated', 'external'));
+  -- Names and versions (never values) of each agent's secrets, so Hello and delivery need no
+  -- list call against the provider (Secret Manager allows 600 reads per minute per project).
+  CREATE TABLE secret_index (
+    plane TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (plane, agent, name)
+  );
+  INSERT INTO secret_index (plane, agent, name, version) SELECT plane, agent, name, version FROM secrets;
   CREATE TABLE secret_rotations (
     agent_id TEXT PRIMARY KEY REFERENCES agents(id) ON DELETE CASCADE,
     rotated_at INTEGER NOT NULL,

@@ -120,10 +120,10 @@ export function createAgentService(ctx: HubContext): AgentPlaneHandlers {
       }
       helloPending = [];
       let brain: Awaited<ReturnType<typeof brainGrant>>;
-      let secrets: Awaited<ReturnType<HubContext['secrets']['manifest']>>;
+      let secrets: ReturnType<HubContext['secrets']['manifest']>;
       try {
         brain = await brainGrant(ctx, agent.plane, agent.name, lease.fence);
-        secrets = await ctx.secrets.manifest(agent.plane, agent.name);
+        secrets = ctx.secrets.manifest(agent.plane, agent.name);
       } catch (err) {
         const e = PlaneError.from(err);
         sessionLog.error('cannot answer Hello', { reason: e.message });

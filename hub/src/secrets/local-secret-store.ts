@@ -6,6 +6,7 @@ import { ensureDir, writeFileAtomic } from '../../../common/src/files.ts';
 import { type Db, statementCache } from '../db/database.ts';
 import {
   checkSecretName,
+  checkSecretScope,
   checkSecretValue,
   type SecretInfo,
   type SecretKind,
@@ -37,6 +38,7 @@ export class LocalSecretStore implements SecretsProvider {
   }
 
   async set(scope: SecretScope, name: string, value: Buffer, kind: SecretKind): Promise<SecretInfo> {
+    checkSecretScope(scope);
     checkSecretName(name);
     checkSecretValue(value, name);
     const { plane, agent } = scope;
@@ -56,6 +58,8 @@ export class LocalSecretStore implements SecretsProvider {
 
   /** The value, for delivery to the agent that owns it; never for an admin. */
   async get(scope: SecretScope, name: string): Promise<SecretValue | null> {
+    checkSecretScope(scope);
+    checkSecretName(name);
     const { plane, agent } = scope;
     const row = this.#stmt('SELECT version, sealed FROM secrets WHERE plane = ? AND agent = ? AND name = ?').get(plane, agent, name) as { version: number; sealed: Buffer } | undefined;
     if (!row) return null;
@@ -70,19 +74,25 @@ export class LocalSecretStore implements SecretsProvider {
   }
 
   async info(scope: SecretScope, name: string): Promise<SecretInfo | null> {
+    checkSecretScope(scope);
+    checkSecretName(name);
     const row = this.#stmt(`SELECT ${INFO_COLUMNS} FROM secrets WHERE plane = ? AND agent = ? AND name = ?`).get(scope.plane, scope.agent, name) as SecretInfo | undefined;
     return row ? { ...row } : null;
   }
 
   async list(scope: SecretScope): Promise<SecretInfo[]> {
+    checkSecretScope(scope);
     return (this.#stmt(`SELECT ${INFO_COLUMNS} FROM secrets WHERE plane = ? AND agent = ? ORDER BY name`).all(scope.plane, scope.agent) as SecretInfo[]).map((r) => ({ ...r }));
   }
 
   async delete(scope: SecretScope, name: string): Promise<boolean> {
+    checkSecretScope(scope);
+    checkSecretName(name);
     return this.#stmt('DELETE FROM secrets WHERE plane = ? AND agent = ? AND name = ?').run(scope.plane, scope.agent, name).changes > 0;
   }
 
   async deleteNamespace(scope: SecretScope): Promise<number> {
+    checkSecretScope(scope);
     return this.#stmt('DELETE FROM secrets WHERE plane = ? AND agent = ?').run(scope.plane, scope.agent).changes;
   }
 }

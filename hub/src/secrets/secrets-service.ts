@@ -6,12 +6,14 @@ import type { SecretManifest, SecretRequest__Output, SecretResponse } from '../.
 import type { AgentRecord } from '../model.ts';
 import type { AgentsStore } from '../store/agents-store.ts';
 import type { AuditLog } from '../store/audit-log.ts';
+import { type Db, statementCache } from '../db/database.ts';
 
 /** Most names one agent may ask for in one request: its namespace is small; a flood is a bug or an attack. */
 const MAX_NAMES_PER_REQUEST = 64;
 
 export interface SecretsServiceOptions {
   provider: SecretsProvider;
+  db: Db;
   agents: AgentsStore;
   audit: AuditLog;
   log: Logger;
@@ -25,11 +27,20 @@ export interface SecretsServiceOptions {
  */
 export class SecretsService {
   readonly #o: SecretsServiceOptions;
+  readonly #stmt: ReturnType<typeof statementCache>;
   /** Called after a change to an agent's namespace so the agent reloads; set by the fleet. */
   onChange: (agent: AgentRecord, reason: string) => void = () => undefined;
 
   constructor(options: SecretsServiceOptions) {
     this.#o = options;
+    this.#stmt = statementCache(options.db);
+  }
+
+  #index(scope: SecretScope, name: string, version: number | null): void {
+    if (version === null) this.#stmt('DELETE FROM secret_index WHERE plane = ? AND agent = ? AND name = ?').run(scope.plane, scope.agent, name);
+    else {
+      this.#stmt('INSERT INTO secret_index (plane, agent, name, version) VALUES (?, ?, ?, ?) ON CONFLICT (plane, agent, name) DO UPDATE SET version = excluded.version').run(scope.plane, scope.agent, name, version);
+    }
   }
 
   get providerName(): string {
@@ -47,6 +58,7 @@ export class SecretsService {
       checkSecretName(name);
       checkSecretValue(value, name);
       const info = await this.#o.provider.set(scope, name, value, kind);
+      this.#index(scope, name, info.version);
       this.#o.audit.record({ actor, action: 'secret.set', plane, agent: agentName, outcome: 'ok', detail: { name, version: info.version, kind, bytes: value.length } });
       this.onChange(agent, `secret ${name} set`);
       return info;
@@ -65,6 +77,7 @@ export class SecretsService {
     const { scope, agent } = this.#scope(plane, agentName);
     checkSecretName(name);
     const gone = await this.#o.provider.delete(scope, name);
+    this.#index(scope, name, null);
     this.#o.audit.record({ actor, action: 'secret.delete', plane, agent: agentName, outcome: gone ? 'ok' : 'failed', detail: { name } });
     if (!gone) throw new PlaneError(ErrorCode.NotFound, `agent ${plane}/${agentName} has no secret ${name}`, { where: 'name' });
     this.onChange(agent, `secret ${name} deleted`);
@@ -74,6 +87,7 @@ export class SecretsService {
   async generate(actor: string, plane: string, agentName: string, name: string, bytes = 32): Promise<{ info: SecretInfo; value: Buffer }> {
     const value = randomBytes(bytes);
     const info = await this.#o.provider.set({ plane, agent: agentName }, name, value, 'generated');
+    this.#index({ plane, agent: agentName }, name, info.version);
     this.#o.audit.record({ actor, action: 'secret.generate', plane, agent: agentName, outcome: 'ok', detail: { name, version: info.version } });
     return { info, value };
   }
@@ -83,9 +97,12 @@ export class SecretsService {
     return (await this.#o.provider.get({ plane, agent: agentName }, name))?.value ?? null;
   }
 
-  /** Names and versions in the agent's namespace, and a revision that changes with any of them. */
-  async manifest(plane: string, agentName: string): Promise<SecretManifest> {
-    const list = await this.#o.provider.list({ plane, agent: agentName });
+  /**
+   * Names and versions in the agent's namespace, and a revision that changes with
+   * any of them. From the hub's own index: a fleet reconnecting costs the provider nothing.
+   */
+  manifest(plane: string, agentName: string): SecretManifest {
+    const list = this.#stmt('SELECT name, version FROM secret_index WHERE plane = ? AND agent = ? ORDER BY name').all(plane, agentName) as { name: string; version: number }[];
     return { entries: list.map((s) => ({ name: s.name, version: s.version })), revision: revisionOf(list) };
   }
 
@@ -122,7 +139,7 @@ export class SecretsService {
       this.#o.audit.record({ actor, action: 'secret.access', plane: agent.plane, agent: agent.name, outcome: 'failed', detail: { names, reason: e.message } });
       return { requestId: req.requestId, error: e.message };
     }
-    const { revision } = await this.manifest(agent.plane, agent.name);
+    const { revision } = this.manifest(agent.plane, agent.name);
     this.#o.audit.record({ actor, action: 'secret.access', plane: agent.plane, agent: agent.name, outcome: 'ok', detail: { names: Object.keys(values), versions, missing } });
     return { requestId: req.requestId, values, versions, missing, revision };
   }
@@ -131,6 +148,7 @@ export class SecretsService {
   async purge(plane: string, agentName: string): Promise<number> {
     const scope = { plane, agent: agentName };
     const n = await this.#o.provider.deleteNamespace(scope);
+    this.#stmt('DELETE FROM secret_index WHERE plane = ? AND agent = ?').run(plane, agentName);
     const left = await this.#o.provider.list(scope);
     if (left.length > 0) throw new PlaneError(ErrorCode.Internal, `purge of ${plane}/${agentName}'s secrets left ${left.length} behind: ${left.map((s) => s.name).join(', ')}`);
     this.#o.audit.record({ actor: 'hub', action: 'secret.purge', plane, agent: agentName, outcome: 'ok', detail: { deleted: n } });
