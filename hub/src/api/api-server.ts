@@ -5,6 +5,7 @@ import type { Fleet } from '../fleet.ts';
 import type { HubContext } from '../hub-context.ts';
 import { errorHandler, sendError } from './api-error.ts';
 import { authHook } from './auth.ts';
+import { registerApplyRoutes } from './apply-routes.ts';
 import { registerRoutes } from './routes.ts';
 import { ErrorBody } from './schemas.ts';
 
@@ -49,6 +50,7 @@ export async function buildApi(ctx: HubContext, fleet: Fleet): Promise<{ app: Fa
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true, version: ctx.version }));
   app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   registerRoutes(app, ctx, fleet);
+  registerApplyRoutes(app, ctx, fleet);
   await app.ready();
   return { app, routes };
 }
