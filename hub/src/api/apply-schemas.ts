@@ -9,7 +9,17 @@ export const UpdatePlaneBody = Type.Object(
   {
     identityProvider: Type.Optional(Type.String({ maxLength: 64 })),
     networkProvider: Type.Optional(Type.String({ maxLength: 64 })),
-    defaults: Type.Optional(Type.Partial(PlaneSpec.properties.defaults, { additionalProperties: false })),
+    // Spelled out: the plane's own schema carries defaults, which the validator would fill into a PATCH.
+    defaults: Type.Optional(
+      Type.Object(
+        {
+          machineType: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+          diskSizeGb: Type.Optional(Type.Integer({ minimum: 10, maximum: 65536 })),
+          image: Type.Optional(Type.String({ maxLength: 512 })),
+        },
+        { additionalProperties: false, minProperties: 1 },
+      ),
+    ),
     models: Type.Optional(PlaneSpec.properties.models),
     identity: Type.Optional(PlaneSpec.properties.identity),
     egressPolicy: Type.Optional(PlaneSpec.properties.egressPolicy),
