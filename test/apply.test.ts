@@ -118,7 +118,7 @@ describe('planes apply / export', () => {
     const dry = json<{ plan: Plan }>(await planes('apply', '-f', f, '--dry-run', '--json')).plan;
     expect(dry.planeChanges).toEqual([
       { field: 'defaults.machineType', path: 'spec.infrastructure.defaults.machineType', from: 'e2-small', to: 'e2-standard-2' },
-      expect.objectContaining({ field: 'policies', path: 'spec.policies' }),
+      { field: 'policies[1].spec.modelTier', path: 'spec.policies[1].spec.modelTier', from: 'sonnet', to: 'opus' },
     ]);
     const byName = Object.fromEntries(dry.agents.map((a) => [a.name, a.changes.map((c) => [c.field, c.from, c.to])]));
     expect(byName).toEqual({

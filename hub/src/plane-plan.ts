@@ -85,6 +85,24 @@ const PLANE_FIELDS: ReadonlyArray<{ field: string; path: string; get: (s: PlaneS
 ];
 
 const same = (a: unknown, b: unknown): boolean => canonicalJson(a ?? null) === canonicalJson(b ?? null);
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The changes between two values as readable lines: objects (and lists of
+ * objects, such as policies) are compared key by key down to what differs;
+ * scalars and lists of scalars are shown whole.
+ */
+function leafChanges(field: string, path: string, from: unknown, to: unknown): FieldChange[] {
+  if (same(from, to)) return [];
+  if (isObject(from) && isObject(to)) {
+    const keys = [...new Set([...Object.keys(from), ...Object.keys(to)])];
+    return keys.flatMap((k) => leafChanges(`${field}.${k}`, `${path}.${k}`, from[k], to[k]));
+  }
+  if (Array.isArray(from) && Array.isArray(to) && [...(from as unknown[]), ...(to as unknown[])].every(isObject)) {
+    return Array.from({ length: Math.max(from.length, to.length) }, (_, i) => leafChanges(`${field}[${i}]`, `${path}[${i}]`, from[i], to[i])).flat();
+  }
+  return [{ field, path, from: from ?? null, to: to ?? null }];
+}
 
 export function computePlan(doc: PlanesFile, current: { plane: PlaneRecord | undefined; agents: AgentRecord[] }, options: { prune: boolean }): PlanePlan {
   const name = doc.metadata.name;
@@ -96,7 +114,7 @@ export function computePlan(doc: PlanesFile, current: { plane: PlaneRecord | und
       const from = f.get(current.plane.spec);
       const to = f.get(want);
       if (same(from, to)) continue;
-      planeChanges.push({ field: f.field, path: f.path, from: from ?? null, to: to ?? null });
+      planeChanges.push(...leafChanges(f.field, f.path, from, to));
       if (f.immutable) errors.push({ path: f.path, message: `cannot change ${f.field} of plane '${name}' from ${JSON.stringify(from ?? null)} to ${JSON.stringify(to ?? null)}: ${f.immutable}` });
     }
   }

@@ -37,7 +37,7 @@ export function describePlan(plan: PlanView, locate: (path: string) => string): 
     const via = a.policies.length > 0 ? `  (policies ${a.policies.map((i) => `spec.policies[${i}]`).join(', ')})` : '';
     if (a.action === 'create') {
       lines.push(`+ ${a.name}: create${via}`);
-      lines.push(`    ${a.changes.map((c) => `${c.field} ${value(c.to)}`).join(', ')}`);
+      lines.push(`    ${a.changes.filter((c) => !(Array.isArray(c.to) && c.to.length === 0)).map((c) => `${c.field} ${value(c.to)}`).join(', ')}`);
     } else if (a.action === 'change') {
       lines.push(`~ ${a.name}: change${via}`);
       for (const c of a.changes) lines.push(`    ${c.field}: ${value(c.from)} -> ${value(c.to)}`);
