@@ -32,6 +32,28 @@ describe('audit log', () => {
     expect(bad.stderr).toMatch(/--since yesterday-ish: not a date\/time/);
   });
 
+  it('filters by actor, by token name or as recorded, in the CLI and the REST API', async () => {
+    const ops = fleet.hub.context.apiTokens.create('ops', 'admin').token;
+    expect((await fleet.api('POST', `/v1/planes/${plane}/agents/au1/pause`, { waitSeconds: 10 }, ops)).status).toBe(202);
+    expect((await fleet.api('POST', `/v1/planes/${plane}/agents/au1/resume`, { waitSeconds: 10 }, ops)).status).toBe(202);
+    const r = await planes('audit', '--actor', 'ops');
+    expect(r.code, r.stderr).toBe(0);
+    const events = (JSON.parse(r.stdout) as { events: { action: string; actor: string }[] }).events;
+    expect(events.map((e) => [e.actor, e.action])).toEqual([
+      ['token:ops', 'command.resume'],
+      ['token:ops', 'command.pause'],
+    ]);
+    const asRecorded = await fleet.api<{ events: { actor: string }[] }>('GET', '/v1/audit?actor=token:ops');
+    expect(asRecorded.body.events).toHaveLength(2);
+    const admin = await fleet.api<{ events: { actor: string; action: string }[] }>('GET', '/v1/audit?actor=admin');
+    expect(admin.body.events.map((e) => e.action)).toEqual(expect.arrayContaining(['plane.create', 'agent.provision']));
+    expect(admin.body.events.every((e) => e.actor === 'token:admin')).toBe(true);
+    expect((await fleet.api<{ events: unknown[] }>('GET', '/v1/audit?actor=nobody')).body.events).toEqual([]);
+    const table = await run(process.execPath, ['bin/planes.js', 'audit', '--actor', 'ops'], { env: { PATH: process.env['PATH'], PLANES_HUB: fleet.endpoints.apiUrl, PLANES_TOKEN_FILE: fleet.endpoints.adminTokenFile } });
+    expect(table.stdout).toMatch(/^#\s+TIME\s+ACTOR\s+ACTION/m);
+    expect(table.stdout.trim().split('\n')).toHaveLength(3);
+  });
+
   it('refuses updates and deletes, and verify finds a row changed or removed behind its back', async () => {
     const db = new Database(join(fleet.dataDir, 'hub.db'));
     try {

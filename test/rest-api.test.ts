@@ -17,46 +17,40 @@ describe('REST API', () => {
     await fleet.createPlane('rest');
     await fleet.addAgent('rest', 'r1');
     await fleet.waitFor('rest', 'r1', (a) => a.health.color === 'green');
+    // Tokens come from the hub binary, as an operator makes them (every route's roles: rbac.test.ts).
     const out = join(fleet.dataDir, 'viewer.token');
     execFileSync(process.execPath, ['bin/hub.js', 'token', 'create', '--data-dir', fleet.dataDir, '--name', 'dash', '--role', 'viewer', '--out', out]);
     viewer = readFileSync(out, 'utf8').trim();
   });
+
   afterAll(() => fleet.destroy());
 
-  /** A concrete path for a route pattern, pointing at things that exist. */
-  const concrete = (url: string): string =>
-    url.replace(':planeId', 'rest').replace(':agentId', 'r1').replace(':commandId', 'cmd_missing') + (url.endsWith('/logs') ? '?lines=1' : '');
-
-  it('declares a role on every /v1 route, and admin on every route that changes anything', () => {
-    const v1 = fleet.hub.apiRoutes.filter((r) => r.url.startsWith('/v1/') && r.url !== '/v1/openapi.json');
-    expect(v1.length).toBeGreaterThanOrEqual(10);
-    for (const r of v1) {
-      expect(r.role, `${r.method} ${r.url}`).toBeDefined();
-      if (r.method !== 'GET') expect(r.role, `${r.method} ${r.url}`).toBe('admin');
-    }
-  });
-
-  it('refuses a viewer token on every mutating route with 403, and no token with 401', async () => {
-    const mutating = fleet.hub.apiRoutes.filter((r) => r.url.startsWith('/v1/') && r.method !== 'GET');
-    expect(mutating.length).toBeGreaterThanOrEqual(6);
-    for (const r of mutating) {
-      const asViewer = await fleet.api<ErrorBody>(r.method, concrete(r.url), r.method === 'DELETE' ? undefined : {}, viewer);
-      expect(asViewer.status, `${r.method} ${r.url}`).toBe(403);
-      expect(asViewer.body.error.code).toBe('permission_denied');
-      const anonymous = await fleet.api<ErrorBody>(r.method, concrete(r.url), undefined, '');
-      expect(anonymous.status, `${r.method} ${r.url}`).toBe(401);
-    }
-    // Nothing changed: the agent is still there.
+  it('takes tokens made by the hub binary', async () => {
     expect((await fleet.api('GET', '/v1/planes/rest/agents/r1', undefined, viewer)).status).toBe(200);
+    expect((await fleet.api('DELETE', '/v1/planes/rest/agents/r1', undefined, viewer)).status).toBe(403);
   });
 
-  it('lets a viewer read, except the admin-only audit log', async () => {
-    const reads = fleet.hub.apiRoutes.filter((x) => x.method === 'GET' && x.url.startsWith('/v1/') && !x.url.includes(':commandId'));
-    expect(reads.filter((r) => r.role === 'admin').map((r) => r.url)).toEqual(['/v1/audit']);
-    for (const r of reads) {
-      expect((await fleet.api('GET', concrete(r.url), undefined, viewer)).status, r.url).toBe(r.role === 'admin' ? 403 : 200);
-      expect((await fleet.api('GET', concrete(r.url))).status, r.url).toBe(200);
-    }
+  it("PATCHes a plane: a model table change reconfigures the agents it reaches; provider and region stay", async () => {
+    const r = await fleet.api<{ plane: { spec: { defaults: { machineType: string }; models: unknown } }; reconfigured: Array<{ agent: string; commandId: string }> }>('PATCH', '/v1/planes/rest', {
+      defaults: { machineType: 'e2-medium' },
+      models: { tiers: { sonnet: 'anthropic/claude-sonnet-4-5' } },
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.plane.spec.defaults.machineType).toBe('e2-medium');
+    expect(r.body.reconfigured.map((x) => x.agent)).toEqual(['r1']);
+    const cmd = await fleet.api<{ state: string; args: { spec: { model: string } } }>('GET', `/v1/planes/rest/agents/r1/commands/${r.body.reconfigured[0]?.commandId ?? ''}?waitSeconds=20`);
+    expect(cmd.body).toMatchObject({ state: 'succeeded', args: { spec: { model: 'anthropic/claude-sonnet-4-5' } } });
+    // Only the model table reaches running agents; the new default is for agents made later.
+    expect((await fleet.agent('rest', 'r1')) as unknown).toMatchObject({ spec: { machineType: 'e2-small' } });
+    const again = await fleet.api<{ reconfigured: unknown[] }>('PATCH', '/v1/planes/rest', { models: { tiers: { sonnet: 'anthropic/claude-sonnet-4-5' } } });
+    expect(again.body.reconfigured).toEqual([]);
+    const region = await fleet.api<ErrorBody>('PATCH', '/v1/planes/rest', { region: 'us-east4' });
+    expect(region.status).toBe(400);
+    expect(region.body.error).toMatchObject({ where: 'body.region', message: 'body.region is not a known field' });
+    expect((await fleet.api<ErrorBody>('PATCH', '/v1/planes/rest', {})).status).toBe(400);
+    // Giving one default leaves the others as they are.
+    const disk = await fleet.api<{ plane: { spec: { defaults: Record<string, unknown> } } }>('PATCH', '/v1/planes/rest', { defaults: { diskSizeGb: 40 } });
+    expect(disk.body.plane.spec.defaults).toEqual({ machineType: 'e2-medium', diskSizeGb: 40 });
   });
 
   it('answers malformed bodies with 400 and a stable code naming the field', async () => {
@@ -97,18 +91,6 @@ describe('REST API', () => {
     const r = await fleet.api<ErrorBody>('DELETE', '/v1/planes/rest');
     expect(r.status).toBe(409);
     expect(r.body.error.code).toBe('failed_precondition');
-  });
-
-  it('serves an OpenAPI document that lists exactly the /v1 routes the server has', async () => {
-    const doc = await fleet.api<{ openapi: string; paths: Record<string, Record<string, unknown>> }>('GET', '/v1/openapi.json', undefined, '');
-    expect(doc.status).toBe(200);
-    expect(doc.body.openapi).toMatch(/^3\./);
-    const documented = Object.entries(doc.body.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`)).sort();
-    const served = fleet.hub.apiRoutes
-      .filter((r) => r.url.startsWith('/v1/') && r.url !== '/v1/openapi.json')
-      .map((r) => `${r.method} ${r.url.replace(/:(\w+)/g, '{$1}')}`)
-      .sort();
-    expect(documented).toEqual(served);
   });
 });
 

@@ -38,6 +38,31 @@ export function describeAjvError(e: ErrorObject): ValidationIssue {
 }
 
 /**
+ * Ajv's errors as issues, one per problem: a value that must be one of a union of
+ * constants ("haiku" | "sonnet" | "opus") gives one "must be one of haiku|sonnet|opus"
+ * instead of a "must be equal to constant" per branch and an anyOf failure.
+ */
+export function summariseAjvErrors(errors: readonly ErrorObject[]): ValidationIssue[] {
+  const constsAt = new Map<string, unknown[]>();
+  for (const e of errors) {
+    if (e.keyword === 'const') constsAt.set(e.instancePath, [...(constsAt.get(e.instancePath) ?? []), (e.params as { allowedValue: unknown }).allowedValue]);
+  }
+  const out: ValidationIssue[] = [];
+  const done = new Set<string>();
+  for (const e of errors) {
+    const allowed = constsAt.get(e.instancePath);
+    if (allowed && (e.keyword === 'const' || e.keyword === 'anyOf')) {
+      if (done.has(e.instancePath)) continue;
+      done.add(e.instancePath);
+      out.push({ path: jsonPointerToPath(e.instancePath), message: allowed.length > 1 ? `must be one of ${allowed.map(String).join('|')}` : `must be ${String(allowed[0])}` });
+      continue;
+    }
+    out.push(describeAjvError(e));
+  }
+  return out;
+}
+
+/**
  * Validates `value` against a TypeBox schema (filling defaults in place) and
  * returns it typed; otherwise throws one PlaneError naming the first bad field,
  * with every issue in `cause`.
@@ -49,7 +74,7 @@ export function validate<T extends TSchema>(schema: T, value: unknown, what: str
     compiled.set(schema, fn);
   }
   if (fn(value)) return value;
-  const issues = (fn.errors ?? []).map(describeAjvError);
+  const issues = summariseAjvErrors(fn.errors ?? []);
   const first = issues[0] ?? { path: '', message: 'is invalid' };
   const at = first.path === '' ? what : `${what}: ${first.path}`;
   throw new PlaneError(ErrorCode.InvalidArgument, `${at} ${first.message}`, { where: first.path, cause: issues });

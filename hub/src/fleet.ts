@@ -4,6 +4,7 @@ import { ErrorCode, PlaneError } from '../../common/src/errors.ts';
 import { toWireCommand } from './grpc/agent-service.ts';
 import { evaluateHealth } from './health.ts';
 import { resolveAgentRuntimeSpec } from './agent-runtime-spec.ts';
+import { resolveAgentSpec } from './agent-settings.ts';
 import type { HubContext } from './hub-context.ts';
 import type { AgentRecord, AgentSpec, CommandRecord, Health, PlaneRecord, PlaneSpec } from './model.ts';
 import { TERMINAL_COMMAND_STATES } from './model.ts';
@@ -26,7 +27,21 @@ export interface AddAgentInput {
   tools?: string[];
   channels?: string[];
   configOverrides?: Record<string, unknown>;
+  groups?: string[];
+  ou?: string;
 }
+
+/** What PATCH may change on an agent; `null` clears budgetCap or configOverrides. */
+export type AgentPatch = Partial<Pick<AddAgentInput, 'ownerEmail' | 'machineType' | 'diskSizeGb' | 'modelTier' | 'tools' | 'channels' | 'groups'>> & {
+  budgetCap?: number | null;
+  configOverrides?: Record<string, unknown> | null;
+  ou?: string | null;
+};
+
+/** What PATCH may change on a plane. Provider, region, project and where secrets live are fixed at creation. */
+export type PlanePatch = Partial<Pick<PlaneSpec, 'identityProvider' | 'networkProvider' | 'models' | 'identity' | 'egressPolicy' | 'policies'>> & {
+  defaults?: Partial<PlaneSpec['defaults']>;
+};
 
 /** Commands agentd understands today, and who may send them through the generic path. */
 export const COMMAND_KINDS = ['restart', 'pause', 'resume', 'ping', 'logs', 'logs-stop', 'reconfigure', 'sync-now', 'restore', 'refresh-secrets', 'rotate-secrets'] as const;
@@ -65,15 +80,8 @@ export class Fleet {
   async addAgent(planeName: string, input: AddAgentInput, actor: string): Promise<AgentView> {
     const plane = this.#ctx.planes.get(planeName);
     this.#ctx.infra.get(plane.spec.infraProvider); // an unknown provider fails before anything is created
-    const spec: AgentSpec = {
-      machineType: input.machineType ?? plane.spec.defaults.machineType,
-      diskSizeGb: input.diskSizeGb ?? plane.spec.defaults.diskSizeGb,
-      modelTier: input.modelTier ?? 'sonnet',
-      ...(input.budgetCap !== undefined ? { budgetCap: input.budgetCap } : {}),
-      tools: input.tools ?? [],
-      channels: input.channels ?? [],
-      ...(input.configOverrides ? { configOverrides: input.configOverrides } : {}),
-    };
+    // Plane defaults, then the plane's policies matching the agent's groups/OU, then the given values.
+    const spec = resolveAgentSpec(plane.spec, input);
     const agent = this.#ctx.agents.create({ plane: planeName, name: input.name, owner: input.ownerEmail, spec });
     try {
       await this.#provision(agent, actor);
@@ -137,31 +145,70 @@ export class Fleet {
   async updateAgent(
     planeName: string,
     name: string,
-    patch: Partial<Pick<AddAgentInput, 'ownerEmail' | 'machineType' | 'modelTier' | 'budgetCap' | 'tools' | 'channels' | 'configOverrides'>>,
+    patch: AgentPatch,
     actor: string,
+    /** What the agent ran before, when the caller changed the plane first (apply); default: resolved now. */
+    runtimeBefore?: string,
   ): Promise<{ agent: AgentView; command: CommandRecord | null }> {
     const plane = this.#ctx.planes.get(planeName);
     const agent = this.#ctx.agents.get(planeName, name);
-    const spec: AgentSpec = {
-      ...agent.spec,
-      ...(patch.machineType !== undefined ? { machineType: patch.machineType } : {}),
-      ...(patch.modelTier !== undefined ? { modelTier: patch.modelTier } : {}),
-      ...(patch.budgetCap !== undefined ? { budgetCap: patch.budgetCap } : {}),
-      ...(patch.tools !== undefined ? { tools: patch.tools } : {}),
-      ...(patch.channels !== undefined ? { channels: patch.channels } : {}),
-      ...(patch.configOverrides !== undefined ? { configOverrides: patch.configOverrides } : {}),
-    };
-    if (patch.machineType !== undefined && patch.machineType !== agent.spec.machineType) {
-      await this.#ctx.infra.get(plane.spec.infraProvider).resize(agent.id, { machineType: patch.machineType });
+    const { ownerEmail, ...rest } = patch;
+    const spec: AgentSpec = { ...agent.spec };
+    for (const [k, v] of Object.entries(rest)) {
+      if (v === null) delete (spec as Record<string, unknown>)[k];
+      else if (v !== undefined) (spec as Record<string, unknown>)[k] = v;
     }
-    const owner = patch.ownerEmail ?? agent.owner;
+    if (spec.groups?.length === 0) delete spec.groups;
+    if (spec.configOverrides && Object.keys(spec.configOverrides).length === 0) delete spec.configOverrides;
+    if (spec.diskSizeGb < agent.spec.diskSizeGb) {
+      throw new PlaneError(ErrorCode.FailedPrecondition, `cannot shrink the disk of agent '${name}' from ${agent.spec.diskSizeGb} to ${spec.diskSizeGb} GB; a disk can only grow`, { where: 'diskSizeGb' });
+    }
+    const resize = {
+      ...(spec.machineType !== agent.spec.machineType ? { machineType: spec.machineType } : {}),
+      ...(spec.diskSizeGb !== agent.spec.diskSizeGb ? { diskSizeGb: spec.diskSizeGb } : {}),
+    };
+    if (Object.keys(resize).length > 0) await this.#ctx.infra.get(plane.spec.infraProvider).resize(agent.id, resize);
+    const owner = ownerEmail ?? agent.owner;
     this.#ctx.agents.updateSpec(agent.id, owner, spec);
     const updated = this.#ctx.agents.getById(agent.id);
-    const before = JSON.stringify(resolveAgentRuntimeSpec(plane, agent));
+    const before = runtimeBefore ?? JSON.stringify(resolveAgentRuntimeSpec(plane, agent));
     const after = resolveAgentRuntimeSpec(plane, updated);
     this.#ctx.audit.record({ actor, action: 'agent.update', plane: planeName, agent: name, outcome: 'ok', detail: { fields: Object.keys(patch) } });
     const command = JSON.stringify(after) === before ? null : this.sendCommand(planeName, name, 'reconfigure', { spec: after }, actor);
     return { agent: this.view(updated), command };
+  }
+
+  /**
+   * Changes a plane's settings. Agents keep their own settings (policies and
+   * defaults apply when an agent is created, and on every `apply`); an agent
+   * whose model changes with the plane's model table gets a "reconfigure"
+   * command unless `reconfigure` is false (apply sends its own).
+   */
+  updatePlane(name: string, patch: PlanePatch, actor: string): { plane: PlaneRecord; commands: CommandRecord[] } {
+    const before = this.#ctx.planes.get(name);
+    const { defaults, ...rest } = patch;
+    const spec: PlaneSpec = { ...before.spec, defaults: { ...before.spec.defaults } };
+    for (const [k, v] of Object.entries(rest)) if (v !== undefined) (spec as Record<string, unknown>)[k] = v;
+    if (defaults) for (const [k, v] of Object.entries(defaults)) if (v !== undefined) (spec.defaults as Record<string, unknown>)[k] = v;
+    return this.replacePlaneSpec(name, spec, Object.keys(patch), actor);
+  }
+
+  /** Stores a plane's whole spec (the caller checked what may change); see updatePlane. */
+  replacePlaneSpec(name: string, spec: PlaneSpec, fields: string[], actor: string, options: { reconfigure?: boolean } = {}): { plane: PlaneRecord; commands: CommandRecord[] } {
+    const before = this.#ctx.planes.get(name);
+    if (spec.infraProvider !== before.spec.infraProvider) this.#ctx.infra.get(spec.infraProvider);
+    const agents = this.#ctx.agents.list(name);
+    const runtimeBefore = new Map(agents.map((a) => [a.id, JSON.stringify(resolveAgentRuntimeSpec(before, a))]));
+    const plane = this.#ctx.planes.update(name, spec);
+    this.#ctx.audit.record({ actor, action: 'plane.update', plane: name, agent: null, outcome: 'ok', detail: { fields } });
+    const commands: CommandRecord[] = [];
+    if (options.reconfigure !== false) {
+      for (const a of agents) {
+        const after = resolveAgentRuntimeSpec(plane, a);
+        if (JSON.stringify(after) !== runtimeBefore.get(a.id)) commands.push(this.sendCommand(name, a.name, 'reconfigure', { spec: after }, actor));
+      }
+    }
+    return { plane, commands };
   }
 
   async removeAgent(planeName: string, name: string, actor: string): Promise<void> {

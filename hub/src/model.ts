@@ -2,9 +2,18 @@
  * The hub's domain model. Schemas are TypeBox (JSON Schema), so the same object
  * validates REST bodies, documents them in OpenAPI and types the code.
  */
-import { type Static, Type } from '@sinclair/typebox';
+import { type Static, type TSchema, type TUnsafe, Type } from '@sinclair/typebox';
 import { ModelProviderSpec } from '../../common/src/agent-spec.ts';
 import { NAME_PATTERN } from '../../common/src/ids.ts';
+
+/**
+ * A primitive schema that also allows null, as one multi-type schema: the REST
+ * API's coercing validator would turn null into 0 or "" inside a union.
+ */
+export function Nullable<T extends TSchema>(schema: T): TUnsafe<Static<T> | null> {
+  const { type, ...rest } = schema as unknown as { type: string } & Record<string, unknown>;
+  return Type.Unsafe<Static<T> | null>({ ...rest, type: [type, 'null'] });
+}
 
 export const Name = Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 40, description: 'DNS label: lowercase letters, digits, hyphens' });
 export const Email = Type.String({ pattern: '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$', maxLength: 254 });
@@ -13,6 +22,50 @@ export const InfraProviderName = Type.Union([Type.Literal('local'), Type.Literal
   description: '"local" runs agentd processes on the hub host; "manual" writes enrollment bundles for machines you run',
 });
 const ToolName = Type.String({ pattern: '^[a-z][a-z0-9_-]{0,39}$' });
+const Tools = Type.Array(ToolName, { maxItems: 64, uniqueItems: true });
+const Channels = Type.Array(ToolName, { maxItems: 32, uniqueItems: true });
+const BudgetCap = Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'USD per month' });
+
+/** A directory group an agent's owner belongs to, e.g. engineering@acme.com. */
+export const GroupName = Type.String({ minLength: 1, maxLength: 254, pattern: '^\\S+$', description: 'a directory group, e.g. engineering@acme.com' });
+/** An organizational unit path; a policy for /Sales also matches /Sales/EMEA, and "/" matches everyone. */
+export const OuPath = Type.String({ pattern: '^/([^/]+(/[^/]+)*)?$', maxLength: 512, description: 'organizational unit path, e.g. /Sales/EMEA' });
+
+/** What a policy may set for the agents it matches. */
+export const PolicySettings = Type.Object(
+  {
+    machineType: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    diskSizeGb: Type.Optional(Type.Integer({ minimum: 10, maximum: 65536 })),
+    modelTier: Type.Optional(ModelTier),
+    budgetCap: Type.Optional(BudgetCap),
+    tools: Type.Optional(Tools),
+    channels: Type.Optional(Channels),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * REQ-ID-03 / REQ-WS-03: settings by group or OU. A policy matches an agent when
+ * every key of `match` matches (group: the agent is in it; ou: the agent's OU is
+ * it or below it). Matching policies apply in order, a later one over an earlier
+ * one, field by field; the agent's own values win over all of them.
+ */
+export const Policy = Type.Object(
+  {
+    match: Type.Object({ group: Type.Optional(GroupName), ou: Type.Optional(OuPath) }, { additionalProperties: false, minProperties: 1 }),
+    spec: PolicySettings,
+  },
+  { additionalProperties: false },
+);
+export type Policy = Static<typeof Policy>;
+
+export const EgressPolicy = Type.Object(
+  {
+    default: Type.Union([Type.Literal('restricted'), Type.Literal('open')]),
+    allowedDomains: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { maxItems: 512 })),
+  },
+  { additionalProperties: false },
+);
 
 /** Which model each tier means in this plane, and any custom providers those models live at. */
 export const PlaneModels = Type.Object(
@@ -50,6 +103,13 @@ export const PlaneSpec = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     models: Type.Optional(PlaneModels),
+    /** Directory details from planes.yaml's spec.identity (stored; the identity provider will use them). */
+    identity: Type.Optional(Type.Object({ domain: Type.Optional(Type.String({ maxLength: 253 })), adminEmail: Type.Optional(Email) }, { additionalProperties: false })),
+    /** planes.yaml's spec.secrets.project. */
+    secretsProject: Type.Optional(Type.String({ maxLength: 64 })),
+    /** planes.yaml's spec.networking.egressPolicy (stored; enforced by a network provider). */
+    egressPolicy: Type.Optional(EgressPolicy),
+    policies: Type.Optional(Type.Array(Policy, { maxItems: 256 })),
   },
   { additionalProperties: false },
 );
@@ -60,11 +120,14 @@ export const AgentSpec = Type.Object(
     machineType: Type.String({ maxLength: 64 }),
     diskSizeGb: Type.Integer({ minimum: 10, maximum: 65536 }),
     modelTier: ModelTier,
-    budgetCap: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'USD per month' })),
-    tools: Type.Array(ToolName, { maxItems: 64, uniqueItems: true }),
-    channels: Type.Array(ToolName, { maxItems: 32, uniqueItems: true }),
+    budgetCap: Type.Optional(BudgetCap),
+    tools: Tools,
+    channels: Channels,
     /** OpenClaw settings merged over the rendered config; OpenClaw validates them before every start. */
     configOverrides: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    /** The owner's groups and OU: what policies match on (from planes.yaml until an identity provider supplies them). */
+    groups: Type.Optional(Type.Array(GroupName, { maxItems: 64, uniqueItems: true })),
+    ou: Type.Optional(OuPath),
   },
   { additionalProperties: false },
 );

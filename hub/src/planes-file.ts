@@ -1,9 +1,30 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { readFileSync } from 'node:fs';
-import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { ErrorCode, PlaneError } from '../../common/src/errors.ts';
 import { validate, type ValidationIssue } from '../../common/src/validate.ts';
-import { AgentSpec, Email, InfraProviderName, ModelTier, Name } from './model.ts';
+import type { AgentDeclaration } from './agent-settings.ts';
+import { AgentSpec, EgressPolicy, Nullable, Email, GroupName, InfraProviderName, ModelTier, Name, OuPath, PlaneModels, type PlaneSpec, Policy } from './model.ts';
+
+const Str = (maxLength: number, description?: string) => Type.String({ minLength: 1, maxLength, ...(description ? { description } : {}) });
+
+export const PlanesFileAgent = Type.Object(
+  {
+    name: Name,
+    owner: Email,
+    machineType: Type.Optional(Str(64, 'overrides infrastructure.defaults.machineType and policies')),
+    diskSizeGb: Type.Optional(Type.Integer({ minimum: 10, maximum: 65536 })),
+    modelTier: Type.Optional(ModelTier),
+    budgetCap: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'USD per month; null: no cap even where a policy sets one' }))),
+    tools: Type.Optional(AgentSpec.properties.tools),
+    channels: Type.Optional(AgentSpec.properties.channels),
+    configOverrides: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: "merged over the agent's OpenClaw config; OpenClaw validates it" })),
+    groups: Type.Optional(Type.Array(GroupName, { maxItems: 64, uniqueItems: true, description: "the owner's groups; policies match on them" })),
+    ou: Type.Optional(OuPath),
+  },
+  { additionalProperties: false },
+);
+export type PlanesFileAgent = Static<typeof PlanesFileAgent>;
 
 /** planes.yaml, as in the requirements doc (apiVersion openclaw.dev/v1alpha1, kind AgentsPlane). */
 export const PlanesFileSchema = Type.Object(
@@ -14,127 +35,168 @@ export const PlanesFileSchema = Type.Object(
     spec: Type.Object(
       {
         identity: Type.Optional(
-          Type.Object({ provider: Type.String(), domain: Type.Optional(Type.String()), adminEmail: Type.Optional(Email) }, { additionalProperties: false }),
+          Type.Object({ provider: Str(64), domain: Type.Optional(Str(253)), adminEmail: Type.Optional(Email) }, { additionalProperties: false }),
         ),
         infrastructure: Type.Object(
           {
             provider: InfraProviderName,
-            project: Type.Optional(Type.String()),
-            region: Type.Optional(Type.String()),
+            project: Type.Optional(Str(64)),
+            region: Type.Optional(Str(64)),
             defaults: Type.Optional(
               Type.Object(
-                { machineType: Type.Optional(Type.String()), diskSizeGb: Type.Optional(Type.Integer({ minimum: 10 })), image: Type.Optional(Type.String()) },
+                { machineType: Type.Optional(Str(64)), diskSizeGb: Type.Optional(Type.Integer({ minimum: 10, maximum: 65536 })), image: Type.Optional(Str(512)) },
                 { additionalProperties: false },
               ),
             ),
           },
           { additionalProperties: false },
         ),
-        secrets: Type.Optional(Type.Object({ provider: Type.String(), project: Type.Optional(Type.String()) }, { additionalProperties: false })),
-        networking: Type.Optional(
-          Type.Object(
-            {
-              provider: Type.String(),
-              egressPolicy: Type.Optional(
-                Type.Object(
-                  { default: Type.Union([Type.Literal('restricted'), Type.Literal('open')]), allowedDomains: Type.Optional(Type.Array(Type.String())) },
-                  { additionalProperties: false },
-                ),
-              ),
-            },
-            { additionalProperties: false },
-          ),
-        ),
-        agents: Type.Array(
-          Type.Object(
-            {
-              name: Name,
-              owner: Email,
-              machineType: Type.Optional(Type.String()),
-              diskSizeGb: Type.Optional(Type.Integer({ minimum: 10 })),
-              modelTier: Type.Optional(ModelTier),
-              budgetCap: Type.Optional(Type.Integer({ minimum: 0 })),
-              tools: Type.Optional(AgentSpec.properties.tools),
-              channels: Type.Optional(AgentSpec.properties.channels),
-            },
-            { additionalProperties: false },
-          ),
-          { default: [] },
-        ),
-        policies: Type.Optional(
-          Type.Array(
-            Type.Object(
-              {
-                match: Type.Object({ group: Type.Optional(Type.String()), ou: Type.Optional(Type.String()) }, { additionalProperties: false }),
-                spec: Type.Object(
-                  {
-                    tools: Type.Optional(AgentSpec.properties.tools),
-                    channels: Type.Optional(AgentSpec.properties.channels),
-                    modelTier: Type.Optional(ModelTier),
-                    budgetCap: Type.Optional(Type.Integer({ minimum: 0 })),
-                  },
-                  { additionalProperties: false },
-                ),
-              },
-              { additionalProperties: false },
-            ),
-          ),
-        ),
+        secrets: Type.Optional(Type.Object({ provider: Str(64), project: Type.Optional(Str(64)) }, { additionalProperties: false })),
+        networking: Type.Optional(Type.Object({ provider: Str(64), egressPolicy: Type.Optional(EgressPolicy) }, { additionalProperties: false })),
+        models: Type.Optional(PlaneModels),
+        agents: Type.Array(PlanesFileAgent, { default: [], maxItems: 10_000 }),
+        policies: Type.Optional(Type.Array(Policy, { maxItems: 256, description: 'applied in order: a later matching policy overrides an earlier one; the agent’s own values win' })),
       },
       { additionalProperties: false },
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, title: 'Agents Plane planes.yaml' },
 );
 export type PlanesFile = Static<typeof PlanesFileSchema>;
 
 /** "spec.agents[2].name" -> ["spec", "agents", 2, "name"] */
-function pathSegments(path: string): Array<string | number> {
+export function pathSegments(path: string): Array<string | number> {
   return path
     .split(/\.|\[(\d+)\]/)
     .filter((s) => s !== undefined && s !== '')
     .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
 }
 
+/** Checks the schema cannot express: agent names are unique in a file. */
+export function checkPlanesFile(f: PlanesFile): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const seen = new Map<string, number>();
+  f.spec.agents.forEach((a, i) => {
+    const first = seen.get(a.name);
+    if (first !== undefined) issues.push({ path: `spec.agents[${i}].name`, message: `'${a.name}' is already listed at spec.agents[${first}]` });
+    else seen.set(a.name, i);
+  });
+  return issues;
+}
+
+export interface ParsedPlanesFile {
+  file: PlanesFile;
+  /** "planes.yaml:14:7" for a YAML path, pointing at the key (or the nearest node that exists). */
+  locate: (path: string) => string;
+}
+
 /**
- * Parses and validates planes.yaml. An error names the file, the YAML path and
- * the line: "planes.yaml:14: spec.agents[1].owner must match format ...".
+ * Parses and validates planes.yaml. Errors name the file, line and column, the
+ * YAML path and what is wrong: "planes.yaml:14:7 spec.agents[2].modelTier: must be one of haiku|sonnet|opus".
  */
-export function parsePlanesFile(text: string, file: string): PlanesFile {
+export function parsePlanesFileWithSource(text: string, fileName: string): ParsedPlanesFile {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const at = (offset: number): string => {
+    const p = lines.linePos(offset);
+    return `${fileName}:${p.line}:${p.col}`;
+  };
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
-    const line = e?.linePos?.[0]?.line ?? 0;
-    throw new PlaneError(ErrorCode.InvalidArgument, `${file}:${line}: ${e?.message ?? 'invalid YAML'}`, { where: `${file}:${line}` });
+    const where = at(e?.pos[0] ?? 0);
+    throw new PlaneError(ErrorCode.InvalidArgument, `${where} ${e?.message.split('\n')[0] ?? 'invalid YAML'}`, { where });
   }
-  const value: unknown = doc.toJS();
-  if (!isMap(doc.contents)) throw new PlaneError(ErrorCode.InvalidArgument, `${file}: expected a mapping at the top level`, { where: file });
+  if (!isMap(doc.contents)) throw new PlaneError(ErrorCode.InvalidArgument, `${fileName}:1:1 expected a mapping at the top level`, { where: `${fileName}:1:1` });
+
+  const locate = (path: string): string => {
+    let node: Node | null | undefined = doc.contents;
+    let offset = node?.range?.[0] ?? 0;
+    for (const seg of pathSegments(path)) {
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
+        if (!pair) break;
+        offset = (isScalar(pair.key) ? pair.key.range?.[0] : undefined) ?? offset;
+        node = pair.value as Node | null;
+      } else if (isSeq(node) && typeof seg === 'number') {
+        const item = node.items[seg] as Node | undefined;
+        if (!item) break;
+        offset = item.range?.[0] ?? offset;
+        node = item;
+      } else break;
+    }
+    return at(offset);
+  };
+
+  const fail = (issues: ValidationIssue[]): never => {
+    const first = issues[0] as ValidationIssue;
+    const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''})` : '';
+    const where = locate(first.path);
+    throw new PlaneError(ErrorCode.InvalidArgument, `${where} ${first.path || '(top level)'}: ${first.message}${more}`, {
+      where,
+      cause: issues.map((i) => ({ ...i, at: locate(i.path) })),
+    });
+  };
+
+  let file: PlanesFile;
   try {
-    return validate(PlanesFileSchema, value, file);
+    file = validate(PlanesFileSchema, doc.toJS(), fileName);
   } catch (err) {
     const pe = PlaneError.from(err);
     const issues = (pe.cause as ValidationIssue[] | undefined) ?? [];
-    const first = issues[0];
-    if (!first) throw pe;
-    // Point at the deepest node of the path that exists in the document.
-    const segs = pathSegments(first.path);
-    let line = 0;
-    for (let n = segs.length; n >= 0 && line === 0; n--) {
-      const node = n === 0 ? doc.contents : doc.getIn(segs.slice(0, n), true);
-      const range = isScalar(node) || isMap(node) ? node.range : (node as { range?: [number, number, number] } | undefined)?.range;
-      if (range) line = lines.linePos(range[0]).line;
-    }
-    throw new PlaneError(ErrorCode.InvalidArgument, `${file}:${line}: ${first.path} ${first.message}`, { where: `${file}:${line}`, cause: issues });
+    if (issues.length === 0) throw pe;
+    return fail(issues);
   }
+  const issues = checkPlanesFile(file);
+  if (issues.length > 0) fail(issues);
+  return { file, locate };
 }
 
-export function loadPlanesFile(file: string): PlanesFile {
+export function parsePlanesFile(text: string, fileName: string): PlanesFile {
+  return parsePlanesFileWithSource(text, fileName).file;
+}
+
+export function readPlanesFile(fileName: string): ParsedPlanesFile {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readFileSync(fileName, 'utf8');
   } catch (cause) {
-    throw new PlaneError(ErrorCode.InvalidArgument, `cannot read ${file}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`, { where: file, cause });
+    throw new PlaneError(ErrorCode.InvalidArgument, `cannot read ${fileName}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`, { where: fileName, cause });
   }
-  return parsePlanesFile(text, file);
+  return parsePlanesFileWithSource(text, fileName);
+}
+
+export function loadPlanesFile(fileName: string): PlanesFile {
+  return readPlanesFile(fileName).file;
+}
+
+/** The plane a file describes, with every default filled in (as POST /v1/planes fills them). */
+export function planeSpecOf(f: PlanesFile): PlaneSpec {
+  const s = f.spec;
+  const identity = s.identity && (s.identity.domain !== undefined || s.identity.adminEmail !== undefined)
+    ? { ...(s.identity.domain !== undefined ? { domain: s.identity.domain } : {}), ...(s.identity.adminEmail !== undefined ? { adminEmail: s.identity.adminEmail } : {}) }
+    : undefined;
+  return {
+    infraProvider: s.infrastructure.provider,
+    identityProvider: s.identity?.provider ?? 'none',
+    secretsProvider: s.secrets?.provider ?? 'local',
+    networkProvider: s.networking?.provider ?? 'none',
+    region: s.infrastructure.region ?? 'local',
+    ...(s.infrastructure.project !== undefined ? { project: s.infrastructure.project } : {}),
+    defaults: {
+      machineType: s.infrastructure.defaults?.machineType ?? 'e2-small',
+      diskSizeGb: s.infrastructure.defaults?.diskSizeGb ?? 20,
+      ...(s.infrastructure.defaults?.image !== undefined ? { image: s.infrastructure.defaults.image } : {}),
+    },
+    ...(s.models !== undefined && (s.models.tiers !== undefined || s.models.providers !== undefined) ? { models: s.models } : {}),
+    ...(identity ? { identity } : {}),
+    ...(s.secrets?.project !== undefined ? { secretsProject: s.secrets.project } : {}),
+    ...(s.networking?.egressPolicy !== undefined ? { egressPolicy: s.networking.egressPolicy } : {}),
+    ...(s.policies !== undefined && s.policies.length > 0 ? { policies: s.policies } : {}),
+  };
+}
+
+/** An agent entry as a declaration: its own values, nothing inherited. */
+export function declarationOf(a: PlanesFileAgent): AgentDeclaration {
+  const { name: _name, owner: _owner, ...rest } = a;
+  return rest;
 }

@@ -5,6 +5,7 @@ import type { Fleet } from '../fleet.ts';
 import type { HubContext } from '../hub-context.ts';
 import { errorHandler, sendError } from './api-error.ts';
 import { authHook } from './auth.ts';
+import { registerApplyRoutes } from './apply-routes.ts';
 import { registerRoutes } from './routes.ts';
 import { registerSecretRoutes } from './secret-routes.ts';
 import type { SecretRotation } from '../secrets/secret-rotation.ts';
@@ -52,6 +53,7 @@ export async function buildApi(ctx: HubContext, fleet: Fleet, rotation: SecretRo
   app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   registerRoutes(app, ctx, fleet);
   registerSecretRoutes(app, ctx, rotation);
+  registerApplyRoutes(app, ctx, fleet);
   await app.ready();
   return { app, routes };
 }

@@ -323,7 +323,7 @@ export function registerRoutes(app: FastifyInstance, ctx: HubContext, fleet: Fle
     schema: { summary: 'Audit events, newest first', tags: ['audit'], querystring: AuditQuery, response: { 200: Type.Object({ events: Type.Array(AuditEventBody) }), ...errors } },
     handler: async (req) => {
       const q = req.query as Static<typeof AuditQuery>;
-      return { events: ctx.audit.list({ ...(q.plane ? { plane: q.plane } : {}), ...(q.agent ? { agent: q.agent } : {}), ...(q.since ? { sinceMs: Date.parse(q.since) } : {}), limit: q.limit ?? 200 }) };
+      return { events: ctx.audit.list({ ...(q.plane ? { plane: q.plane } : {}), ...(q.agent ? { agent: q.agent } : {}), ...(q.actor ? { actor: q.actor } : {}), ...(q.since ? { sinceMs: Date.parse(q.since) } : {}), limit: q.limit ?? 200 }) };
     },
   });
 

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { AgentSpec, Email, InfraProviderName, ModelTier, Name, PlaneModels, PlaneSpec } from '../model.ts';
+import { AgentSpec, Email, InfraProviderName, ModelTier, Name, Nullable, OuPath, PlaneModels, PlaneSpec } from '../model.ts';
 
 export const ErrorBody = Type.Object(
   {
@@ -47,6 +47,8 @@ const AgentSettings = {
   tools: Type.Optional(AgentSpec.properties.tools),
   channels: Type.Optional(AgentSpec.properties.channels),
   configOverrides: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  groups: Type.Optional(AgentSpec.properties.groups),
+  ou: Type.Optional(OuPath),
 };
 
 export const ProvisionAgentBody = Type.Object(
@@ -63,6 +65,10 @@ export const UpdateAgentBody = Type.Object(
   {
     ownerEmail: Type.Optional(Email),
     ...AgentSettings,
+    diskSizeGb: Type.Optional(Type.Integer({ minimum: 10, maximum: 65536, description: 'a disk can only grow' })),
+    budgetCap: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'USD per month; null removes the cap' }))),
+    configOverrides: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()], { description: 'null removes them' })),
+    ou: Type.Optional(Nullable(OuPath)),
     waitSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })),
   },
   { additionalProperties: false, minProperties: 1 },
@@ -195,6 +201,7 @@ export const AuditQuery = Type.Object(
   {
     plane: Type.Optional(Name),
     agent: Type.Optional(Name),
+    actor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'an actor as recorded ("token:alice", "hub"), or a token name ("alice")' })),
     since: Type.Optional(Type.String({ format: 'date-time' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000, default: 200 })),
   },

@@ -4,11 +4,13 @@
  * failed, 2 usage, 3 not found, 4 auth, 5 hub unreachable, 6 conflict, 70 internal.
  * This module and up.ts are the only ones that print; only main() exits.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Document, isScalar, visit } from 'yaml';
 import { ErrorCode, ExitCode, PlaneError } from '../../../common/src/errors.ts';
 import { intFlag, parseFlags } from '../../../common/src/cli-args.ts';
 import { VERSION } from '../../../common/src/version.ts';
-import { loadPlanesFile } from '../planes-file.ts';
+import { loadPlanesFile, readPlanesFile } from '../planes-file.ts';
+import { describePlan, type PlanView } from './plan-view.ts';
 import { agentTable, type AgentRow, isUp } from './agent-table.ts';
 import { table } from './format.ts';
 import { HubClient, resolveTarget } from './hub-client.ts';
@@ -52,8 +54,12 @@ Secrets (values are write-only: stdin, a prompt, or --from-file; never argv)
   secrets list --plane P --name A          secrets delete --plane P --name A KEY
   rotate-secrets --plane P [--name A] [--no-wait] [--timeout-seconds N]
 Audit
-  audit [--plane P] [--name A] [--since TIME] [--limit N]
+  audit [--plane P] [--name A] [--actor X] [--since TIME] [--limit N]
   audit verify
+Declarative (planes.yaml)
+  apply -f planes.yaml [--dry-run] [--prune] [--yes] [--wait-seconds N]
+        (--prune plans removal of agents not in the file; removing needs --yes: it destroys their brains)
+  export --plane P [-o FILE]
 Embedded
   up -f planes.yaml [--data-dir DIR] [--grpc-listen H:P] [--api-listen H:P]
      [--heartbeat-interval-ms N] [--timeout-seconds N] [--runtime openclaw|placeholder] [--runtime-root DIR] [--verbose] [--json]
@@ -349,11 +355,12 @@ const commands: Record<string, Command> = {
       }
       return r.ok ? ExitCode.Ok : ExitCode.PartialFailure;
     }
-    const { values } = parseFlags(args, { ...GLOBAL, plane: { type: 'string' }, name: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string' } });
+    const { values } = parseFlags(args, { ...GLOBAL, plane: { type: 'string' }, name: { type: 'string' }, actor: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string' } });
     if (values.since !== undefined && Number.isNaN(Date.parse(values.since))) throw new PlaneError(ErrorCode.InvalidArgument, `--since ${values.since}: not a date/time (use ISO 8601)`, { where: '--since' });
     const q = new URLSearchParams();
     if (values.plane) q.set('plane', values.plane);
     if (values.name) q.set('agent', values.name);
+    if (values.actor) q.set('actor', values.actor);
     if (values.since) q.set('since', new Date(Date.parse(values.since)).toISOString());
     q.set('limit', String(intFlag(values.limit, 'limit') ?? 200));
     const r = await client(values).request<{ events: Array<{ id: number; at: number; actor: string; action: string; plane: string | null; agent: string | null; outcome: string; detail: Record<string, unknown> }> }>('GET', `/v1/audit?${q.toString()}`);
@@ -415,6 +422,90 @@ const commands: Record<string, Command> = {
     else out.print(table(['AGENT', 'RESULT', 'SECRETS', 'GATEWAY', 'ERROR'], results.map((r) => [r.agent, r.state, r.revision, r.gateway, r.error ?? ''])));
     if (values['no-wait']) return ExitCode.Ok;
     return results.every((r) => r.state === 'succeeded') ? ExitCode.Ok : ExitCode.PartialFailure;
+  },
+
+  async apply(args, out) {
+    const { values } = parseFlags(args, {
+      ...GLOBAL,
+      file: { type: 'string', short: 'f' },
+      'dry-run': { type: 'boolean', default: false },
+      prune: { type: 'boolean', default: false },
+      yes: { type: 'boolean', default: false },
+      'wait-seconds': { type: 'string' },
+    });
+    if (!values.file) throw new PlaneError(ErrorCode.InvalidArgument, '-f planes.yaml is required', { where: '-f' });
+    const parsed = readPlanesFile(values.file);
+    const plane = parsed.file.metadata.name;
+    const c = client(values);
+    // The hub validates the document again; point its complaints back into the file.
+    const inFile = async <T>(call: Promise<T>): Promise<T> => {
+      try {
+        return await call;
+      } catch (err) {
+        const e = PlaneError.from(err);
+        const m = /^body\.document\.(\S+)/.exec(e.where ?? '');
+        if (!m?.[1]) throw e;
+        const where = parsed.locate(m[1]);
+        throw new PlaneError(e.code, `${where} ${e.message.replace(/^body\.document\./, '')}`, { where });
+      }
+    };
+    const plan = await inFile(c.request<PlanView>('POST', `/v1/planes/${enc(plane)}/plan`, { document: parsed.file, prune: values.prune }));
+    if (!out.json) out.print(describePlan(plan, parsed.locate));
+    const firstError = plan.errors[0];
+    if (firstError) {
+      if (out.json) out.printJson({ plan });
+      const where = parsed.locate(firstError.path);
+      throw new PlaneError(ErrorCode.FailedPrecondition, `${where} ${firstError.path}: ${firstError.message}; nothing was applied`, { where });
+    }
+    if (values['dry-run'] || plan.empty) {
+      if (out.json) out.printJson({ plan, results: [], summary: { ok: 0, pending: 0, failed: 0 } });
+      else if (values['dry-run'] && !plan.empty) out.print('dry run: nothing was applied');
+      return ExitCode.Ok;
+    }
+    if (plan.summary.remove > 0 && !values.yes) {
+      if (out.json) out.printJson({ plan });
+      throw new PlaneError(
+        ErrorCode.InvalidArgument,
+        `the plan removes ${plan.summary.remove} agent(s): their machines and brains are destroyed. Pass --yes to confirm; nothing was applied`,
+        { where: '--yes' },
+      );
+    }
+    out.progress(`applying to plane ${plane}...`);
+    const waitSeconds = intFlag(values['wait-seconds'], 'wait-seconds') ?? 60;
+    const report = await inFile(
+      c.request<{ plan: PlanView; results: Array<{ agent: string; action: string; outcome: string; message: string | null }>; summary: { ok: number; pending: number; failed: number } }>(
+        'POST',
+        `/v1/planes/${enc(plane)}/apply`,
+        { document: parsed.file, prune: values.prune, fingerprint: plan.fingerprint, waitSeconds: Math.min(waitSeconds, 300) },
+      ),
+    );
+    if (out.json) out.printJson(report);
+    else {
+      if (report.results.length > 0) out.print(`\n${table(['AGENT', 'ACTION', 'RESULT', 'DETAIL'], report.results.map((r) => [r.agent, r.action, r.outcome, r.message ?? '']))}`);
+      out.print(`\napplied: ${report.summary.ok} ok, ${report.summary.pending} pending, ${report.summary.failed} failed${plan.planeAction !== 'none' ? ` (plane ${plan.planeAction}d)` : ''}`);
+    }
+    return report.summary.failed > 0 || report.summary.pending > 0 ? ExitCode.PartialFailure : ExitCode.Ok;
+  },
+
+  async export(args, out) {
+    const { values } = parseFlags(args, { ...GLOBAL, plane: { type: 'string' }, output: { type: 'string', short: 'o' } });
+    require_(values, 'plane');
+    const r = await client(values).request<{ document: unknown }>('GET', `/v1/planes/${enc(values.plane)}/export`);
+    const doc = new Document(r.document);
+    // Lists of names read best on one line, as people write them: tools: [email, calendar].
+    visit(doc, { Seq: (_key, node) => void (node.flow = node.items.every((i) => isScalar(i))) });
+    const text = `# planes export --plane ${values.plane as string}: applying this file to the plane changes nothing.\n${doc.toString({ lineWidth: 0, flowCollectionPadding: false })}`;
+    if (values.output) {
+      try {
+        writeFileSync(values.output, text, { mode: 0o644 });
+      } catch (err) {
+        throw new PlaneError(ErrorCode.InvalidArgument, `cannot write ${values.output}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { where: '-o' });
+      }
+      if (out.json) out.printJson({ file: values.output, document: r.document });
+      else out.print(`wrote ${values.output}`);
+    } else if (out.json) out.printJson(r.document);
+    else process.stdout.write(text);
+    return ExitCode.Ok;
   },
 
   up: (args) => up(args),

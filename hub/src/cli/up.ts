@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 /**
  * `planes up -f planes.yaml`: the main job on embedded defaults. Starts a hub in
  * this process (data in --data-dir), creates the file's plane and agents with
- * the local provider (through the REST API, as any client would), waits for
+ * the local provider (through the REST API's apply, as `planes apply` does), waits for
  * them to turn green with progress, prints where everything is and the status
  * table, then reports health changes until Ctrl-C, when it stops the agents and
  * the hub. State survives in the data dir: the next `up` resumes it.
@@ -89,26 +89,17 @@ export async function up(args: string[]): Promise<number> {
     }
     const client = new HubClient({ url: endpoints.apiUrl, token: readFileSync(endpoints.adminTokenFile, 'utf8').trim() });
     const planeName = file.metadata.name;
-    const planes = await client.request<{ planes: Array<{ name: string }> }>('GET', '/v1/planes');
-    if (!planes.planes.some((p) => p.name === planeName)) {
-      await client.request('POST', '/v1/planes', {
-        name: planeName,
-        infraProvider: file.spec.infrastructure.provider,
-        ...(file.spec.identity ? { identityProvider: file.spec.identity.provider } : {}),
-        ...(file.spec.secrets ? { secretsProvider: file.spec.secrets.provider } : {}),
-        ...(file.spec.networking ? { networkProvider: file.spec.networking.provider } : {}),
-        ...(file.spec.infrastructure.region ? { region: file.spec.infrastructure.region } : {}),
-        ...(file.spec.infrastructure.project ? { project: file.spec.infrastructure.project } : {}),
-        ...(file.spec.infrastructure.defaults ? { defaults: file.spec.infrastructure.defaults } : {}),
-      });
-      say(`created plane ${planeName}`);
-    }
-    const existing = new Set((await client.request<{ agents: AgentRow[] }>('GET', `/v1/planes/${planeName}/agents`)).agents.map((a) => a.name));
-    for (const a of file.spec.agents) {
-      if (existing.has(a.name)) continue;
-      const { owner, ...rest } = a;
-      await client.request('POST', `/v1/planes/${planeName}/agents`, { ...rest, ownerEmail: owner });
-      say(`provisioned ${planeName}/${a.name} (local agentd process)`);
+    // The same path as `planes apply`: creates the plane and missing agents, brings drifted ones back to the file.
+    const applied = await client.request<{ plan: { planeAction: string; summary: { create: number; change: number } }; results: Array<{ agent: string; action: string; outcome: string; message: string | null }> }>(
+      'POST',
+      `/v1/planes/${planeName}/apply`,
+      { document: file, prune: false, waitSeconds: 0 },
+    );
+    if (applied.plan.planeAction === 'create') say(`created plane ${planeName}`);
+    for (const r of applied.results) {
+      if (r.outcome === 'failed') say(`${planeName}/${r.agent}: ${r.action} failed: ${r.message ?? ''}`);
+      else if (r.action === 'create') say(`provisioned ${planeName}/${r.agent} (local agentd process)`);
+      else if (r.action === 'change') say(`updated ${planeName}/${r.agent} to match ${values.file}: ${r.message ?? ''}`);
     }
     // Convenience for the embedded setup: model keys in this shell's environment become each
     // agent's own secret (through the API, like `planes secrets set`); the value is never printed.

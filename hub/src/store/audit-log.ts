@@ -95,7 +95,8 @@ export class AuditLog {
     })();
   }
 
-  list(filter: { plane?: string; agent?: string; sinceMs?: number; limit?: number } = {}): AuditEvent[] {
+  /** Newest first. `actor` matches the actor exactly, or a token's name ("alice" finds "token:alice"). */
+  list(filter: { plane?: string; agent?: string; actor?: string; sinceMs?: number; limit?: number } = {}): AuditEvent[] {
     const where: string[] = [];
     const args: unknown[] = [];
     const add = (clause: string, value: unknown): void => {
@@ -104,6 +105,10 @@ export class AuditLog {
     };
     if (filter.plane !== undefined) add('plane = ?', filter.plane);
     if (filter.agent !== undefined) add('agent = ?', filter.agent);
+    if (filter.actor !== undefined) {
+      where.push('(actor = ? OR actor = ?)');
+      args.push(filter.actor, `token:${filter.actor}`);
+    }
     if (filter.sinceMs !== undefined) add('at >= ?', filter.sinceMs);
     const sql = `SELECT * FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
     args.push(filter.limit ?? 200);

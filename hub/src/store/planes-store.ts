@@ -46,6 +46,12 @@ export class PlanesStore {
     return (this.#q('SELECT * FROM planes ORDER BY name').all() as Row[]).map(toRecord);
   }
 
+  update(name: string, spec: PlaneSpec, now = Date.now()): PlaneRecord {
+    const info = this.#q('UPDATE planes SET spec_json = ?, updated_at = ? WHERE name = ?').run(JSON.stringify(spec), now, name);
+    if (info.changes === 0) throw new PlaneError(ErrorCode.NotFound, `plane '${name}' not found`, { where: 'planeId' });
+    return this.get(name);
+  }
+
   delete(name: string): void {
     this.#q('DELETE FROM planes WHERE name = ?').run(name);
   }
