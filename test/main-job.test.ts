@@ -35,7 +35,7 @@ describe('planes up (the main job)', () => {
     await waitUntil(() => stdout.includes('Ctrl-C stops'), 170_000, `the up banner; stderr so far: ${stderr}`);
     expect(stdout).toMatch(/REST API\s+http:\/\/127\.0\.0\.1:\d+/);
     for (const name of ['alice-agent', 'bob-agent', 'carol-agent']) {
-      expect(stdout).toMatch(new RegExp(`acme-agents\\s+${name}\\s+\\S+\\s+yellow\\s+secret missing: env:ANTHROPIC_API_KEY.*openclaw 2026\\.9\\.6\\s+running`));
+      expect(stdout).toMatch(new RegExp(`acme-agents\\s+${name}\\s+\\S+\\s+yellow\\s+secret missing: secret:ANTHROPIC_API_KEY.*openclaw 2026\\.9\\.6\\s+running`));
     }
     expect(stdout).toMatch(/without a model key/);
     expect(stdout).not.toMatch(/apt1\./); // the admin token is never printed
