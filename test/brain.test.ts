@@ -162,6 +162,9 @@ describe('the brain outlives its machine', () => {
     writeFileSync(soulFile, 'You are the clone.\n');
     const r = await planes('clone-agent', '--from', 'mem', '--name', 'mem2', '--owner', 'mem2@example.com', '--soul-file', soulFile);
     expect(r.code, r.stdout + r.stderr).toBe(0);
+    // A clone is a new identity: it gets no secrets of its source; an admin gives it its own key.
+    expect((await fleet.hub.context.secrets.list(plane, 'mem2')).map((x) => x.name)).not.toContain('FAKEAI_API_KEY');
+    expect((await fleet.api('PUT', `/v1/planes/${plane}/agents/mem2/secrets/FAKEAI_API_KEY`, { value: MODEL_KEY })).status).toBe(200);
     await fleet.waitFor(plane, 'mem2', (x) => x.health.color === 'green', 150_000);
     expect(readFileSync(join(workspace('mem2'), 'SOUL.md'), 'utf8')).toBe('You are the clone.\n');
     expect(readFileSync(join(workspace('mem2'), 'memory', '2026-11-21.md'), 'utf8')).toContain(CODE_WORD);

@@ -98,6 +98,10 @@ describe('a secret leaves no trace', () => {
 
   it('is set through the CLI from stdin and used by a real gateway turn (the stub checks Authorization)', async () => {
     expect((await fleet.api('POST', `/v1/planes/${plane}/agents`, { name: 'canary', ownerEmail: 'c@example.com' })).status).toBe(201);
+    // Without the secret the gateway runs degraded and the agent says which key is missing.
+    const degraded = await fleet.waitFor(plane, 'canary', (x) => x.health.reason.startsWith('secret missing:') && x.connected, 180_000);
+    expect(degraded.health.color).toBe('yellow');
+    expect(degraded.health.reason).toContain('secret:FAKEAI_API_KEY');
     const set = await planes(['secrets', 'set', '--plane', plane, '--name', 'canary', 'FAKEAI_API_KEY'], `${CANARY_1}\n`);
     expect(set.code, set.stderr).toBe(0);
     expect(JSON.parse(set.stdout)).toMatchObject({ secret: { name: 'FAKEAI_API_KEY', version: 1 } });

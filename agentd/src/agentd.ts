@@ -559,13 +559,13 @@ export class Agentd {
     const run = async (): Promise<{ revision: string; changed: string[]; missing: string[]; gateway: string }> => {
       const conn = this.#conn;
       if (!conn) throw new PlaneError(ErrorCode.Unavailable, 'not connected to the hub');
-      const r = await this.#secrets.load(conn);
       const rt = this.#runtime;
+      const need = rt instanceof OpenClawRuntime ? rt.requiredSecrets() : { exec: [], env: [] };
+      const r = await this.#secrets.load(conn, [...need.exec, ...need.env]);
       const sup = this.#supervisor;
       let gateway = 'unchanged';
       const live = sup !== undefined && (sup.state.kind === 'running' || sup.state.kind === 'starting');
       if (rt instanceof OpenClawRuntime && sup && live && !this.paused) {
-        const need = rt.requiredSecrets();
         const envChanged = r.changed.some((n) => need.env.includes(n));
         const execChanged = r.changed.some((n) => need.exec.includes(n));
         if (forceRestart || envChanged) {

@@ -56,16 +56,28 @@ export class AgentSecrets {
     return !this.loaded || m.revision !== this.#revision;
   }
 
-  /** Loads every value the manifest names (except the brain key). Replaces the whole set atomically. */
-  async load(fetcher: SecretsFetcher): Promise<SecretsLoadResult> {
-    const names = (this.#manifest?.entries ?? []).map((e) => e.name).filter((n) => !NOT_FOR_THE_GATEWAY.has(n));
-    let res: SecretResponse__Output;
+  /**
+   * Loads every value the manifest names (except the brain key) plus the names
+   * the gateway needs, by known name. The answer carries the namespace's current
+   * manifest; names new to agentd are fetched in a second round. Replaces the
+   * whole set atomically.
+   */
+  async load(fetcher: SecretsFetcher, needed: readonly string[] = []): Promise<SecretsLoadResult> {
+    const wanted = (): string[] => [...new Set([...(this.#manifest?.entries ?? []).map((e) => e.name), ...needed])].filter((n) => !NOT_FOR_THE_GATEWAY.has(n)).sort();
+    let res: SecretResponse__Output | undefined;
+    let names: string[] = [];
     try {
-      res = names.length > 0 ? await fetcher.requestSecrets(names) : { requestId: '', values: {}, versions: {}, missing: [], error: '', revision: this.#manifest?.revision ?? '' };
+      for (let round = 0; round < 2; round++) {
+        names = wanted();
+        res = await fetcher.requestSecrets(names);
+        this.#manifest = { entries: res.entries, revision: res.revision };
+        if (wanted().every((n) => names.includes(n))) break;
+      }
     } catch (err) {
       this.#lastError = (err as Error).message;
       throw err;
     }
+    if (!res) throw new Error('unreachable: no secret response');
     const changed: string[] = [];
     const next = new Map<string, { value: Buffer; version: number }>();
     for (const [name, value] of Object.entries(res.values)) {

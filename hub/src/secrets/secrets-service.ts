@@ -139,9 +139,9 @@ export class SecretsService {
       this.#o.audit.record({ actor, action: 'secret.access', plane: agent.plane, agent: agent.name, outcome: 'failed', detail: { names, reason: e.message } });
       return { requestId: req.requestId, error: e.message };
     }
-    const { revision } = this.manifest(agent.plane, agent.name);
+    const { revision, entries } = this.manifest(agent.plane, agent.name);
     this.#o.audit.record({ actor, action: 'secret.access', plane: agent.plane, agent: agent.name, outcome: 'ok', detail: { names: Object.keys(values), versions, missing } });
-    return { requestId: req.requestId, values, versions, missing, revision };
+    return { requestId: req.requestId, values, versions, missing, revision, entries };
   }
 
   /** Deletes the namespace and checks it is empty. */

@@ -1,5 +1,6 @@
 // Original file: proto/agentplane/v1/agentplane.proto
 
+import type { SecretEntry as _agentplane_v1_SecretEntry, SecretEntry__Output as _agentplane_v1_SecretEntry__Output } from '../../agentplane/v1/SecretEntry.ts';
 
 /**
  * Sent only on the agent's own stream. agentd keeps values in memory only.
@@ -17,6 +18,10 @@ export interface SecretResponse {
    */
   'error'?: (string);
   'revision'?: (string);
+  /**
+   * The namespace's names and versions now: a name agentd did not ask for is new to it.
+   */
+  'entries'?: (_agentplane_v1_SecretEntry)[];
 }
 
 /**
@@ -35,4 +40,8 @@ export interface SecretResponse__Output {
    */
   'error': (string);
   'revision': (string);
+  /**
+   * The namespace's names and versions now: a name agentd did not ask for is new to it.
+   */
+  'entries': (_agentplane_v1_SecretEntry__Output)[];
 }
