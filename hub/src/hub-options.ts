@@ -31,6 +31,16 @@ export const HubOptionsSchema = Type.Object(
     bucketUrl: Type.Optional(Type.String({ pattern: '^(file:///|gs://)' })),
     /** Tests only: a GCS JSON API stand-in on loopback, passed to agents with the bucket URL. */
     gcsApiEndpoint: Type.Optional(Type.String({ pattern: '^https?://' })),
+    /**
+     * Accept Enroll with a Compute Engine instance identity token (docs/image.md): an
+     * instance named gceInstanceName(plane, agent) in the plane's project enrols as that
+     * agent without a one-time token.
+     */
+    instanceIdentityEnrollment: Type.Boolean({ default: false }),
+    /** The audience such a token must carry; default https://<advertised gRPC address>. */
+    instanceIdentityAudience: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+    /** Google's JWK set; tests point it at a loopback stand-in. */
+    googleCertsUrl: Type.String({ pattern: '^https?://', default: 'https://www.googleapis.com/oauth2/v3/certs' }),
     /** An agent whose brain has had unsynced changes this long turns yellow. */
     syncLagYellowMs: Type.Integer({ minimum: 1000, default: 120_000 }),
   },
