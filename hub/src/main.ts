@@ -14,6 +14,7 @@ import { ApiTokens } from './store/api-tokens.ts';
 const USAGE = `usage:
   hub serve --data-dir DIR [--grpc-listen HOST:PORT] [--api-listen HOST:PORT] [--advertise HOST:PORT]
             [--tls-name NAME]... [--heartbeat-interval-ms N] [--bucket file:///DIR|gs://BUCKET[/PREFIX]]
+            [--instance-identity [--identity-audience AUD]]
   hub token create --data-dir DIR --name NAME --role admin|viewer --out FILE
   hub --version`;
 
@@ -26,6 +27,8 @@ async function serve(args: string[]): Promise<number> {
     'tls-name': { type: 'string', multiple: true },
     'heartbeat-interval-ms': { type: 'string' },
     bucket: { type: 'string' },
+    'instance-identity': { type: 'boolean', default: false },
+    'identity-audience': { type: 'string' },
   });
   if (!values['data-dir']) throw new PlaneError(ErrorCode.InvalidArgument, '--data-dir is required', { where: '--data-dir' });
   const grpcListen = hostPortFlag(values['grpc-listen'], 'grpc-listen');
@@ -39,6 +42,9 @@ async function serve(args: string[]): Promise<number> {
     ...(values['tls-name'] ? { tlsNames: values['tls-name'] } : {}),
     ...(hb !== undefined ? { heartbeatIntervalMs: hb } : {}),
     ...(values.bucket ? { bucketUrl: values.bucket } : {}),
+    // Compute Engine instances of planes with a project enrol with Google-signed identity tokens (docs/image.md).
+    ...(values['instance-identity'] ? { instanceIdentityEnrollment: true } : {}),
+    ...(values['identity-audience'] ? { instanceIdentityAudience: values['identity-audience'] } : {}),
   });
   const stopped = new Promise<void>((resolve) => {
     let stopping = false;
