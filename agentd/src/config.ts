@@ -12,11 +12,28 @@ function validateCron(expr: string): string | null {
   return r.valid ? null : r.errors.map((e) => `${e.field}: ${e.message}`).join('; ') || 'invalid';
 }
 
+/**
+ * Where plane, agent, hub and enrolment come from on a golden image: the instance
+ * metadata (attributes agents-plane-*), or a local YAML file with the same keys
+ * (bootstrap.ts). Replaces plane, agent and enrollmentBundleFile in the file.
+ */
+export const BootstrapSchema = Type.Object(
+  {
+    /** "gce-metadata": the metadata server, else fallbackFile. "file": fallbackFile only. */
+    source: Type.Union([Type.Literal('gce-metadata'), Type.Literal('file')]),
+    fallbackFile: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+);
+export type BootstrapConfig = Static<typeof BootstrapSchema>;
+
 /** agentd's config file (YAML or JSON). Unknown keys are errors: a typo must not be silently ignored. */
 export const AgentdConfigSchema = Type.Object(
   {
-    plane: Type.String({ pattern: NAME_PATTERN }),
-    agent: Type.String({ pattern: NAME_PATTERN }),
+    /** Required unless bootstrap names where they come from. */
+    plane: Type.Optional(Type.String({ pattern: NAME_PATTERN })),
+    agent: Type.Optional(Type.String({ pattern: NAME_PATTERN })),
+    bootstrap: Type.Optional(BootstrapSchema),
     /** Where agentd keeps its credential, journal and runtime state (0700). */
     stateDir: Type.String({ minLength: 1 }),
     /** First boot only: the one-time bundle from the hub; deleted after enrolment. */
@@ -62,9 +79,19 @@ export const AgentdConfigSchema = Type.Object(
   },
   { additionalProperties: false },
 );
-export type AgentdConfig = Readonly<Static<typeof AgentdConfigSchema>>;
+/** The file as written: with bootstrap, plane and agent are not known until it is resolved. */
+export type AgentdFileConfig = Readonly<Static<typeof AgentdConfigSchema>>;
 
-export function parseAgentdConfig(text: string, file: string): AgentdConfig {
+/** Enrolment material found by the bootstrap (never logged: a bundle holds a one-time token). */
+export type BootstrapEnrollment =
+  | { kind: 'bundle'; bundle: string; source: string }
+  | { kind: 'instance-identity'; hub: string; caPem: string; audience: string };
+
+/** What agentd runs with: plane and agent known, plus what the bootstrap found. */
+export type AgentdConfig = Readonly<Omit<Static<typeof AgentdConfigSchema>, 'plane' | 'agent'> & { plane: string; agent: string; enrollment?: BootstrapEnrollment }>;
+
+/** Parses and checks the file; plane and agent may still be open (bootstrap). */
+export function parseAgentdFileConfig(text: string, file: string): AgentdFileConfig {
   let raw: unknown;
   try {
     raw = parseYaml(text);
@@ -82,6 +109,15 @@ export function parseAgentdConfig(text: string, file: string): AgentdConfig {
       if (!cfg.runtime[field]) throw new PlaneError(ErrorCode.InvalidArgument, `${file}: runtime.${field} is required when runtime.kind is openclaw`, { where: `runtime.${field}` });
     }
   }
+  if (cfg.bootstrap) {
+    for (const field of ['plane', 'agent', 'enrollmentBundleFile'] as const) {
+      if (cfg[field] !== undefined) throw new PlaneError(ErrorCode.InvalidArgument, `${file}: ${field} comes from the bootstrap (${cfg.bootstrap.source}); remove it or remove bootstrap`, { where: field });
+    }
+  } else {
+    for (const field of ['plane', 'agent'] as const) {
+      if (cfg[field] === undefined) throw new PlaneError(ErrorCode.InvalidArgument, `${file}: ${field} is required`, { where: field });
+    }
+  }
   for (const field of ['reconcileCron', 'snapshotCron'] as const) {
     const v = validateCron(cfg.sync[field]);
     if (v) throw new PlaneError(ErrorCode.InvalidArgument, `${file}: sync.${field} ${JSON.stringify(cfg.sync[field])} is not a cron expression: ${v}`, { where: `sync.${field}` });
@@ -90,6 +126,7 @@ export function parseAgentdConfig(text: string, file: string): AgentdConfig {
     ...cfg,
     stateDir: abs(cfg.stateDir),
     ...(cfg.enrollmentBundleFile ? { enrollmentBundleFile: abs(cfg.enrollmentBundleFile) } : {}),
+    ...(cfg.bootstrap ? { bootstrap: { ...cfg.bootstrap, ...(cfg.bootstrap.fallbackFile ? { fallbackFile: abs(cfg.bootstrap.fallbackFile) } : {}) } } : {}),
     runtime: {
       ...cfg.runtime,
       ...(cfg.runtime.root ? { root: abs(cfg.runtime.root) } : {}),
@@ -98,12 +135,35 @@ export function parseAgentdConfig(text: string, file: string): AgentdConfig {
   });
 }
 
-export function loadAgentdConfig(file: string): AgentdConfig {
+/** A config without bootstrap, ready to run; one with bootstrap goes through resolveAgentdConfig (bootstrap.ts). */
+export function parseAgentdConfig(text: string, file: string): AgentdConfig {
+  const cfg = parseAgentdFileConfig(text, file);
+  if (cfg.bootstrap || cfg.plane === undefined || cfg.agent === undefined) {
+    throw new PlaneError(ErrorCode.InvalidArgument, `${file}: plane and agent come from the bootstrap (${cfg.bootstrap?.source ?? 'none'}); resolve it first`, { where: 'bootstrap' });
+  }
+  return withIdentity(cfg, cfg.plane, cfg.agent);
+}
+
+/** The file config with plane and agent filled in (by the file itself or the bootstrap). */
+export function withIdentity(cfg: AgentdFileConfig, plane: string, agent: string, enrollment?: BootstrapEnrollment): AgentdConfig {
+  const { bootstrap: _bootstrap, ...rest } = cfg;
+  return Object.freeze({ ...rest, plane, agent, ...(enrollment ? { enrollment } : {}) });
+}
+
+export function readAgentdConfigFile(file: string): string {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (cause) {
     throw new PlaneError(ErrorCode.InvalidArgument, `cannot read config ${file}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`, { where: file, cause });
   }
-  return parseAgentdConfig(text, file);
+  return text;
+}
+
+export function loadAgentdFileConfig(file: string): AgentdFileConfig {
+  return parseAgentdFileConfig(readAgentdConfigFile(file), file);
+}
+
+export function loadAgentdConfig(file: string): AgentdConfig {
+  return parseAgentdConfig(readAgentdConfigFile(file), file);
 }

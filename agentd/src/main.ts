@@ -4,7 +4,8 @@
  * socket. The only module of agentd that handles signals or exits the process.
  * Exit codes: 0 clean stop / ok; 1 stop deadline exceeded, a runtime failure, or
  * doctor found problems; 2 usage; 5 agentd not reachable; 78 configuration
- * error (systemd must not restart into it: RestartPreventExitStatus=78).
+ * error, including a bootstrap that finds no identity (systemd must not restart
+ * into it: RestartPreventExitStatus=78 in systemd/agentd.service).
  */
 import { parseFlags } from '../../common/src/cli-args.ts';
 import { ErrorCode, PlaneError } from '../../common/src/errors.ts';
@@ -14,7 +15,8 @@ import { join } from 'node:path';
 import { operatorGet } from './operator/operator-client.ts';
 import { VERSION } from '../../common/src/version.ts';
 import { Agentd, type AgentdStatus } from './agentd.ts';
-import { loadAgentdConfig } from './config.ts';
+import { resolveAgentdConfig } from './bootstrap.ts';
+import { loadAgentdFileConfig } from './config.ts';
 
 const EX_CONFIG = 78;
 const DEFAULT_CONFIG = '/etc/agentd/agentd.yaml';
@@ -34,10 +36,13 @@ async function run(args: string[]): Promise<number> {
   const log = new Logger('agentd', { sink: (r: LogRecord) => (stderrSink(r), ring.push(r)) });
   let cfg;
   try {
-    cfg = loadAgentdConfig(configFile);
+    // With a bootstrap section, plane, agent and enrolment come from the instance metadata or a local file.
+    cfg = await resolveAgentdConfig(configFile, { log });
   } catch (err) {
-    console.error(`agentd: ${PlaneError.from(err).message}`);
-    return EX_CONFIG;
+    const e = PlaneError.from(err);
+    console.error(`agentd: ${e.message}`);
+    // A metadata server that answers with errors may recover: let systemd restart agentd.
+    return e.code === ErrorCode.Unavailable ? 1 : EX_CONFIG;
   }
   const agentd = new Agentd(cfg, log, ring);
   let exitCode = 0;
@@ -77,7 +82,7 @@ async function run(args: string[]): Promise<number> {
 
 function socketPath(values: { socket?: string | undefined; config?: string | undefined }): string {
   if (values.socket) return values.socket;
-  const cfg = loadAgentdConfig(values.config ?? process.env['AGENTD_CONFIG'] ?? DEFAULT_CONFIG);
+  const cfg = loadAgentdFileConfig(values.config ?? process.env['AGENTD_CONFIG'] ?? DEFAULT_CONFIG);
   return join(cfg.stateDir, 'agentd.sock');
 }
 

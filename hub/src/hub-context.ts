@@ -13,6 +13,7 @@ import type { PlanesStore } from './store/planes-store.ts';
 import type { WriterLeases } from './store/writer-leases.ts';
 import type { SecretsService } from './secrets/secrets-service.ts';
 import type { LogChunk__Output, Event__Output } from '../../proto/index.ts';
+import type { KeySource } from './grpc/instance-identity.ts';
 
 export interface HubEvents {
   /** A command changed state (delivered, accepted, finished). */
@@ -48,6 +49,8 @@ export interface HubContext {
   readonly events: EventEmitter<HubEvents>;
   /** Aborted when the hub starts closing: long polls return at once instead of holding shutdown. */
   readonly closing: AbortSignal;
+  /** Instance-identity enrolment: off unless enabled; the audience tokens must carry; Google's keys. */
+  readonly instanceIdentity: { enabled: boolean; audience: () => string; keys: KeySource };
   /** host:port agents dial, and the CA they pin. */
   grpcAddress(): string;
   caPem(): string;

@@ -36,6 +36,16 @@ export const HubOptionsSchema = Type.Object(
     secretsProvider: Type.String({ pattern: '^(local|gcp-secret-manager:[a-z0-9-]{4,40})$', default: 'local' }),
     /** Tests only: a Secret Manager stand-in on loopback (host:port, plain gRPC, no credentials). */
     secretsApiEndpoint: Type.Optional(Type.String({ pattern: '^127\\.0\\.0\\.1:\\d+$' })),
+    /**
+     * Accept Enroll with a Compute Engine instance identity token (docs/image.md): an
+     * instance named gceInstanceName(plane, agent) in the plane's project enrols as that
+     * agent without a one-time token.
+     */
+    instanceIdentityEnrollment: Type.Boolean({ default: false }),
+    /** The audience such a token must carry; default https://<advertised gRPC address>. */
+    instanceIdentityAudience: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+    /** Google's JWK set; tests point it at a loopback stand-in. */
+    googleCertsUrl: Type.String({ pattern: '^https?://', default: 'https://www.googleapis.com/oauth2/v3/certs' }),
     /** An agent whose brain has had unsynced changes this long turns yellow. */
     syncLagYellowMs: Type.Integer({ minimum: 1000, default: 120_000 }),
     /** Generated secrets (agent credential, gateway token) older than this are rotated by the schedule. */

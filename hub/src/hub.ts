@@ -14,6 +14,8 @@ import { type ApiRoute, buildApi } from './api/api-server.ts';
 import { type Db, openDatabase } from './db/database.ts';
 import { Fleet } from './fleet.ts';
 import { createAgentService } from './grpc/agent-service.ts';
+import { RemoteJwks } from './grpc/instance-identity.ts';
+import { defaultAudience } from '../../common/src/instance-identity.ts';
 import { SessionRegistry } from './grpc/session-registry.ts';
 import type { HubContext, HubEvents } from './hub-context.ts';
 import { type CompiledHubOptions, compileHubOptions, type HubOptions } from './hub-options.ts';
@@ -196,6 +198,11 @@ export class Hub {
       },
       events: new EventEmitter<HubEvents>(),
       closing: this.#closing.signal,
+      instanceIdentity: {
+        enabled: o.instanceIdentityEnrollment,
+        audience: () => o.instanceIdentityAudience ?? defaultAudience(grpcAddress),
+        keys: new RemoteJwks(o.googleCertsUrl),
+      },
       grpcAddress: () => grpcAddress,
       caPem: () => tls.caPem,
     };

@@ -15,6 +15,7 @@ const USAGE = `usage:
   hub serve --data-dir DIR [--grpc-listen HOST:PORT] [--api-listen HOST:PORT] [--advertise HOST:PORT]
             [--tls-name NAME]... [--heartbeat-interval-ms N] [--bucket file:///DIR|gs://BUCKET[/PREFIX]]
             [--secrets local|gcp-secret-manager:PROJECT]
+            [--instance-identity [--identity-audience AUD]]
   hub token create --data-dir DIR --name NAME --role admin|viewer --out FILE
   hub --version`;
 
@@ -28,6 +29,8 @@ async function serve(args: string[]): Promise<number> {
     'heartbeat-interval-ms': { type: 'string' },
     bucket: { type: 'string' },
     secrets: { type: 'string' },
+    'instance-identity': { type: 'boolean', default: false },
+    'identity-audience': { type: 'string' },
   });
   if (!values['data-dir']) throw new PlaneError(ErrorCode.InvalidArgument, '--data-dir is required', { where: '--data-dir' });
   const grpcListen = hostPortFlag(values['grpc-listen'], 'grpc-listen');
@@ -42,6 +45,9 @@ async function serve(args: string[]): Promise<number> {
     ...(hb !== undefined ? { heartbeatIntervalMs: hb } : {}),
     ...(values.bucket ? { bucketUrl: values.bucket } : {}),
     ...(values.secrets ? { secretsProvider: values.secrets } : {}),
+    // Compute Engine instances of planes with a project enrol with Google-signed identity tokens (docs/image.md).
+    ...(values['instance-identity'] ? { instanceIdentityEnrollment: true } : {}),
+    ...(values['identity-audience'] ? { instanceIdentityAudience: values['identity-audience'] } : {}),
   });
   const stopped = new Promise<void>((resolve) => {
     let stopping = false;

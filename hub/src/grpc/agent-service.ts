@@ -14,6 +14,8 @@ import type { AgentRecord, CommandRecord, CommandState } from '../model.ts';
 import { resolveAgentRuntimeSpec } from '../agent-runtime-spec.ts';
 import type { AgentSession } from './session-registry.ts';
 import { brainGrant } from '../brain/brain-ops.ts';
+import { gceInstanceName } from '../../../common/src/instance-identity.ts';
+import { verifyInstanceIdentityToken } from './instance-identity.ts';
 
 /** How long a new stream may stay silent before its Hello. */
 const HELLO_TIMEOUT_MS = 10_000;
@@ -40,28 +42,53 @@ export function toWireCommand(cmd: CommandRecord): HubMessage {
 export function createAgentService(ctx: HubContext): AgentPlaneHandlers {
   const log = ctx.log.child('grpc');
 
-  function enroll(call: grpc.ServerUnaryCall<EnrollRequest__Output, EnrollResponse>, callback: grpc.sendUnaryData<EnrollResponse>): void {
+  /** Which agent an identity token may enrol as: the one it claims, if its instance is that agent's. */
+  async function identityEnrol(req: EnrollRequest__Output): Promise<{ agent: AgentRecord; credential: string; detail: Record<string, unknown> }> {
+    if (!ctx.instanceIdentity.enabled) throw new PlaneError(ErrorCode.Unauthenticated, 'instance identity enrolment is not enabled on this hub');
+    if (!req.plane || !req.agentName) throw new PlaneError(ErrorCode.InvalidArgument, 'instance identity enrolment needs plane and agent_name');
+    const id = await verifyInstanceIdentityToken(req.instanceIdentityToken ?? '', { audience: ctx.instanceIdentity.audience(), keys: ctx.instanceIdentity.keys });
+    const detail = { method: 'instance-identity', bootId: req.bootId, project: id.projectId, zone: id.zone, instance: id.instanceName, instanceId: id.instanceId };
+    const plane = ctx.planes.find(req.plane);
+    const agent = plane && ctx.agents.find(req.plane, req.agentName);
+    // One answer for "no such agent" and "not your agent": a probe learns nothing.
+    const denied = (why: string): PlaneError =>
+      new PlaneError(ErrorCode.PermissionDenied, `instance ${id.projectId}/${id.zone}/${id.instanceName} may not enrol as ${req.plane}/${req.agentName}`, { where: why });
+    if (!plane || !agent) throw denied('no such agent');
+    if (!plane.spec.project || plane.spec.project !== id.projectId) throw denied(`project ${id.projectId} is not the plane's (${plane.spec.project ?? 'none'})`);
+    if (id.instanceName !== gceInstanceName(agent.plane, agent.name)) throw denied(`instance name ${id.instanceName} is not ${gceInstanceName(agent.plane, agent.name)}`);
+    if (plane.spec.region !== 'local' && !id.zone.startsWith(`${plane.spec.region}-`)) throw denied(`zone ${id.zone} is not in the plane's region ${plane.spec.region}`);
+    // A second machine must not take over a live agent; reprovisioning ends the stream first.
+    if (ctx.sessions.isConnected(agent.id)) throw new PlaneError(ErrorCode.FailedPrecondition, `${agent.plane}/${agent.name} is connected from another machine`);
+    const { credential } = ctx.agents.redeemInstanceIdentity(agent.id, req.instanceIdentityToken ?? '', id.expiresAt);
+    return { agent, credential, detail };
+  }
+
+  async function enroll(call: grpc.ServerUnaryCall<EnrollRequest__Output, EnrollResponse>, callback: grpc.sendUnaryData<EnrollResponse>): Promise<void> {
     const req = call.request;
     try {
-      if (req.proof !== 'enrollmentToken' || !req.enrollmentToken) {
-        throw new PlaneError(
-          ErrorCode.Unauthenticated,
-          req.proof === 'instanceIdentityToken' ? 'instance identity enrolment is not enabled on this hub' : 'enrollment token is required',
-        );
+      let agent: AgentRecord;
+      let credential: string;
+      let detail: Record<string, unknown>;
+      if (req.proof === 'instanceIdentityToken' && req.instanceIdentityToken) {
+        ({ agent, credential, detail } = await identityEnrol(req));
+      } else {
+        if (req.proof !== 'enrollmentToken' || !req.enrollmentToken) throw new PlaneError(ErrorCode.Unauthenticated, 'enrollment token is required');
+        ({ agent, credential } = ctx.agents.redeemEnrollmentToken(req.enrollmentToken));
+        if ((req.plane && req.plane !== agent.plane) || (req.agentName && req.agentName !== agent.name)) {
+          // The token is spent either way: a token presented by the wrong agent is compromised.
+          throw new PlaneError(ErrorCode.PermissionDenied, `enrollment token belongs to ${agent.plane}/${agent.name}, not ${req.plane}/${req.agentName}`);
+        }
+        detail = { bootId: req.bootId };
       }
-      const { agent, credential } = ctx.agents.redeemEnrollmentToken(req.enrollmentToken);
-      if ((req.plane && req.plane !== agent.plane) || (req.agentName && req.agentName !== agent.name)) {
-        // The token is spent either way: a token presented by the wrong agent is compromised.
-        throw new PlaneError(ErrorCode.PermissionDenied, `enrollment token belongs to ${agent.plane}/${agent.name}, not ${req.plane}/${req.agentName}`);
-      }
-      ctx.audit.record({ actor: `agent:${agent.id}`, action: 'agent.enroll', plane: agent.plane, agent: agent.name, outcome: 'ok', detail: { bootId: req.bootId } });
-      log.info('agent enrolled', { plane: agent.plane, agent: agent.name, agentId: agent.id });
+      ctx.audit.record({ actor: `agent:${agent.id}`, action: 'agent.enroll', plane: agent.plane, agent: agent.name, outcome: 'ok', detail });
+      log.info('agent enrolled', { plane: agent.plane, agent: agent.name, agentId: agent.id, method: detail['method'] ?? 'enrollment-token' });
       const specJson = JSON.stringify(resolveAgentRuntimeSpec(ctx.planes.get(agent.plane), agent));
       callback(null, { agentId: agent.id, plane: agent.plane, agentName: agent.name, credential, issuedAtMs: Date.now(), agentSpecJson: specJson });
     } catch (err) {
       const e = PlaneError.from(err);
-      ctx.audit.record({ actor: 'anonymous', action: 'agent.enroll', plane: req.plane || null, agent: req.agentName || null, outcome: 'denied', detail: { reason: e.message } });
-      log.warn('enrolment refused', { plane: req.plane, agent: req.agentName, reason: e.message });
+      const reason = e.where && e.code === ErrorCode.PermissionDenied ? `${e.message}: ${e.where}` : e.message;
+      ctx.audit.record({ actor: 'anonymous', action: 'agent.enroll', plane: req.plane || null, agent: req.agentName || null, outcome: 'denied', detail: { reason, method: req.proof ?? 'none' } });
+      log.warn('enrolment refused', { plane: req.plane, agent: req.agentName, reason });
       callback(grpcError(e));
     }
   }
@@ -254,6 +281,6 @@ export function createAgentService(ctx: HubContext): AgentPlaneHandlers {
     call.on('close', onGone);
   }
 
-  return { Enroll: enroll, Connect: connect };
+  return { Enroll: (call, callback) => void enroll(call, callback), Connect: connect };
 }
 

@@ -148,6 +148,23 @@ export class AgentsStore {
     this.#q('UPDATE agents SET credential_hash = ?, updated_at = ? WHERE id = ?').run(hash, now, agentId);
   }
 
+  /**
+   * Issues a credential for an agent whose instance proved itself with a signed
+   * identity token (checked by the caller). The token's hash is kept as a spent
+   * enrollment token until it expires, so the same token cannot enrol twice.
+   */
+  redeemInstanceIdentity(agentId: string, token: string, expiresAt: number, now = Date.now()): { agent: AgentRecord; credential: string } {
+    return this.#db.transaction(() => {
+      const info = this.#q(
+          `INSERT INTO enrollment_tokens (token_hash, agent_id, created_at, expires_at, used_at)
+           VALUES (?, ?, ?, ?, ?) ON CONFLICT (token_hash) DO NOTHING`,
+        )
+        .run(hashSecret(token), agentId, now, expiresAt, now);
+      if (info.changes === 0) throw new PlaneError(ErrorCode.Unauthenticated, 'instance identity token was already used');
+      return { agent: this.getById(agentId), credential: this.#issueCredential(agentId, now) };
+    })();
+  }
+
   #issueCredential(agentId: string, now: number): string {
     const secret = newSecret();
     this.#q('UPDATE agents SET credential_hash = ?, enrolled_at = ?, updated_at = ? WHERE id = ?').run(hashSecret(secret), now, now, agentId);

@@ -7,8 +7,8 @@ export interface EnrollRequest {
    */
   'enrollmentToken'?: (string);
   /**
-   * Reserved for cloud enrolment: a signed instance-identity token whose
-   * audience is the hub. Not accepted by this hub version yet.
+   * Cloud enrolment: a Compute Engine instance identity token whose audience
+   * is the hub; accepted when the hub runs with --instance-identity.
    */
   'instanceIdentityToken'?: (string);
   /**
@@ -27,8 +27,8 @@ export interface EnrollRequest__Output {
    */
   'enrollmentToken'?: (string);
   /**
-   * Reserved for cloud enrolment: a signed instance-identity token whose
-   * audience is the hub. Not accepted by this hub version yet.
+   * Cloud enrolment: a Compute Engine instance identity token whose audience
+   * is the hub; accepted when the hub runs with --instance-identity.
    */
   'instanceIdentityToken'?: (string);
   /**
