@@ -5,6 +5,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { ModelProviderSpec } from '../../common/src/agent-spec.ts';
 import { NAME_PATTERN } from '../../common/src/ids.ts';
+import { PriceTableOverrides } from './cost/price-table.ts';
 
 export const Name = Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 40, description: 'DNS label: lowercase letters, digits, hyphens' });
 export const Email = Type.String({ pattern: '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$', maxLength: 254 });
@@ -33,6 +34,21 @@ export const PlaneModels = Type.Object(
 );
 export type PlaneModels = Static<typeof PlaneModels>;
 
+export const BudgetEnforcement = Type.Union([Type.Literal('pause'), Type.Literal('alert-only')], {
+  description: 'what happens when an agent reaches 100 % of its monthly budget: pause it (default) or only alert',
+});
+export type BudgetEnforcement = Static<typeof BudgetEnforcement>;
+
+/** Per-plane cost settings: prices over the hub's, and what a spent budget does. */
+export const PlaneCosts = Type.Object(
+  {
+    prices: Type.Optional(PriceTableOverrides),
+    budgetEnforcement: Type.Optional(BudgetEnforcement),
+  },
+  { additionalProperties: false },
+);
+export type PlaneCosts = Static<typeof PlaneCosts>;
+
 export const PlaneSpec = Type.Object(
   {
     infraProvider: InfraProviderName,
@@ -50,6 +66,7 @@ export const PlaneSpec = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     models: Type.Optional(PlaneModels),
+    costs: Type.Optional(PlaneCosts),
   },
   { additionalProperties: false },
 );
@@ -61,6 +78,8 @@ export const AgentSpec = Type.Object(
     diskSizeGb: Type.Integer({ minimum: 10, maximum: 65536 }),
     modelTier: ModelTier,
     budgetCap: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'USD per month' })),
+    /** The team or group the agent is billed to (cost-report --by group). */
+    group: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
     tools: Type.Array(ToolName, { maxItems: 64, uniqueItems: true }),
     channels: Type.Array(ToolName, { maxItems: 32, uniqueItems: true }),
     /** OpenClaw settings merged over the rendered config; OpenClaw validates them before every start. */

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import { ErrorCode, PlaneError } from '../../common/src/errors.ts';
 import { validate, type ValidationIssue } from '../../common/src/validate.ts';
-import { AgentSpec, Email, InfraProviderName, ModelTier, Name } from './model.ts';
+import { AgentSpec, Email, InfraProviderName, ModelTier, Name, PlaneCosts } from './model.ts';
 
 /** planes.yaml, as in the requirements doc (apiVersion openclaw.dev/v1alpha1, kind AgentsPlane). */
 export const PlanesFileSchema = Type.Object(
@@ -54,6 +54,7 @@ export const PlanesFileSchema = Type.Object(
               diskSizeGb: Type.Optional(Type.Integer({ minimum: 10 })),
               modelTier: Type.Optional(ModelTier),
               budgetCap: Type.Optional(Type.Integer({ minimum: 0 })),
+              group: Type.Optional(AgentSpec.properties.group),
               tools: Type.Optional(AgentSpec.properties.tools),
               channels: Type.Optional(AgentSpec.properties.channels),
             },
@@ -61,6 +62,8 @@ export const PlanesFileSchema = Type.Object(
           ),
           { default: [] },
         ),
+        /** Prices over the hub's and what a spent budget does (pause | alert-only). */
+        costs: Type.Optional(PlaneCosts),
         policies: Type.Optional(
           Type.Array(
             Type.Object(

@@ -5,6 +5,7 @@ import type { Fleet } from '../fleet.ts';
 import type { HubContext } from '../hub-context.ts';
 import { errorHandler, sendError } from './api-error.ts';
 import { authHook } from './auth.ts';
+import { HubMetrics } from './hub-metrics.ts';
 import { registerRoutes } from './routes.ts';
 import { ErrorBody } from './schemas.ts';
 
@@ -48,6 +49,9 @@ export async function buildApi(ctx: HubContext, fleet: Fleet): Promise<{ app: Fa
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true, version: ctx.version }));
   app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  // Prometheus text format; a viewer token, like every read (Prometheus sends it with authorization.credentials_file).
+  const metrics = new HubMetrics(ctx, fleet);
+  app.get('/metrics', { config: { role: 'viewer' }, schema: { hide: true } }, async (_req, reply) => reply.type(metrics.contentType).send(await metrics.render()));
   registerRoutes(app, ctx, fleet);
   await app.ready();
   return { app, routes };

@@ -97,6 +97,7 @@ export async function up(args: string[]): Promise<number> {
         ...(file.spec.infrastructure.region ? { region: file.spec.infrastructure.region } : {}),
         ...(file.spec.infrastructure.project ? { project: file.spec.infrastructure.project } : {}),
         ...(file.spec.infrastructure.defaults ? { defaults: file.spec.infrastructure.defaults } : {}),
+        ...(file.spec.costs ? { costs: file.spec.costs } : {}),
       });
       say(`created plane ${planeName}`);
     }
