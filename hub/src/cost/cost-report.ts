@@ -45,7 +45,7 @@ export function parsePeriod(spec: string, now: number): { from: string; to: stri
   return { from: utcDay(now - (days - 1) * DAY_MS), to, days };
 }
 
-const cents = (usd: number): number => Math.round(usd * 1e6) / 1e6;
+const roundUsd = (usd: number): number => Math.round(usd * 1e6) / 1e6;
 
 /** REQ-INFRA-07: what a plane cost over a period, per agent, owner or group, from the hub's ledger. */
 export function buildCostReport(ctx: HubContext, planeName: string, periodSpec: string, by: CostGrouping, now = Date.now()): CostReport {
@@ -66,7 +66,7 @@ export function buildCostReport(ctx: HubContext, planeName: string, periodSpec: 
       const cap = a?.spec.budgetCap;
       Object.assign(r, {
         removed: !a,
-        monthToDateUsd: cents(spent),
+        monthToDateUsd: roundUsd(spent),
         budgetCapUsd: cap ?? null,
         budgetUsedPct: cap === undefined ? null : cap > 0 ? Math.round((spent / cap) * 1000) / 10 : spent > 0 ? 100 : 0,
         ...(a ? { owner: a.owner, group: a.spec.group ?? null, machineType: a.spec.machineType, modelTier: a.spec.modelTier, labels: costLabels(a) } : {}),
@@ -74,11 +74,11 @@ export function buildCostReport(ctx: HubContext, planeName: string, periodSpec: 
     }
   }
   for (const r of rows) {
-    r.infraUsd = cents(r.infraUsd);
-    r.modelUsd = cents(r.modelUsd);
-    r.totalUsd = cents(r.totalUsd);
-    r.machineHours = Math.round(r.machineHours * 1000) / 1000;
-    for (const m of r.byModel) m.costUsd = cents(m.costUsd);
+    r.infraUsd = roundUsd(r.infraUsd);
+    r.modelUsd = roundUsd(r.modelUsd);
+    r.totalUsd = roundUsd(r.totalUsd);
+    r.machineHours = Math.round(r.machineHours * 1e6) / 1e6;
+    for (const m of r.byModel) m.costUsd = roundUsd(m.costUsd);
   }
   const table = ctx.prices(plane);
   const types = new Set(ctx.agents.list(planeName).map((a) => a.spec.machineType));
@@ -89,10 +89,10 @@ export function buildCostReport(ctx: HubContext, planeName: string, periodSpec: 
     period: { spec: periodSpec, ...period },
     rows,
     totals: {
-      infraUsd: cents(rows.reduce((s, r) => s + r.infraUsd, 0)),
-      modelUsd: cents(rows.reduce((s, r) => s + r.modelUsd, 0)),
-      totalUsd: cents(rows.reduce((s, r) => s + r.totalUsd, 0)),
-      machineHours: Math.round(rows.reduce((s, r) => s + r.machineHours, 0) * 1000) / 1000,
+      infraUsd: roundUsd(rows.reduce((s, r) => s + r.infraUsd, 0)),
+      modelUsd: roundUsd(rows.reduce((s, r) => s + r.modelUsd, 0)),
+      totalUsd: roundUsd(rows.reduce((s, r) => s + r.totalUsd, 0)),
+      machineHours: Math.round(rows.reduce((s, r) => s + r.machineHours, 0) * 1e6) / 1e6,
       totalTokens: rows.reduce((s, r) => s + r.totalTokens, 0),
     },
     prices: {
