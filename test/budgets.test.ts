@@ -87,6 +87,14 @@ describe('budgets', () => {
     await new Promise((r) => setTimeout(r, 800));
     expect((await fleet.agent(plane, 'capped')).heartbeat?.heartbeat.paused).toBe(false);
     expect(await alerts('capped')).toHaveLength(3);
+    // A new cap is a new budget: its thresholds fire afresh (80 % of $20), and 12 of 20 fired nothing.
+    const raised = await fleet.api('PATCH', `/v1/planes/${plane}/agents/capped`, { budgetCap: 20 });
+    expect(raised.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(await alerts('capped')).toHaveLength(3);
+    spend('capped', 16.5);
+    await waitUntil(async () => (await alerts('capped')).length === 4, 10_000, 'the 80 % alert of the new cap');
+    expect((await alerts('capped'))[3]?.detail).toMatchObject({ threshold: 80, capUsd: 20, action: 'none' });
     // No cap, no alerts, however much it spends.
     spend('uncapped', 500);
     await new Promise((r) => setTimeout(r, 600));
@@ -126,10 +134,10 @@ describe('budgets', () => {
     };
     expect(r).toMatchObject({ by: 'agent', period: { days: 30 } });
     const capped = r.rows.find((x) => x.key === 'capped');
-    expect(capped?.modelUsd).toBeCloseTo(12, 6);
+    expect(capped?.modelUsd).toBeCloseTo(16.5, 6);
     expect(capped?.infraUsd).toBeGreaterThan(0);
-    expect(capped).toMatchObject({ budgetCapUsd: 10, labels: { 'agents-plane': plane, agent: 'capped', owner: 'capped_example_com', 'model-tier': 'sonnet', group: 'research' } });
-    expect(capped?.budgetUsedPct).toBeGreaterThanOrEqual(120);
+    expect(capped).toMatchObject({ budgetCapUsd: 20, labels: { 'agents-plane': plane, agent: 'capped', owner: 'capped_example_com', 'model-tier': 'sonnet', group: 'research' } });
+    expect(capped?.budgetUsedPct).toBeGreaterThanOrEqual(82.5);
     expect(r.rows.find((x) => x.key === 'uncapped')).toMatchObject({ budgetCapUsd: null, budgetUsedPct: null });
     expect(r.totals.totalUsd).toBeCloseTo(r.rows.reduce((s, x) => s + x.totalUsd, 0), 5);
 
@@ -143,7 +151,7 @@ describe('budgets', () => {
     expect(lines.map((l) => l.split(',')[0]).sort()).toEqual(['capped@example.com', 'uncapped@example.com']);
 
     const table = await planes(['cost-report', '--plane', plane]);
-    expect(table.stdout).toMatch(/capped\s+capped@example\.com\s+\$\S+\s+\$12\.00\s+\$12\.\d\d\s+\d+\s+[\d.]+\s+\$12\.\d+ of \$10 \(\d+(\.\d)?%\)/);
+    expect(table.stdout).toMatch(/capped\s+capped@example\.com\s+\$\S+\s+\$16\.50\s+\$16\.\d\d\s+\d+\s+[\d.]+\s+\$16\.\d+ of \$20 \(\d+(\.\d)?%\)/);
 
     const bad = await planes(['cost-report', '--plane', plane, '--period', 'forever']);
     expect(bad.code).toBe(2);

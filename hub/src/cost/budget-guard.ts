@@ -33,8 +33,9 @@ const round = (usd: number): number => Math.round(usd * 1e6) / 1e6;
 /**
  * Compares each agent's spend this UTC month with its `budgetCap` (USD per
  * month: machine time plus model spend, the same total the cost report shows).
- * Every threshold fires once per agent and month (recorded in `budget_alerts`,
- * so a hub restart does not repeat it): an audit event, and the webhook if one
+ * Every threshold fires once per agent, month and cap (recorded in
+ * `budget_alerts`, so a hub restart does not repeat it; a changed cap is a new
+ * budget whose thresholds fire afresh): an audit event, and the webhook if one
  * is configured. At 100 % the agent is paused unless the plane or hub says
  * "alert-only". A human who resumes it is not overruled within the month.
  */

@@ -161,7 +161,8 @@ export const migrations: readonly string[] = [
     agent_id TEXT PRIMARY KEY REFERENCES agents(id) ON DELETE CASCADE,
     charged_until INTEGER NOT NULL
   );
-  -- One row per budget threshold crossed, so each fires once per agent and month.
+  -- One row per budget threshold crossed, so each fires once per agent, month and cap
+  -- (a changed cap is a new budget: its thresholds fire afresh).
   CREATE TABLE budget_alerts (
     plane TEXT NOT NULL,
     agent TEXT NOT NULL,
@@ -170,7 +171,7 @@ export const migrations: readonly string[] = [
     at INTEGER NOT NULL,
     cost_usd REAL NOT NULL,
     cap_usd REAL NOT NULL,
-    PRIMARY KEY (plane, agent, period, threshold)
+    PRIMARY KEY (plane, agent, period, threshold, cap_usd)
   );
   CREATE TABLE agent_healing (
     agent_id TEXT PRIMARY KEY REFERENCES agents(id) ON DELETE CASCADE,
