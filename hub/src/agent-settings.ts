@@ -17,6 +17,8 @@ export interface AgentDeclaration {
   configOverrides?: Record<string, unknown> | undefined;
   groups?: string[] | undefined;
   ou?: string | undefined;
+  /** The team the agent is billed to (cost-report --by group); not used for policy matching. */
+  group?: string | undefined;
 }
 
 /** Settings every agent gets unless the plane, a policy or the agent says otherwise. */
@@ -74,6 +76,7 @@ export function resolveAgentSpec(plane: PlaneSpec, decl: AgentDeclaration): Agen
     ...(decl.configOverrides !== undefined && Object.keys(decl.configOverrides).length > 0 ? { configOverrides: decl.configOverrides } : {}),
     ...(decl.groups !== undefined && decl.groups.length > 0 ? { groups: decl.groups } : {}),
     ...(decl.ou !== undefined ? { ou: decl.ou } : {}),
+    ...(decl.group !== undefined ? { group: decl.group } : {}),
   };
 }
 
@@ -87,6 +90,7 @@ export function minimalDeclaration(plane: PlaneSpec, spec: AgentSpec): AgentDecl
   const out: AgentDeclaration = {};
   if (spec.groups !== undefined && spec.groups.length > 0) out.groups = spec.groups;
   if (spec.ou !== undefined) out.ou = spec.ou;
+  if (spec.group !== undefined) out.group = spec.group;
   for (const f of POLICY_FIELDS) {
     if (f === 'budgetCap') continue;
     if (!same(spec[f], base[f])) (out as Record<string, unknown>)[f] = spec[f];

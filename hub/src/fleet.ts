@@ -9,12 +9,16 @@ import type { HubContext } from './hub-context.ts';
 import type { AgentRecord, AgentSpec, CommandRecord, Health, PlaneRecord, PlaneSpec } from './model.ts';
 import { TERMINAL_COMMAND_STATES } from './model.ts';
 import type { HeartbeatRecord } from './store/heartbeat-store.ts';
+import { costLabels } from './cost/cost-labels.ts';
+import type { HealingState } from './store/healing-store.ts';
 import { brainStore, cloneBrain, listSnapshots, purgeBrain, type SnapshotInfo, verifyBackup, type VerifyReport } from './brain/brain-ops.ts';
 
 export interface AgentView extends AgentRecord {
   health: Health;
   connected: boolean;
   heartbeat: (HeartbeatRecord & { ageMs: number }) | null;
+  /** Self-healing: restarts since the agent was last green, and whether the breaker gave up. */
+  healing: HealingState | null;
 }
 
 export interface AddAgentInput {
@@ -24,6 +28,7 @@ export interface AddAgentInput {
   diskSizeGb?: number;
   modelTier?: AgentSpec['modelTier'];
   budgetCap?: number;
+  group?: string;
   tools?: string[];
   channels?: string[];
   configOverrides?: Record<string, unknown>;
@@ -32,7 +37,7 @@ export interface AddAgentInput {
 }
 
 /** What PATCH may change on an agent; `null` clears budgetCap or configOverrides. */
-export type AgentPatch = Partial<Pick<AddAgentInput, 'ownerEmail' | 'machineType' | 'diskSizeGb' | 'modelTier' | 'tools' | 'channels' | 'groups'>> & {
+export type AgentPatch = Partial<Pick<AddAgentInput, 'ownerEmail' | 'machineType' | 'diskSizeGb' | 'modelTier' | 'tools' | 'channels' | 'groups' | 'group'>> & {
   budgetCap?: number | null;
   configOverrides?: Record<string, unknown> | null;
   ou?: string | null;
@@ -107,7 +112,7 @@ export class Fleet {
         region: plane.spec.region,
         diskSizeGb: agent.spec.diskSizeGb,
         ...(plane.spec.defaults.image ? { image: plane.spec.defaults.image } : {}),
-        labels: { 'agents-plane': agent.plane, agent: agent.name, owner: labelValue(agent.owner) },
+        labels: costLabels(agent),
         bootstrap: { enrollmentBundle: bundle },
       });
     } catch (err) {
@@ -133,6 +138,7 @@ export class Fleet {
     this.#ctx.sessions.get(agent.id)?.close(grpc.status.UNAUTHENTICATED, 'agent reprovisioned');
     this.#ctx.heartbeats.forget(agent.id);
     await this.#provision(agent, actor);
+    this.#resetHealing(agent, Date.now(), actor);
     this.#ctx.audit.record({ actor, action: 'agent.reprovision', plane: planeName, agent: name, outcome: 'ok' });
     return this.view(this.#ctx.agents.get(planeName, name));
   }
@@ -217,6 +223,7 @@ export class Fleet {
     await this.#ctx.infra.get(plane.spec.infraProvider).deprovision(agent.id);
     this.#ctx.sessions.get(agent.id)?.close(grpc.status.UNAUTHENTICATED, 'agent removed');
     this.#ctx.heartbeats.forget(agent.id);
+    this.#ctx.healing.forget(agent.id);
     // The machine is gone; its brain and data key go too, checked empty before this reports success.
     const purged = await purgeBrain(this.#ctx, planeName, name);
     this.#ctx.agents.delete(agent.id);
@@ -232,12 +239,33 @@ export class Fleet {
     const plane = this.#ctx.planes.get(planeName);
     const agent = this.#ctx.agents.get(planeName, name);
     const useInstance = mode === 'instance' || (mode === 'auto' && !this.#ctx.sessions.isConnected(agent.id));
+    // A human restart takes over from self-healing: attempts and an open breaker are cleared.
+    this.#resetHealing(agent, Date.now(), actor);
     if (useInstance) {
       await this.#ctx.infra.get(plane.spec.infraProvider).restart(agent.id);
       this.#ctx.audit.record({ actor, action: 'agent.restart', plane: planeName, agent: name, outcome: 'ok', detail: { mode: 'instance' } });
       return { mode: 'instance', command: null };
     }
     return { mode: 'gateway', command: this.sendCommand(planeName, name, 'restart', {}, actor) };
+  }
+
+  /**
+   * Lets self-healing try again for one agent or every agent of a plane: clears
+   * attempts and open circuit breakers. Returns the agents that had any.
+   */
+  resetHealing(planeName: string, name: string | undefined, actor: string): string[] {
+    this.#ctx.planes.get(planeName);
+    const agents = name ? [this.#ctx.agents.get(planeName, name)] : this.#ctx.agents.list(planeName);
+    return agents.filter((a) => this.#resetHealing(a, null, actor)).map((a) => a.name);
+  }
+
+  #resetHealing(agent: AgentRecord, restartedAt: number | null, actor: string): boolean {
+    const before = this.#ctx.healing.get(agent.id);
+    const cleared = this.#ctx.healing.reset(agent.id, restartedAt);
+    if (cleared) {
+      this.#ctx.audit.record({ actor, action: 'agent.heal.reset', plane: agent.plane, agent: agent.name, outcome: 'ok', detail: { restarts: before?.attempts ?? 0, breakerWasOpen: Boolean(before?.breakerOpenAt) } });
+    }
+    return cleared;
   }
 
   /** Stores the command, then sends it if the agent is connected; otherwise it waits for the agent. */
@@ -348,11 +376,17 @@ export class Fleet {
   view(agent: AgentRecord, now = Date.now()): AgentView {
     const connected = this.#ctx.sessions.isConnected(agent.id);
     const hb = this.#ctx.heartbeats.get(agent.id);
+    const healing = this.#ctx.healing.get(agent.id) ?? null;
+    let health = evaluateHealth({ agent, connected, heartbeat: hb, heartbeatIntervalMs: this.#ctx.heartbeatIntervalMs, syncLagYellowMs: this.#ctx.brain.syncLagYellowMs, now });
+    if (healing?.breakerOpenAt && health.color !== 'green') {
+      health = { color: health.color, reason: `${health.reason}; self-healing stopped after ${healing.attempts} restarts (planes heal --reset)` };
+    }
     return {
       ...agent,
       connected,
-      health: evaluateHealth({ agent, connected, heartbeat: hb, heartbeatIntervalMs: this.#ctx.heartbeatIntervalMs, syncLagYellowMs: this.#ctx.brain.syncLagYellowMs, now }),
+      health,
       heartbeat: hb ? { ...hb, ageMs: now - hb.receivedAt } : null,
+      healing,
     };
   }
 
@@ -380,9 +414,4 @@ export class Fleet {
       }
     }
   }
-}
-
-/** Cloud labels allow [a-z0-9_-] up to 63 chars. */
-function labelValue(s: string): string {
-  return s.toLowerCase().replace(/[^a-z0-9_-]/g, '_').slice(0, 63);
 }

@@ -1,13 +1,16 @@
 import type { EventEmitter } from 'node:events';
 import type { Logger } from '../../common/src/logger.ts';
+import type { CostLedger } from './cost/cost-ledger.ts';
+import type { PriceTable } from './cost/price-table.ts';
 import type { Db } from './db/database.ts';
 import type { SessionRegistry } from './grpc/session-registry.ts';
 import type { InfraRegistry } from './infra/infra-registry.ts';
-import type { CommandRecord } from './model.ts';
+import type { CommandRecord, PlaneRecord } from './model.ts';
 import type { AgentsStore } from './store/agents-store.ts';
 import type { ApiTokens } from './store/api-tokens.ts';
 import type { AuditLog } from './store/audit-log.ts';
 import type { CommandStore } from './store/command-store.ts';
+import type { HealingStore } from './store/healing-store.ts';
 import type { HeartbeatStore } from './store/heartbeat-store.ts';
 import type { PlanesStore } from './store/planes-store.ts';
 import type { WriterLeases } from './store/writer-leases.ts';
@@ -44,6 +47,12 @@ export interface HubContext {
   readonly infra: InfraRegistry;
   readonly secrets: SecretsService;
   readonly leases: WriterLeases;
+  /** What agents cost, per day; fed from heartbeats and machine time. */
+  readonly ledger: CostLedger;
+  /** The price table in force for a plane: defaults, then the hub's prices, then the plane's. */
+  prices(plane: PlaneRecord): PriceTable;
+  /** Self-healing attempts and circuit breakers per agent. */
+  readonly healing: HealingStore;
   /** Where brains live (file:// or gs://) and, in tests, the GCS stand-in. */
   readonly brain: { bucketUrl: string; gcsApiEndpoint?: string; syncLagYellowMs: number };
   readonly events: EventEmitter<HubEvents>;

@@ -3,6 +3,8 @@ import { resolve } from 'node:path';
 import { validateDetailed } from 'node-cron';
 import { ErrorCode, PlaneError } from '../../common/src/errors.ts';
 import { validate } from '../../common/src/validate.ts';
+import { PriceTableOverrides } from './cost/price-table.ts';
+import { BudgetEnforcement } from './model.ts';
 
 /** Public options of a hub, with their defaults. Durations carry their unit in the name. */
 export const HubOptionsSchema = Type.Object(
@@ -52,6 +54,29 @@ export const HubOptionsSchema = Type.Object(
     secretRotationDays: Type.Integer({ minimum: 1, maximum: 3650, default: 90 }),
     /** When the hub looks for agents due for rotation (node-cron; default daily at 03:17). */
     secretRotationCron: Type.String({ default: '17 3 * * *' }),
+    /** Restart agents that stay red through their infra provider (REQ-INFRA-05). */
+    selfHealing: Type.Boolean({ default: true }),
+    /** How long an agent must be red before a restart, and between restarts. */
+    healRedAfterMs: Type.Integer({ minimum: 1000, default: 120_000 }),
+    /** Restarts that did not bring the agent back before the circuit breaker stops trying. */
+    healMaxAttempts: Type.Integer({ minimum: 1, maximum: 20, default: 3 }),
+    /** How often usage and machine time are folded into the cost ledger and budgets checked. */
+    costIntervalMs: Type.Integer({ minimum: 100, default: 15_000 }),
+    /** Prices over the built-in list prices (machine types, disk, models); a plane's costs.prices override these. */
+    prices: Type.Optional(PriceTableOverrides),
+    /** At 100 % of a budget: pause the agent, or only alert. A plane's costs.budgetEnforcement overrides it. */
+    budgetEnforcement: Type.Optional(BudgetEnforcement),
+    /** Budget alerts are also POSTed here as JSON. */
+    budgetWebhook: Type.Optional(
+      Type.Object(
+        {
+          url: Type.String({ pattern: '^https?://' }),
+          timeoutMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 5000 }),
+          retries: Type.Integer({ minimum: 0, maximum: 10, default: 2 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

@@ -11,6 +11,9 @@ import { Logger, type LogSink } from '../../common/src/logger.ts';
 import { VERSION } from '../../common/src/version.ts';
 import { loadContract } from '../../proto/index.ts';
 import { type ApiRoute, buildApi } from './api/api-server.ts';
+import { BudgetGuard } from './cost/budget-guard.ts';
+import { CostLedger } from './cost/cost-ledger.ts';
+import { resolvePriceTable } from './cost/price-table.ts';
 import { type Db, openDatabase } from './db/database.ts';
 import { Fleet } from './fleet.ts';
 import { createAgentService } from './grpc/agent-service.ts';
@@ -30,6 +33,8 @@ import { CommandStore } from './store/command-store.ts';
 import { HeartbeatStore } from './store/heartbeat-store.ts';
 import { PlanesStore } from './store/planes-store.ts';
 import { WriterLeases } from './store/writer-leases.ts';
+import { HealingStore } from './store/healing-store.ts';
+import { SelfHealer } from './self-healer.ts';
 import { LocalSecretStore } from './secrets/local-secret-store.ts';
 import { SecretsService } from './secrets/secrets-service.ts';
 import { SecretRotation } from './secrets/secret-rotation.ts';
@@ -69,6 +74,8 @@ export class Hub {
   readonly #closers: (() => Promise<void>)[] = [];
   #routes: ApiRoute[] = [];
   readonly #lastColor = new Map<string, HealthColor>();
+  #healer: SelfHealer | undefined;
+  #budgets: BudgetGuard | undefined;
   readonly #closing = new AbortController();
 
   constructor(options: HubOptions, logSink?: LogSink) {
@@ -191,6 +198,9 @@ export class Hub {
       infra,
       secrets: new SecretsService({ provider: this.#secretsProvider(db), db, agents, audit, log: this.log.child('secrets') }),
       leases: new WriterLeases(db),
+      ledger: new CostLedger(db),
+      prices: (plane) => resolvePriceTable(o.prices, plane.spec.costs?.prices),
+      healing: new HealingStore(db),
       brain: {
         bucketUrl: o.bucketUrl ?? pathToFileURL(join(o.dataDir, 'bucket')).href,
         ...(o.gcsApiEndpoint ? { gcsApiEndpoint: o.gcsApiEndpoint } : {}),
@@ -216,6 +226,8 @@ export class Hub {
     };
     this.#rotation = new SecretRotation(ctx, fleet, { rotationPeriodDays: o.secretRotationDays, rotationCron: o.secretRotationCron });
     this.#rotation.start();
+    if (o.selfHealing) this.#healer = new SelfHealer(ctx, { redAfterMs: o.healRedAfterMs, maxAttempts: o.healMaxAttempts });
+    this.#budgets = new BudgetGuard(ctx, this.#fleet, { enforcement: o.budgetEnforcement ?? 'pause', ...(o.budgetWebhook ? { webhook: o.budgetWebhook } : {}) });
 
     const server = new grpc.Server({
       // Agents may not send HTTP/2 keepalive pings; liveness is the Heartbeat message.
@@ -245,9 +257,11 @@ export class Hub {
 
     const flush = setInterval(() => ctx.heartbeats.flush(), o.heartbeatFlushIntervalMs);
     const watch = setInterval(() => this.#watchHealth(), Math.max(100, Math.floor(o.heartbeatIntervalMs / 2)));
+    const costs = setInterval(() => this.#accrueCosts(), o.costIntervalMs);
     flush.unref();
     watch.unref();
-    this.#timers.push(flush, watch);
+    costs.unref();
+    this.#timers.push(flush, watch, costs);
 
     await this.#fleet.reconcileInstances();
     this.#transition('running');
@@ -255,7 +269,26 @@ export class Hub {
     return this.#endpoints;
   }
 
-  /** Logs and audits every health colour change, so "when did it go red" has an answer. */
+  /**
+   * Books usage and machine time into the cost ledger, then checks budgets. A
+   * failure is logged and retried at the next interval; it never stops the hub.
+   */
+  #accrueCosts(): void {
+    const ctx = this.#ctx;
+    if (!ctx || this.#state !== 'running') return;
+    try {
+      const planes = new Map(ctx.planes.list().map((p) => [p.name, p]));
+      ctx.ledger.accrue(ctx.agents.list(), planes, (p) => ctx.prices(p), (id) => ctx.heartbeats.get(id));
+      this.#budgets?.check();
+    } catch (err) {
+      this.log.error('cost accounting failed; retrying at the next interval', { error: err });
+    }
+  }
+
+  /**
+   * Logs and audits every health colour change, so "when did it go red" has an
+   * answer, and hands each agent's health to self-healing.
+   */
   #watchHealth(): void {
     const ctx = this.#ctx;
     const fleet = this.#fleet;
@@ -263,6 +296,7 @@ export class Hub {
     const now = Date.now();
     for (const agent of ctx.agents.list()) {
       const { health } = fleet.view(agent, now);
+      this.#healer?.observe(agent, health, now);
       const before = this.#lastColor.get(agent.id);
       if (before === health.color) continue;
       this.#lastColor.set(agent.id, health.color);
@@ -283,6 +317,8 @@ export class Hub {
     for (const t of this.#timers.splice(0)) clearInterval(t);
     await this.#rotation?.stop();
     for (const s of this.#ctx?.sessions.all() ?? []) s.close(grpc.status.UNAVAILABLE, 'hub shutting down');
+    // Webhook deliveries give up on the closing signal; a self-healing restart in progress finishes.
+    await Promise.race([Promise.all([this.#healer?.settle(), this.#budgets?.settle()]), new Promise((r) => setTimeout(r, deadlineMs).unref())]);
     await Promise.all([
       this.#api?.close(),
       new Promise<void>((resolve) => {

@@ -2,6 +2,7 @@
  * `hub serve --data-dir DIR ...` and `hub token create ...`. The only module of
  * the hub program that handles signals or exits the process.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostPortFlag, intFlag, parseFlags } from '../../common/src/cli-args.ts';
 import { ErrorCode, PlaneError } from '../../common/src/errors.ts';
@@ -9,6 +10,7 @@ import { writeFileAtomic } from '../../common/src/files.ts';
 import { VERSION } from '../../common/src/version.ts';
 import { openDatabase } from './db/database.ts';
 import { Hub } from './hub.ts';
+import type { HubOptions } from './hub-options.ts';
 import { ApiTokens } from './store/api-tokens.ts';
 
 const USAGE = `usage:
@@ -16,6 +18,8 @@ const USAGE = `usage:
             [--tls-name NAME]... [--heartbeat-interval-ms N] [--bucket file:///DIR|gs://BUCKET[/PREFIX]]
             [--secrets local|gcp-secret-manager:PROJECT]
             [--instance-identity [--identity-audience AUD]]
+            [--heal-red-after-ms N] [--no-self-healing] [--prices FILE.json]
+            [--budget-enforcement pause|alert-only] [--budget-webhook URL]
   hub token create --data-dir DIR --name NAME --role admin|viewer --out FILE
   hub --version`;
 
@@ -31,11 +35,31 @@ async function serve(args: string[]): Promise<number> {
     secrets: { type: 'string' },
     'instance-identity': { type: 'boolean', default: false },
     'identity-audience': { type: 'string' },
+    'heal-red-after-ms': { type: 'string' },
+    'no-self-healing': { type: 'boolean', default: false },
+    prices: { type: 'string' },
+    'budget-enforcement': { type: 'string' },
+    'budget-webhook': { type: 'string' },
   });
   if (!values['data-dir']) throw new PlaneError(ErrorCode.InvalidArgument, '--data-dir is required', { where: '--data-dir' });
   const grpcListen = hostPortFlag(values['grpc-listen'], 'grpc-listen');
   const apiListen = hostPortFlag(values['api-listen'], 'api-listen');
   const hb = intFlag(values['heartbeat-interval-ms'], 'heartbeat-interval-ms');
+  const healMs = intFlag(values['heal-red-after-ms'], 'heal-red-after-ms');
+  const enforcement = values['budget-enforcement'];
+  if (enforcement !== undefined && enforcement !== 'pause' && enforcement !== 'alert-only') {
+    throw new PlaneError(ErrorCode.InvalidArgument, `--budget-enforcement must be pause or alert-only, got '${enforcement}'`, { where: '--budget-enforcement' });
+  }
+  let prices: unknown;
+  if (values.prices) {
+    try {
+      prices = JSON.parse(readFileSync(values.prices, 'utf8'));
+    } catch (err) {
+      throw new PlaneError(ErrorCode.InvalidArgument, `--prices ${values.prices}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { where: '--prices' });
+    }
+  }
+  // The webhook URL may carry a token: take it from the environment rather than the process list when you can.
+  const webhook = values['budget-webhook'] ?? process.env['PLANES_BUDGET_WEBHOOK'];
   const hub = new Hub({
     dataDir: values['data-dir'],
     ...(grpcListen ? { grpcHost: grpcListen.host, grpcPort: grpcListen.port } : {}),
@@ -48,6 +72,11 @@ async function serve(args: string[]): Promise<number> {
     // Compute Engine instances of planes with a project enrol with Google-signed identity tokens (docs/image.md).
     ...(values['instance-identity'] ? { instanceIdentityEnrollment: true } : {}),
     ...(values['identity-audience'] ? { instanceIdentityAudience: values['identity-audience'] } : {}),
+    ...(healMs !== undefined ? { healRedAfterMs: healMs } : {}),
+    ...(values['no-self-healing'] ? { selfHealing: false } : {}),
+    ...(prices !== undefined ? { prices: prices as HubOptions['prices'] } : {}),
+    ...(enforcement ? { budgetEnforcement: enforcement } : {}),
+    ...(webhook ? { budgetWebhook: { url: webhook, timeoutMs: 5000, retries: 2 } } : {}),
   });
   const stopped = new Promise<void>((resolve) => {
     let stopping = false;

@@ -5,6 +5,7 @@
 import { type Static, type TSchema, type TUnsafe, Type } from '@sinclair/typebox';
 import { ModelProviderSpec } from '../../common/src/agent-spec.ts';
 import { NAME_PATTERN } from '../../common/src/ids.ts';
+import { PriceTableOverrides } from './cost/price-table.ts';
 
 /**
  * A primitive schema that also allows null, as one multi-type schema: the REST
@@ -86,6 +87,21 @@ export const PlaneModels = Type.Object(
 );
 export type PlaneModels = Static<typeof PlaneModels>;
 
+export const BudgetEnforcement = Type.Union([Type.Literal('pause'), Type.Literal('alert-only')], {
+  description: 'what happens when an agent reaches 100 % of its monthly budget: pause it (default) or only alert',
+});
+export type BudgetEnforcement = Static<typeof BudgetEnforcement>;
+
+/** Per-plane cost settings: prices over the hub's, and what a spent budget does. */
+export const PlaneCosts = Type.Object(
+  {
+    prices: Type.Optional(PriceTableOverrides),
+    budgetEnforcement: Type.Optional(BudgetEnforcement),
+  },
+  { additionalProperties: false },
+);
+export type PlaneCosts = Static<typeof PlaneCosts>;
+
 export const PlaneSpec = Type.Object(
   {
     infraProvider: InfraProviderName,
@@ -110,6 +126,7 @@ export const PlaneSpec = Type.Object(
     /** planes.yaml's spec.networking.egressPolicy (stored; enforced by a network provider). */
     egressPolicy: Type.Optional(EgressPolicy),
     policies: Type.Optional(Type.Array(Policy, { maxItems: 256 })),
+    costs: Type.Optional(PlaneCosts),
   },
   { additionalProperties: false },
 );
@@ -121,6 +138,8 @@ export const AgentSpec = Type.Object(
     diskSizeGb: Type.Integer({ minimum: 10, maximum: 65536 }),
     modelTier: ModelTier,
     budgetCap: Type.Optional(BudgetCap),
+    /** The team or group the agent is billed to (cost-report --by group). */
+    group: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
     tools: Tools,
     channels: Channels,
     /** OpenClaw settings merged over the rendered config; OpenClaw validates them before every start. */

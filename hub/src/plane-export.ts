@@ -24,6 +24,7 @@ export function exportPlane(plane: PlaneRecord, agents: readonly AgentRecord[]):
       secrets: { provider: s.secretsProvider, ...(s.secretsProject !== undefined ? { project: s.secretsProject } : {}) },
       networking: { provider: s.networkProvider, ...(s.egressPolicy !== undefined ? { egressPolicy: s.egressPolicy } : {}) },
       ...(s.models !== undefined ? { models: s.models } : {}),
+      ...(s.costs !== undefined ? { costs: s.costs } : {}),
       agents: agents.map((a): PlanesFileAgent => {
         const d = minimalDeclaration(s, a.spec);
         return { name: a.name, owner: a.owner, ...(Object.fromEntries(Object.entries(d).filter(([, v]) => v !== undefined)) as Omit<PlanesFileAgent, 'name' | 'owner'>) };

@@ -77,6 +77,7 @@ const PLANE_FIELDS: ReadonlyArray<{ field: string; path: string; get: (s: PlaneS
   { field: 'identity', path: 'spec.identity', get: (s) => s.identity },
   { field: 'networkProvider', path: 'spec.networking.provider', get: (s) => s.networkProvider },
   { field: 'egressPolicy', path: 'spec.networking.egressPolicy', get: (s) => s.egressPolicy },
+  { field: 'costs', path: 'spec.costs', get: (s) => s.costs },
   { field: 'defaults.machineType', path: 'spec.infrastructure.defaults.machineType', get: (s) => s.defaults.machineType },
   { field: 'defaults.diskSizeGb', path: 'spec.infrastructure.defaults.diskSizeGb', get: (s) => s.defaults.diskSizeGb },
   { field: 'defaults.image', path: 'spec.infrastructure.defaults.image', get: (s) => s.defaults.image },

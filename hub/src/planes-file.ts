@@ -4,7 +4,7 @@ import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'y
 import { ErrorCode, PlaneError } from '../../common/src/errors.ts';
 import { validate, type ValidationIssue } from '../../common/src/validate.ts';
 import type { AgentDeclaration } from './agent-settings.ts';
-import { AgentSpec, EgressPolicy, Nullable, Email, GroupName, InfraProviderName, ModelTier, Name, OuPath, PlaneModels, type PlaneSpec, Policy } from './model.ts';
+import { AgentSpec, EgressPolicy, Nullable, Email, GroupName, InfraProviderName, ModelTier, Name, OuPath, PlaneCosts, PlaneModels, type PlaneSpec, Policy } from './model.ts';
 
 const Str = (maxLength: number, description?: string) => Type.String({ minLength: 1, maxLength, ...(description ? { description } : {}) });
 
@@ -21,6 +21,7 @@ export const PlanesFileAgent = Type.Object(
     configOverrides: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: "merged over the agent's OpenClaw config; OpenClaw validates it" })),
     groups: Type.Optional(Type.Array(GroupName, { maxItems: 64, uniqueItems: true, description: "the owner's groups; policies match on them" })),
     ou: Type.Optional(OuPath),
+    group: Type.Optional(AgentSpec.properties.group),
   },
   { additionalProperties: false },
 );
@@ -56,6 +57,8 @@ export const PlanesFileSchema = Type.Object(
         models: Type.Optional(PlaneModels),
         agents: Type.Array(PlanesFileAgent, { default: [], maxItems: 10_000 }),
         policies: Type.Optional(Type.Array(Policy, { maxItems: 256, description: 'applied in order: a later matching policy overrides an earlier one; the agent’s own values win' })),
+        /** Prices over the hub's and what a spent budget does (pause | alert-only). */
+        costs: Type.Optional(PlaneCosts),
       },
       { additionalProperties: false },
     ),
@@ -192,6 +195,7 @@ export function planeSpecOf(f: PlanesFile): PlaneSpec {
     ...(s.secrets?.project !== undefined ? { secretsProject: s.secrets.project } : {}),
     ...(s.networking?.egressPolicy !== undefined ? { egressPolicy: s.networking.egressPolicy } : {}),
     ...(s.policies !== undefined && s.policies.length > 0 ? { policies: s.policies } : {}),
+    ...(s.costs !== undefined ? { costs: s.costs } : {}),
   };
 }
 

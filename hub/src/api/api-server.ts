@@ -6,6 +6,7 @@ import type { HubContext } from '../hub-context.ts';
 import { errorHandler, sendError } from './api-error.ts';
 import { authHook } from './auth.ts';
 import { registerApplyRoutes } from './apply-routes.ts';
+import { HubMetrics } from './hub-metrics.ts';
 import { registerRoutes } from './routes.ts';
 import { registerSecretRoutes } from './secret-routes.ts';
 import type { SecretRotation } from '../secrets/secret-rotation.ts';
@@ -51,6 +52,16 @@ export async function buildApi(ctx: HubContext, fleet: Fleet, rotation: SecretRo
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true, version: ctx.version }));
   app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  // Prometheus text format; a viewer token, like every read (Prometheus sends it with authorization.credentials_file).
+  const metrics = new HubMetrics(ctx, fleet);
+  app.get('/metrics', {
+    config: { role: 'viewer' },
+    schema: {
+      summary: 'Prometheus metrics (text exposition format 0.0.4): agents by health, heartbeat age, commands, sync lag, cost',
+      tags: ['metrics'],
+      response: { 200: { description: 'text/plain; version=0.0.4', type: 'string' }, 401: { $ref: 'Error#' }, 403: { $ref: 'Error#' } },
+    },
+  }, async (_req, reply) => reply.type(metrics.contentType).send(await metrics.render()));
   registerRoutes(app, ctx, fleet);
   registerSecretRoutes(app, ctx, rotation);
   registerApplyRoutes(app, ctx, fleet);

@@ -7,10 +7,14 @@ import type { CommandRecord, PlaneRecord, PlaneSpec } from '../model.ts';
 import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
 import { actorOf } from './auth.ts';
 import { streamLogs } from './log-stream.ts';
+import { buildCostReport } from '../cost/cost-report.ts';
 import {
   AgentBody,
   AgentParams,
   CommandBody,
+  CostReportBody,
+  CostReportQuery,
+  HealBody,
   CommandParams,
   CreatePlaneBody,
   DeletePlaneQuery,
@@ -58,6 +62,7 @@ export function registerRoutes(app: FastifyInstance, ctx: HubContext, fleet: Fle
         ...(b.project ? { project: b.project } : {}),
         defaults: { machineType: b.defaults?.machineType ?? 'e2-small', diskSizeGb: b.defaults?.diskSizeGb ?? 20, ...(b.defaults?.image ? { image: b.defaults.image } : {}) },
         ...(b.models ? { models: b.models } : {}),
+        ...(b.costs ? { costs: b.costs } : {}),
       };
       return reply.code(201).send(planeBody(fleet.createPlane(b.name, spec, actorOf(req))));
     },
@@ -314,6 +319,33 @@ export function registerRoutes(app: FastifyInstance, ctx: HubContext, fleet: Fle
       const { planeId, agentId } = req.params as Static<typeof AgentParams>;
       const r = await fleet.cloneAgent(planeId, agentId, req.body as Static<typeof CloneAgentBody>, actorOf(req));
       return reply.code(201).send({ agent: r.agent, snapshot: r.brain.snapshot, files: r.brain.files, databases: r.brain.databases });
+    },
+  });
+
+  // Cost and self-healing (REQ-INFRA-07, REQ-INFRA-05).
+  app.get('/v1/planes/:planeId/cost-report', {
+    config: { role: 'viewer' },
+    schema: { summary: 'Cost report for plane: machine time and model spend per agent, owner or group', tags: ['planes'], params: PlaneParams, querystring: CostReportQuery, response: { 200: CostReportBody, ...errors } },
+    handler: async (req) => {
+      const { planeId } = req.params as Static<typeof PlaneParams>;
+      const q = req.query as Static<typeof CostReportQuery>;
+      return buildCostReport(ctx, planeId, q.period ?? '30d', q.by ?? 'agent');
+    },
+  });
+
+  app.post('/v1/planes/:planeId/heal', {
+    config: { role: 'admin' },
+    schema: {
+      summary: 'Reset self-healing: clear restart attempts and open circuit breakers so the hub tries again',
+      tags: ['agents'],
+      params: PlaneParams,
+      body: Type.Optional(HealBody),
+      response: { 200: Type.Object({ reset: Type.Array(Type.String()) }), ...errors },
+    },
+    handler: async (req) => {
+      const { planeId } = req.params as Static<typeof PlaneParams>;
+      const b = (req.body ?? {}) as Static<typeof HealBody>;
+      return { reset: fleet.resetHealing(planeId, b.name, actorOf(req)) };
     },
   });
 

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
-import { AgentSpec, Email, InfraProviderName, ModelTier, Name, Nullable, OuPath, PlaneModels, PlaneSpec } from '../model.ts';
+import { ModelPrice } from '../cost/price-table.ts';
+import { AgentSpec, Email, InfraProviderName, ModelTier, Name, Nullable, OuPath, PlaneCosts, PlaneModels, PlaneSpec } from '../model.ts';
 
 export const ErrorBody = Type.Object(
   {
@@ -27,6 +28,7 @@ export const CreatePlaneBody = Type.Object(
     project: Type.Optional(Type.String({ maxLength: 64 })),
     defaults: Type.Optional(Type.Partial(Type.Omit(PlaneSpec.properties.defaults, []), { additionalProperties: false })),
     models: Type.Optional(PlaneModels),
+    costs: Type.Optional(PlaneCosts),
   },
   { additionalProperties: false },
 );
@@ -44,6 +46,7 @@ const AgentSettings = {
   machineType: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   modelTier: Type.Optional(ModelTier),
   budgetCap: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+  group: Type.Optional(AgentSpec.properties.group),
   tools: Type.Optional(AgentSpec.properties.tools),
   channels: Type.Optional(AgentSpec.properties.channels),
   configOverrides: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
@@ -147,6 +150,64 @@ export const AgentBody = Type.Object({
     Type.Object({ seq: Type.Integer(), receivedAt: Type.Integer(), ageMs: Type.Integer(), heartbeat: Type.Record(Type.String(), Type.Unknown()) }),
     Type.Null(),
   ]),
+  healing: Type.Union([
+    Type.Object({
+      attempts: Type.Integer({ description: 'self-healing restarts since the agent was last green' }),
+      lastAttemptAt: Type.Union([Type.Integer(), Type.Null()]),
+      lastError: Type.Union([Type.String(), Type.Null()]),
+      breakerOpenAt: Type.Union([Type.Integer(), Type.Null()], { description: 'set while self-healing has given up and waits for a human' }),
+      breakerReason: Type.Union([Type.String(), Type.Null()]),
+    }),
+    Type.Null(),
+  ]),
+});
+
+export const HealBody = Type.Object(
+  { name: Type.Optional(Name) },
+  { additionalProperties: false, description: 'one agent (name) or, without it, every agent of the plane' },
+);
+
+export const CostReportQuery = Type.Object(
+  {
+    period: Type.Optional(Type.String({ default: '30d', pattern: '^([1-9][0-9]{0,2}d|mtd)$', description: 'Nd: the last N UTC days including today; mtd: this UTC month' })),
+    by: Type.Optional(Type.Union([Type.Literal('agent'), Type.Literal('owner'), Type.Literal('group')], { default: 'agent' })),
+  },
+  { additionalProperties: false },
+);
+
+const Usd = Type.Number({ description: 'USD' });
+export const CostReportBody = Type.Object({
+  plane: Type.String(),
+  by: Type.String(),
+  currency: Type.Literal('USD'),
+  period: Type.Object({ spec: Type.String(), from: Type.String(), to: Type.String(), days: Type.Integer() }),
+  rows: Type.Array(
+    Type.Object({
+      key: Type.String({ description: 'the agent, owner or group' }),
+      agents: Type.Array(Type.String()),
+      infraUsd: Usd,
+      modelUsd: Usd,
+      totalUsd: Usd,
+      machineHours: Type.Number(),
+      inputTokens: Type.Integer(),
+      outputTokens: Type.Integer(),
+      totalTokens: Type.Integer(),
+      unpricedMachineTypes: Type.Array(Type.String()),
+      byModel: Type.Array(Type.Object({ model: Type.String(), totalTokens: Type.Integer(), costUsd: Usd })),
+      owner: Type.Optional(Type.String()),
+      group: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+      machineType: Type.Optional(Type.String()),
+      modelTier: Type.Optional(Type.String()),
+      removed: Type.Optional(Type.Boolean()),
+      labels: Type.Optional(Type.Record(Type.String(), Type.String())),
+      budgetCapUsd: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+      monthToDateUsd: Type.Optional(Usd),
+      budgetUsedPct: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+    }),
+  ),
+  totals: Type.Object({ infraUsd: Usd, modelUsd: Usd, totalUsd: Usd, machineHours: Type.Number(), totalTokens: Type.Integer() }),
+  prices: Type.Object({ machineHourlyUsd: Type.Record(Type.String(), Type.Number()), diskGbMonthUsd: Type.Number(), modelPerMTokUsd: Type.Record(Type.String(), ModelPrice) }),
+  generatedAt: Type.String(),
 });
 
 const Wait = Type.Optional(Type.Integer({ minimum: 0, maximum: 300, description: 'wait this long for the command result' }));

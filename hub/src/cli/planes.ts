@@ -12,7 +12,7 @@ import { VERSION } from '../../../common/src/version.ts';
 import { loadPlanesFile, readPlanesFile } from '../planes-file.ts';
 import { describePlan, type PlanView } from './plan-view.ts';
 import { agentTable, type AgentRow, isUp } from './agent-table.ts';
-import { table } from './format.ts';
+import { colour, table } from './format.ts';
 import { HubClient, resolveTarget } from './hub-client.ts';
 import { up } from './up.ts';
 
@@ -33,14 +33,17 @@ Plane lifecycle
   delete --plane P [--force]
 Agent lifecycle
   add-agent --plane P --name A --owner EMAIL [--machine-type T] [--model-tier haiku|sonnet|opus]
-            [--budget-cap USD] [--tools a,b] [--channels a,b] [--no-wait] [--timeout-seconds N]
+            [--budget-cap USD] [--group G] [--tools a,b] [--channels a,b] [--no-wait] [--timeout-seconds N]
   update-agent --plane P --name A [--owner EMAIL] [--machine-type T] [--model-tier T] [--budget-cap USD]
-               [--tools a,b] [--channels a,b]
+               [--group G] [--tools a,b] [--channels a,b]
   remove-agent --plane P --name A
   restart-agent --plane P --name A [--mode auto|gateway|instance]
   logs --plane P --name A [--follow] [--lines N]
   pause --plane P [--name A]        resume --plane P [--name A]
   status [--plane P] [--name A] [--check]
+  heal --plane P [--name A] [--reset]   (self-healing state; --reset lets the hub restart red agents again)
+Cost
+  cost-report --plane P [--period 30d|mtd] [--by agent|owner|group] [--csv]
   reprovision --plane P --name A    (fresh machine; the brain is restored from the bucket)
 Brain (workspace + databases in the bucket)
   sync --plane P --name A [--no-databases] [--allow-deletes]
@@ -102,6 +105,7 @@ const AGENT_FLAGS = {
   'machine-type': { type: 'string' },
   'model-tier': { type: 'string' },
   'budget-cap': { type: 'string' },
+  group: { type: 'string' },
   tools: { type: 'string' },
   channels: { type: 'string' },
 } as const;
@@ -115,6 +119,7 @@ function agentSettings(values: Record<string, unknown>): Record<string, unknown>
     ...(str('machine-type') ? { machineType: str('machine-type') } : {}),
     ...(str('model-tier') ? { modelTier: str('model-tier') } : {}),
     ...(budget !== undefined ? { budgetCap: budget } : {}),
+    ...(str('group') ? { group: str('group') } : {}),
     ...(str('tools') !== undefined ? { tools: list(str('tools')) } : {}),
     ...(str('channels') !== undefined ? { channels: list(str('channels')) } : {}),
   };
@@ -149,6 +154,7 @@ const commands: Record<string, Command> = {
       ...((values.region ?? file?.spec.infrastructure.region) ? { region: values.region ?? file?.spec.infrastructure.region } : {}),
       ...((values.project ?? file?.spec.infrastructure.project) ? { project: values.project ?? file?.spec.infrastructure.project } : {}),
       ...(file?.spec.infrastructure.defaults ? { defaults: file.spec.infrastructure.defaults } : {}),
+      ...(file?.spec.costs ? { costs: file.spec.costs } : {}),
     };
     const plane = await client(values).request<{ name: string; spec: { infraProvider: string } }>('POST', '/v1/planes', body);
     if (out.json) out.printJson(plane);
@@ -198,7 +204,7 @@ const commands: Record<string, Command> = {
     const { values } = parseFlags(args, AGENT_FLAGS);
     require_(values, 'plane', 'name');
     const body = { ...agentSettings(values), waitSeconds: 120 };
-    if (Object.keys(body).length === 1) throw new PlaneError(ErrorCode.InvalidArgument, 'nothing to change: pass at least one of --owner, --machine-type, --model-tier, --budget-cap, --tools, --channels');
+    if (Object.keys(body).length === 1) throw new PlaneError(ErrorCode.InvalidArgument, 'nothing to change: pass at least one of --owner, --machine-type, --model-tier, --budget-cap, --group, --tools, --channels');
     out.progress(`updating ${values.plane}/${values.name}...`);
     const r = await client(values).request<{ agent: AgentRow; command: CommandView | null }>('PATCH', `/v1/planes/${enc(values.plane)}/agents/${enc(values.name)}`, body);
     if (out.json) out.printJson(r);
@@ -263,6 +269,44 @@ const commands: Record<string, Command> = {
     if (out.json) out.printJson({ agents, summary: counts });
     else out.print(`${agentTable(agents, process.stdout.isTTY)}\n\n${agents.length} agents: ${counts['green']} green, ${counts['yellow']} yellow, ${counts['red']} red`);
     return values.check && agents.some((a) => a.health.color !== 'green') ? ExitCode.PartialFailure : ExitCode.Ok;
+  },
+
+  async heal(args, out) {
+    const { values } = parseFlags(args, { ...GLOBAL, plane: { type: 'string' }, name: { type: 'string' }, reset: { type: 'boolean', default: false } });
+    require_(values, 'plane');
+    const c = client(values);
+    if (values.reset) {
+      const r = await c.request<{ reset: string[] }>('POST', `/v1/planes/${enc(values.plane)}/heal`, values.name ? { name: values.name } : {});
+      if (out.json) out.printJson(r);
+      else out.print(r.reset.length ? `self-healing reset for ${r.reset.join(', ')}: the hub restarts them again while they stay red` : 'nothing to reset: no agent had restart attempts or an open breaker');
+      return ExitCode.Ok;
+    }
+    let agents = (await c.request<{ agents: Array<AgentRow & { healing: HealingView | null; desiredState: string }> }>('GET', `/v1/planes/${enc(values.plane)}/agents`)).agents;
+    if (values.name) agents = agents.filter((a) => a.name === values.name);
+    if (values.name && agents.length === 0) throw new PlaneError(ErrorCode.NotFound, `agent '${values.name}' not found in plane '${values.plane}'`);
+    const rows = agents.map((a) => ({
+      agent: a.name,
+      health: a.health.color,
+      healing: a.desiredState === 'paused' ? 'paused (not healed)' : a.healing?.breakerOpenAt ? 'STOPPED (breaker open)' : a.healing?.attempts ? 'restarting' : 'watching',
+      restarts: a.healing?.attempts ?? 0,
+      detail: a.healing?.breakerReason ?? a.healing?.lastError ?? '',
+    }));
+    if (out.json) out.printJson({ agents: rows });
+    else out.print(table(['AGENT', 'HEALTH', 'SELF-HEALING', 'RESTARTS', 'DETAIL'], rows.map((r) => [r.agent, colour(r.health, process.stdout.isTTY), r.healing, String(r.restarts), r.detail])));
+    return rows.some((r) => r.healing.startsWith('STOPPED')) ? ExitCode.PartialFailure : ExitCode.Ok;
+  },
+
+  async 'cost-report'(args, out) {
+    const { values } = parseFlags(args, { ...GLOBAL, plane: { type: 'string' }, period: { type: 'string' }, by: { type: 'string' }, csv: { type: 'boolean', default: false } });
+    require_(values, 'plane');
+    if (values.by !== undefined && !['agent', 'owner', 'group'].includes(values.by)) throw new PlaneError(ErrorCode.InvalidArgument, `--by must be agent, owner or group, got '${values.by}'`, { where: '--by' });
+    if (values.csv && out.json) throw new PlaneError(ErrorCode.InvalidArgument, '--csv and --json cannot be combined', { where: '--csv' });
+    const q = new URLSearchParams({ period: values.period ?? '30d', by: values.by ?? 'agent' });
+    const r = await client(values).request<CostReportView>('GET', `/v1/planes/${enc(values.plane)}/cost-report?${q.toString()}`);
+    if (out.json) out.printJson(r);
+    else if (values.csv) out.print(costCsv(r));
+    else out.print(costTable(r));
+    return ExitCode.Ok;
   },
 
   async reprovision(args, out) {
@@ -566,6 +610,68 @@ function promptHidden(question: string): Promise<Buffer> {
     };
     stdin.on('data', onData);
   });
+}
+
+interface HealingView {
+  attempts: number;
+  breakerOpenAt: number | null;
+  breakerReason: string | null;
+  lastError: string | null;
+}
+
+interface CostReportView {
+  plane: string;
+  by: string;
+  period: { spec: string; from: string; to: string };
+  rows: Array<{
+    key: string;
+    agents: string[];
+    infraUsd: number;
+    modelUsd: number;
+    totalUsd: number;
+    machineHours: number;
+    inputTokens: number;
+    outputTokens: number;
+    totalTokens: number;
+    unpricedMachineTypes: string[];
+    owner?: string;
+    budgetCapUsd?: number | null;
+    monthToDateUsd?: number;
+    budgetUsedPct?: number | null;
+    removed?: boolean;
+  }>;
+  totals: { infraUsd: number; modelUsd: number; totalUsd: number; machineHours: number; totalTokens: number };
+}
+
+const usd = (n: number): string => `$${n.toFixed(n !== 0 && Math.abs(n) < 1 ? 4 : 2)}`;
+
+function costTable(r: CostReportView): string {
+  const agentView = r.by === 'agent';
+  const headers = [r.by.toUpperCase(), ...(agentView ? ['OWNER'] : ['AGENTS']), 'MACHINE', 'MODEL', 'TOTAL', 'TOKENS', 'MACHINE-H', ...(agentView ? ['BUDGET (THIS MONTH)'] : [])];
+  const rows = r.rows.map((x) => [
+    x.removed ? `${x.key} (removed)` : x.key,
+    agentView ? (x.owner ?? '') : String(x.agents.length),
+    usd(x.infraUsd) + (x.unpricedMachineTypes.length ? ` (no price: ${x.unpricedMachineTypes.join(', ')})` : ''),
+    usd(x.modelUsd),
+    usd(x.totalUsd),
+    String(x.totalTokens),
+    x.machineHours.toFixed(1),
+    ...(agentView ? [x.budgetCapUsd === null || x.budgetCapUsd === undefined ? '-' : `${usd(x.monthToDateUsd ?? 0)} of $${x.budgetCapUsd} (${x.budgetUsedPct ?? 0}%)`] : []),
+  ]);
+  rows.push(['TOTAL', '', usd(r.totals.infraUsd), usd(r.totals.modelUsd), usd(r.totals.totalUsd), String(r.totals.totalTokens), r.totals.machineHours.toFixed(1), ...(agentView ? [''] : [])]);
+  return `${r.plane}: ${r.period.from} .. ${r.period.to} (UTC), USD\n${table(headers, rows)}`;
+}
+
+function costCsv(r: CostReportView): string {
+  const cell = (v: string | number | boolean | null | undefined): string => {
+    const s = v === null || v === undefined ? '' : String(v);
+    return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  const head = [r.by, 'agents', 'infra_usd', 'model_usd', 'total_usd', 'machine_hours', 'input_tokens', 'output_tokens', 'total_tokens', 'owner', 'budget_cap_usd', 'month_to_date_usd', 'budget_used_pct', 'period_from', 'period_to'];
+  const lines = r.rows.map((x) =>
+    [x.key, x.agents.join(' '), x.infraUsd, x.modelUsd, x.totalUsd, x.machineHours, x.inputTokens, x.outputTokens, x.totalTokens, x.owner, x.budgetCapUsd, x.monthToDateUsd, x.budgetUsedPct, r.period.from, r.period.to].map(cell).join(','),
+  );
+  return [head.join(','), ...lines].join('\n');
 }
 
 interface CommandView {

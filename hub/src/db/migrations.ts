@@ -142,4 +142,63 @@ export const migrations: readonly string[] = [
     revision TEXT NOT NULL DEFAULT ''
   );
   `,
+  // 5: cost ledger, budget alerts and self-healing state
+  `
+  -- Cost per agent, UTC day, kind (model | infra) and item (a model or a machine type).
+  -- Keyed by names, not agent ids, so a removed agent's spend stays in past reports.
+  CREATE TABLE cost_ledger (
+    plane TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    day TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('model', 'infra')),
+    item TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    grp TEXT,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_tokens INTEGER NOT NULL DEFAULT 0,
+    total_tokens INTEGER NOT NULL DEFAULT 0,
+    seconds REAL NOT NULL DEFAULT 0,
+    cost_usd REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (plane, agent, day, kind, item)
+  );
+  CREATE INDEX cost_ledger_by_day ON cost_ledger (plane, day);
+  -- The last cumulative usage seen per agent and model, to turn reports into deltas.
+  CREATE TABLE usage_cursors (
+    agent_id TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+    model TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cache_tokens INTEGER NOT NULL,
+    total_tokens INTEGER NOT NULL,
+    cost_usd REAL NOT NULL,
+    observed_at INTEGER NOT NULL,
+    PRIMARY KEY (agent_id, model)
+  );
+  -- Until when machine time has been charged, per agent.
+  CREATE TABLE infra_cursors (
+    agent_id TEXT PRIMARY KEY REFERENCES agents(id) ON DELETE CASCADE,
+    charged_until INTEGER NOT NULL
+  );
+  -- One row per budget threshold crossed, so each fires once per agent, month and cap
+  -- (a changed cap is a new budget: its thresholds fire afresh).
+  CREATE TABLE budget_alerts (
+    plane TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    period TEXT NOT NULL,
+    threshold INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    cost_usd REAL NOT NULL,
+    cap_usd REAL NOT NULL,
+    PRIMARY KEY (plane, agent, period, threshold, cap_usd)
+  );
+  CREATE TABLE agent_healing (
+    agent_id TEXT PRIMARY KEY REFERENCES agents(id) ON DELETE CASCADE,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_attempt_at INTEGER,
+    last_error TEXT,
+    breaker_open_at INTEGER,
+    breaker_reason TEXT
+  );
+  `,
 ];

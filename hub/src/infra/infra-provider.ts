@@ -41,6 +41,8 @@ export interface AgentStatus {
 
 export interface InfraProvider {
   readonly name: string;
+  /** Whether restart() can bring back a dead machine; self-healing skips providers that cannot. */
+  readonly canRestart: boolean;
   provision(spec: AgentComputeSpec): Promise<AgentInstance>;
   deprovision(agentId: string): Promise<void>;
   restart(agentId: string): Promise<void>;

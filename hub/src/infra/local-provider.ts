@@ -54,6 +54,7 @@ export interface LocalProviderOptions {
  */
 export class LocalProvider implements InfraProvider {
   readonly name = 'local';
+  readonly canRestart = true;
   readonly #root: string;
   readonly #log: Logger;
   readonly #stopTimeoutMs: number;

@@ -20,6 +20,7 @@ interface ManualRecord {
  */
 export class ManualProvider implements InfraProvider {
   readonly name = 'manual';
+  readonly canRestart = false;
   readonly #root: string;
   readonly #log: Logger;
   readonly #agents = new Map<string, ManualRecord>();
