@@ -30,6 +30,7 @@ describe('budget enforcement from real usage', () => {
   it('one turn over a $1 cap: alerts at 80, 95 and 100 % once each, and the agent is paused', async () => {
     const created = await fleet.api('POST', `/v1/planes/${plane}/agents`, { name: 'spender', ownerEmail: 'spender@example.com', budgetCap: 1 });
     expect(created.status).toBe(201);
+    expect((await fleet.api('PUT', `/v1/planes/${plane}/agents/spender/secrets/FAKEAI_API_KEY`, { value: 'sk-budget-test-key' })).status).toBe(200);
     const a = (await fleet.waitFor(plane, 'spender', (x) => x.health.color === 'green', 150_000)) as AgentJson & { heartbeat: { heartbeat: { gateway: { pid: number } } } };
     const { readFileSync } = await import('node:fs');
     const port = (JSON.parse(readFileSync(`${fleet.agentDir(plane, 'spender')}/agentd.json`, 'utf8')) as { runtime: { gatewayPort: number } }).runtime.gatewayPort;
