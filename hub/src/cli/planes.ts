@@ -15,6 +15,7 @@ import { agentTable, type AgentRow, isUp } from './agent-table.ts';
 import { colour, table } from './format.ts';
 import { HubClient, resolveTarget } from './hub-client.ts';
 import { up } from './up.ts';
+import type { CostRow } from '../cost/cost-ledger.ts';
 
 const GLOBAL = {
   hub: { type: 'string' },
@@ -623,23 +624,15 @@ interface CostReportView {
   plane: string;
   by: string;
   period: { spec: string; from: string; to: string };
-  rows: Array<{
-    key: string;
-    agents: string[];
-    infraUsd: number;
-    modelUsd: number;
-    totalUsd: number;
-    machineHours: number;
-    inputTokens: number;
-    outputTokens: number;
-    totalTokens: number;
-    unpricedMachineTypes: string[];
-    owner?: string;
-    budgetCapUsd?: number | null;
-    monthToDateUsd?: number;
-    budgetUsedPct?: number | null;
-    removed?: boolean;
-  }>;
+  rows: Array<
+    Omit<CostRow, 'byModel'> & {
+      owner?: string;
+      budgetCapUsd?: number | null;
+      monthToDateUsd?: number;
+      budgetUsedPct?: number | null;
+      removed?: boolean;
+    }
+  >;
   totals: { infraUsd: number; modelUsd: number; totalUsd: number; machineHours: number; totalTokens: number };
 }
 
