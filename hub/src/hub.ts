@@ -31,6 +31,8 @@ import { WriterLeases } from './store/writer-leases.ts';
 import { LocalSecretStore } from './secrets/local-secret-store.ts';
 import { SecretsService } from './secrets/secrets-service.ts';
 import { SecretRotation } from './secrets/secret-rotation.ts';
+import { CommandRuns } from './command-runs.ts';
+import { RunStore } from './store/run-store.ts';
 import { GcpSecretManagerProvider } from '../../common/src/secrets/gcp-secret-manager-provider.ts';
 import type { SecretsProvider } from '../../common/src/secrets/secrets-provider.ts';
 import { ensureHubTls, type HubTls } from './tls/certificate-authority.ts';
@@ -209,6 +211,8 @@ export class Hub {
     };
     this.#rotation = new SecretRotation(ctx, fleet, { rotationPeriodDays: o.secretRotationDays, rotationCron: o.secretRotationCron });
     this.#rotation.start();
+    const runs = new CommandRuns(ctx, fleet, new RunStore(ctx.db), this.#rotation);
+    runs.recover();
 
     const server = new grpc.Server({
       // Agents may not send HTTP/2 keepalive pings; liveness is the Heartbeat message.
@@ -223,7 +227,7 @@ export class Hub {
     this.#grpc = server;
     grpcAddress = o.advertiseAddress ?? `${o.grpcHost === '0.0.0.0' ? '127.0.0.1' : o.grpcHost}:${port}`;
 
-    const { app: api, routes } = await buildApi(ctx, this.#fleet, this.#rotation);
+    const { app: api, routes } = await buildApi(ctx, this.#fleet, this.#rotation, runs);
     this.#api = api;
     this.#routes = routes;
     try {
