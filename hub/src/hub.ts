@@ -164,6 +164,7 @@ export class Hub {
       env: o.localAgentEnv,
       runtime: o.localRuntime,
       runtimeRoot: o.localRuntimeRoot ?? join(o.dataDir, 'runtime'),
+      ...(o.localOpenclawVersion ? { openclawVersion: o.localOpenclawVersion } : {}),
       ...(o.localProbeIntervalMs ? { probeIntervalMs: o.localProbeIntervalMs } : {}),
       ...(o.localRpcIntervalMs ? { rpcIntervalMs: o.localRpcIntervalMs } : {}),
     });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { PINNED_RUNTIME } from '../../agentd/src/runtime/pins.ts';
 import { testRuntimeRoot } from './runtime-cache.ts';
 import { TestFleet } from './fleet.ts';
+import type { HubOptions } from '../../hub/src/hub-options.ts';
 
 const OPENCLAW = join(testRuntimeRoot(), 'openclaw', PINNED_RUNTIME.openclaw, 'node_modules', 'openclaw', 'openclaw.mjs');
 const NODE = join(testRuntimeRoot(), 'node', PINNED_RUNTIME.node, 'node_modules', `node-${process.platform}-${process.arch}`, 'bin', 'node');
@@ -48,8 +49,9 @@ export function agentTurn(gatewayPid: number, port: number, message: string, tim
  * A test hub whose local agents run real agentd + OpenClaw gateways, and a plane
  * whose every model tier is fakeai/fake-1 on the LLM stub at `baseUrl`.
  */
-export async function openclawFleet(plane: string, baseUrl: string, modelKey: string, model: Record<string, unknown> = {}): Promise<TestFleet> {
+export async function openclawFleet(plane: string, baseUrl: string, modelKey: string, model: Record<string, unknown> = {}, hub: Partial<HubOptions> = {}): Promise<TestFleet> {
   const fleet = new TestFleet({
+    ...hub,
     heartbeatIntervalMs: 1000,
     localRuntime: 'openclaw',
     localRuntimeRoot: testRuntimeRoot(),
