@@ -138,6 +138,21 @@ describe('fan-out runs with maxConcurrency and maxErrors', () => {
     expect(listed.body.runs[0]?.id).toBe(r.body.run.id);
   });
 
+  it('rotates secrets as a run, and the rotated agents reconnect with their new credentials', async () => {
+    const r = await planes('rotate-secrets', '--plane', plane, '--name', 'f1,f2', '--max-concurrency', '2', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { results: Array<Target & { output: { credentialHash?: string } }> };
+    expect(out.results.map((t) => [t.agent, t.state])).toEqual([
+      ['f1', 'succeeded'],
+      ['f2', 'succeeded'],
+    ]);
+    expect(out.results.every((t) => typeof t.output.credentialHash === 'string')).toBe(true);
+    for (const n of ['f1', 'f2']) {
+      await fleet.hub.localProvider.restart((await fleet.agent(plane, n)).id);
+      await fleet.waitFor(plane, n, (a) => a.connected && a.health.color === 'green');
+    }
+  });
+
   it('refuses limits that make no sense, naming the field', async () => {
     const r = await fleet.api<{ error: { where: string } }>('POST', `/v1/planes/${plane}/runs`, { kind: 'restart', maxConcurrency: '0%' });
     expect(r.status).toBe(400);
