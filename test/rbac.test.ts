@@ -22,7 +22,8 @@ describe('RBAC over every route', () => {
     url
       .replace(':planeId', exists ? 'rbac' : 'ghost')
       .replace(':agentId', exists ? 'r1' : 'ghost')
-      .replace(':commandId', 'cmd_missing') + (url.endsWith('/logs') ? '?lines=1' : '');
+      .replace(':commandId', 'cmd_missing')
+      .replace(':runId', 'run_missing') + (url.endsWith('/logs') ? '?lines=1' : '');
 
   const call = async (method: string, path: string, token: string, body?: unknown): Promise<{ status: number; text: string }> => {
     const res = await fetch(`${fleet.endpoints.apiUrl}${path}`, {
@@ -75,7 +76,7 @@ describe('RBAC over every route', () => {
         expect(res.status, r.key).toBe(403);
         expect(code(res.text), r.key).toBe('permission_denied');
       } else {
-        expect(res.status, r.key).toBe(r.url.includes(':commandId') ? 404 : 200);
+        expect(res.status, r.key).toBe(/:(commandId|runId)/.test(r.url) ? 404 : 200);
       }
     }
     // Nothing changed.
@@ -87,7 +88,7 @@ describe('RBAC over every route', () => {
     for (const r of routes().filter((x) => x.role !== undefined)) {
       if (r.method === 'GET') {
         const res = await call('GET', concrete(r.url, true), admin);
-        expect(res.status, r.key).toBe(r.url.includes(':commandId') ? 404 : 200);
+        expect(res.status, r.key).toBe(/:(commandId|runId)/.test(r.url) ? 404 : 200);
         continue;
       }
       // Past auth, a body with an unknown field fails validation (400) or the plane/agent "ghost" is not found (404):

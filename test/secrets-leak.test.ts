@@ -128,8 +128,9 @@ describe('a secret leaves no trace', () => {
     const before = (JSON.parse(readFileSync(credFile, 'utf8')) as { credential: string }).credential;
     const r = await planes(['rotate-secrets', '--plane', plane, '--name', 'canary']);
     expect(r.code, r.stderr + r.stdout).toBe(0);
-    const out = JSON.parse(r.stdout) as { results: Array<{ agent: string; state: string; gateway: string; revision: string }> };
-    expect(out.results).toEqual([expect.objectContaining({ agent: 'canary', state: 'succeeded', gateway: 'restarted' })]);
+    const out = JSON.parse(r.stdout) as { results: Array<{ agent: string; state: string; output: { gateway: string; revision: string } }> };
+    expect(out.results).toHaveLength(1);
+    expect(out.results[0]).toMatchObject({ agent: 'canary', state: 'succeeded', output: { gateway: 'restarted' } });
     const after = (JSON.parse(readFileSync(credFile, 'utf8')) as { credential: string }).credential;
     expect(after).not.toBe(before);
     // The hub holds the new credential's hash: the old one no longer authenticates.

@@ -11,6 +11,7 @@ import type { BrainGrant__Output, GatewayState, GatewayStatus, Heartbeat, TokenU
 import { CommandJournal } from './command-journal.ts';
 import { type CommandHandler, CommandRunner, type CommandSpec } from './commands/command-runner.ts';
 import { logsCommands } from './commands/logs-command.ts';
+import { preflightScratch, upgradeOpenClaw } from './commands/upgrade-command.ts';
 import { LogRing } from '../../common/src/log-ring.ts';
 import type { AgentdConfig } from './config.ts';
 import type { StoredCredential } from './credential-store.ts';
@@ -282,7 +283,8 @@ export class Agentd {
       stateDir: join(this.#cfg.stateDir, 'openclaw'),
       workspaceDir: rt.workspaceDir as string,
       port: rt.gatewayPort,
-      set: { node: rt.nodeVersion ?? PINNED_RUNTIME.node, openclaw: rt.openclawVersion ?? PINNED_RUNTIME.openclaw },
+      // The release an upgrade chose outlives agentd restarts (journal); the config's pin is the default.
+      set: { node: rt.nodeVersion ?? PINNED_RUNTIME.node, openclaw: this.#journal?.getSetting('openclawVersion') ?? rt.openclawVersion ?? PINNED_RUNTIME.openclaw },
       manager,
       spec: () => this.spec(),
       log: this.#log,
@@ -459,6 +461,35 @@ export class Agentd {
     return new Map<string, CommandHandler | CommandSpec>([
       ...logsCommands(this.#ring, (m) => this.#conn?.send(m) ?? false),
       ['ping', async () => ({ pong: Date.now(), bootId: this.bootId })],
+      [
+        'upgrade',
+        {
+          // Installing a release (~650 MB), two gateway starts and possibly a restore.
+          timeoutMs: 20 * 60_000,
+          run: async (args) => {
+            const rt = this.#runtime;
+            if (!(rt instanceof OpenClawRuntime)) throw new PlaneError(ErrorCode.FailedPrecondition, `upgrade needs the openclaw runtime; this agent runs ${rt?.kind ?? 'none'}`);
+            return upgradeOpenClaw(
+              {
+                runtime: rt,
+                supervisor: sup(),
+                brain,
+                counts: () => this.#brainCounts(),
+                persistVersion: (version, previous) => {
+                  this.#journal?.setSetting('openclawVersion', version);
+                  this.#journal?.setSetting('openclawPrevious', previous);
+                },
+                paused: () => this.paused,
+                openclawStateDir: join(this.#cfg.stateDir, 'openclaw'),
+                scratchDir: preflightScratch(this.#cfg.stateDir),
+                log: this.#log,
+                onChange: () => this.#conn?.heartbeatNow(),
+              },
+              args,
+            );
+          },
+        },
+      ],
       ['refresh-secrets', async () => this.#loadSecrets('refresh-secrets command')],
       [
         'rotate-secrets',
@@ -704,7 +735,7 @@ export class Agentd {
       channelsPending: spec?.channels ?? [],
       runtime:
         rt instanceof OpenClawRuntime
-          ? { kind: rt.kind, openclaw: rt.version, node: this.#cfg.runtime.nodeVersion ?? PINNED_RUNTIME.node, port: rt.port, configPath: rt.configPath, installed: Boolean(rt.paths) }
+          ? { kind: rt.kind, openclaw: rt.version, node: rt.nodeVersion, port: rt.port, configPath: rt.configPath, installed: Boolean(rt.paths) }
           : { kind: rt?.kind ?? 'none' },
       gateway: this.#gatewayStatus(),
       usage: this.#usage(),

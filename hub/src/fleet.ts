@@ -49,7 +49,7 @@ export type PlanePatch = Partial<Pick<PlaneSpec, 'identityProvider' | 'networkPr
 };
 
 /** Commands agentd understands today, and who may send them through the generic path. */
-export const COMMAND_KINDS = ['restart', 'pause', 'resume', 'ping', 'logs', 'logs-stop', 'reconfigure', 'sync-now', 'restore', 'refresh-secrets', 'rotate-secrets'] as const;
+export const COMMAND_KINDS = ['restart', 'pause', 'resume', 'ping', 'logs', 'logs-stop', 'reconfigure', 'sync-now', 'restore', 'refresh-secrets', 'rotate-secrets', 'upgrade'] as const;
 export type CommandKind = (typeof COMMAND_KINDS)[number];
 
 /**

@@ -28,6 +28,8 @@ export const HubOptionsSchema = Type.Object(
     localRuntime: Type.Union([Type.Literal('openclaw'), Type.Literal('placeholder')], { default: 'openclaw' }),
     /** Shared runtime root for local agents (default <dataDir>/runtime). */
     localRuntimeRoot: Type.Optional(Type.String({ minLength: 1 })),
+    /** The OpenClaw release new local agents start on (default: agentd's pin); `planes upgrade` moves them. */
+    localOpenclawVersion: Type.Optional(Type.String({ pattern: '^\\d{4}\\.\\d+\\.\\d+(-[0-9A-Za-z.]+)?$' })),
     localProbeIntervalMs: Type.Optional(Type.Integer({ minimum: 200 })),
     localRpcIntervalMs: Type.Optional(Type.Integer({ minimum: 1000 })),
     /** Where agents' brains live: file:///abs/dir or gs://bucket[/prefix]; default file://<dataDir>/bucket. */

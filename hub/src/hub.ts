@@ -38,6 +38,8 @@ import { SelfHealer } from './self-healer.ts';
 import { LocalSecretStore } from './secrets/local-secret-store.ts';
 import { SecretsService } from './secrets/secrets-service.ts';
 import { SecretRotation } from './secrets/secret-rotation.ts';
+import { CommandRuns } from './command-runs.ts';
+import { RunStore } from './store/run-store.ts';
 import { GcpSecretManagerProvider } from '../../common/src/secrets/gcp-secret-manager-provider.ts';
 import type { SecretsProvider } from '../../common/src/secrets/secrets-provider.ts';
 import { ensureHubTls, type HubTls } from './tls/certificate-authority.ts';
@@ -171,6 +173,7 @@ export class Hub {
       env: o.localAgentEnv,
       runtime: o.localRuntime,
       runtimeRoot: o.localRuntimeRoot ?? join(o.dataDir, 'runtime'),
+      ...(o.localOpenclawVersion ? { openclawVersion: o.localOpenclawVersion } : {}),
       ...(o.localProbeIntervalMs ? { probeIntervalMs: o.localProbeIntervalMs } : {}),
       ...(o.localRpcIntervalMs ? { rpcIntervalMs: o.localRpcIntervalMs } : {}),
     });
@@ -228,6 +231,8 @@ export class Hub {
     this.#rotation.start();
     if (o.selfHealing) this.#healer = new SelfHealer(ctx, { redAfterMs: o.healRedAfterMs, maxAttempts: o.healMaxAttempts });
     this.#budgets = new BudgetGuard(ctx, this.#fleet, { enforcement: o.budgetEnforcement ?? 'pause', ...(o.budgetWebhook ? { webhook: o.budgetWebhook } : {}) });
+    const runs = new CommandRuns(ctx, fleet, new RunStore(ctx.db), this.#rotation);
+    runs.recover();
 
     const server = new grpc.Server({
       // Agents may not send HTTP/2 keepalive pings; liveness is the Heartbeat message.
@@ -242,7 +247,7 @@ export class Hub {
     this.#grpc = server;
     grpcAddress = o.advertiseAddress ?? `${o.grpcHost === '0.0.0.0' ? '127.0.0.1' : o.grpcHost}:${port}`;
 
-    const { app: api, routes } = await buildApi(ctx, this.#fleet, this.#rotation);
+    const { app: api, routes } = await buildApi(ctx, this.#fleet, this.#rotation, runs);
     this.#api = api;
     this.#routes = routes;
     try {

@@ -127,7 +127,9 @@ export class CommandRunner {
       log.info('command succeeded', { ms: result.finishedAtMs - startedAtMs });
     } catch (err) {
       const e = PlaneError.from(err);
-      result = { status: 'COMMAND_STATUS_FAILED', outputJson: '', errorCode: e.code, errorMessage: e.message, startedAtMs, finishedAtMs: Date.now() };
+      // A handler may attach what it did before failing (an upgrade's rollback) as `output`.
+      const partial = (err as { output?: unknown } | null)?.output;
+      result = { status: 'COMMAND_STATUS_FAILED', outputJson: partial === undefined ? '' : JSON.stringify(partial), errorCode: e.code, errorMessage: e.message, startedAtMs, finishedAtMs: Date.now() };
       log.warn('command failed', { reason: e.message });
     }
     this.#o.journal.finish(id, result);

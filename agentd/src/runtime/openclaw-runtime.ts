@@ -82,13 +82,84 @@ export class OpenClawRuntime implements GatewayRuntime {
   /** 256 bits, base64url (43 chars); lives only in memory and the gateway's environment. */
   #token = randomBytes(32).toString('base64url');
   #paths: RuntimePaths | undefined;
+  /** The release in use; an upgrade switches it (see use()). */
+  #set: RuntimeSet;
 
   constructor(options: OpenClawRuntimeOptions) {
     this.#o = options;
+    this.#set = { ...options.set };
   }
 
   get version(): string {
-    return this.#o.set.openclaw;
+    return this.#set.openclaw;
+  }
+
+  get nodeVersion(): string {
+    return this.#set.node;
+  }
+
+  /** Installs (or verifies) another OpenClaw release beside the current one; does not switch. */
+  installRelease(openclaw: string, signal?: AbortSignal): Promise<RuntimePaths> {
+    return this.#o.manager.install({ node: this.#set.node, openclaw }, signal);
+  }
+
+  /** Switches the release the next start uses (installed and verified at that start). The gateway must be stopped. */
+  use(openclaw: string): void {
+    this.#set = { ...this.#set, openclaw };
+    this.#paths = undefined;
+  }
+
+  /**
+   * `openclaw database preflight` from a given release against consistent copies
+   * of this agent's databases (the gateway may be running): whether that release
+   * can open them. One result per database; `exact`, `startup-repairable` and
+   * `migration-required` are fine, `incompatible` (a newer schema) and
+   * `indeterminate` are not.
+   */
+  async preflight(paths: RuntimePaths, databases: string[], copy: (source: string, dest: string) => Promise<void>, scratch: string): Promise<Array<{ database: string; status: string; detail: string }>> {
+    const out: Array<{ database: string; status: string; detail: string }> = [];
+    ensureDir(scratch, 0o700);
+    for (const rel of databases) {
+      const agent = /^agents\/([^/]+)\/agent\//.exec(rel)?.[1];
+      if (!agent && rel !== 'state/openclaw.sqlite') continue;
+      const dest = join(scratch, rel.replace(/\//g, '__'));
+      await copy(join(this.#o.stateDir, rel), dest);
+      const args = agent ? ['database', 'preflight-agent', dest, '--agent-id', agent, '--json'] : ['database', 'preflight', dest, '--json'];
+      const r = await this.#cli(paths, args, 120_000);
+      let parsed: { status?: unknown; foundVersion?: unknown; targetVersion?: unknown; issues?: unknown[]; reason?: unknown } = {};
+      try {
+        parsed = JSON.parse(r.out.slice(Math.max(0, r.out.indexOf('{')))) as typeof parsed;
+      } catch {
+        parsed = {};
+      }
+      let status = typeof parsed.status === 'string' ? parsed.status : `exit ${r.code}`;
+      const found = typeof parsed.foundVersion === 'number' ? parsed.foundVersion : undefined;
+      const wanted = typeof parsed.targetVersion === 'number' ? parsed.targetVersion : undefined;
+      let detail = typeof parsed.reason === 'string' ? parsed.reason : r.code === 0 ? '' : r.out.trim().slice(-300);
+      // preflight-agent calls any schema but its own "incompatible", an older one included; an older
+      // schema without other issues is what `doctor --fix` migrates (the shared-state preflight says so).
+      if (status === 'incompatible' && found !== undefined && wanted !== undefined && found < wanted && (parsed.issues?.length ?? 0) === 0) {
+        status = 'migration-required';
+        detail = `schema ${found} -> ${wanted}`;
+      }
+      if (found !== undefined && wanted !== undefined && !detail) detail = `schema ${found}${found === wanted ? '' : ` -> ${wanted}`}`;
+      out.push({ database: rel, status, detail });
+    }
+    return out;
+  }
+
+  /** `openclaw doctor --fix --non-interactive` from the release in use, with the gateway stopped: its supported migrations. */
+  async doctorFix(): Promise<{ code: number; out: string }> {
+    const paths = this.#paths ?? (await this.ensureInstalled());
+    return this.#cli(paths, ['doctor', '--fix', '--non-interactive'], 300_000);
+  }
+
+  #cli(paths: RuntimePaths, args: string[], timeoutMs: number): Promise<{ code: number; out: string }> {
+    return new Promise((resolve) => {
+      execFile(paths.nodeBin, [paths.openclawEntry, ...args], { env: this.#baseEnv(paths), cwd: this.#o.stateDir, timeout: timeoutMs, maxBuffer: 8 * 1024 * 1024 }, (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: `${stdout}${stderr}` }),
+      );
+    });
   }
 
   get port(): number {
@@ -147,7 +218,7 @@ export class OpenClawRuntime implements GatewayRuntime {
 
   /** Installs (or reuses) the pinned runtime. Long on first use; idempotent. */
   async ensureInstalled(signal?: AbortSignal): Promise<RuntimePaths> {
-    this.#paths = await this.#o.manager.install(this.#o.set, signal);
+    this.#paths = await this.#o.manager.install(this.#set, signal);
     return this.#paths;
   }
 

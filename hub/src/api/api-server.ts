@@ -9,6 +9,8 @@ import { registerApplyRoutes } from './apply-routes.ts';
 import { HubMetrics } from './hub-metrics.ts';
 import { registerRoutes } from './routes.ts';
 import { registerSecretRoutes } from './secret-routes.ts';
+import { registerRunRoutes } from './run-routes.ts';
+import type { CommandRuns } from '../command-runs.ts';
 import type { SecretRotation } from '../secrets/secret-rotation.ts';
 import { ErrorBody } from './schemas.ts';
 
@@ -22,7 +24,7 @@ export interface ApiRoute {
  * The admin REST API (fastify). Route schemas validate requests and are the
  * single source of the OpenAPI document served at /v1/openapi.json.
  */
-export async function buildApi(ctx: HubContext, fleet: Fleet, rotation: SecretRotation): Promise<{ app: FastifyInstance; routes: ApiRoute[] }> {
+export async function buildApi(ctx: HubContext, fleet: Fleet, rotation: SecretRotation, runs: CommandRuns): Promise<{ app: FastifyInstance; routes: ApiRoute[] }> {
   const app = Fastify({
     logger: false,
     bodyLimit: 256 * 1024,
@@ -65,6 +67,7 @@ export async function buildApi(ctx: HubContext, fleet: Fleet, rotation: SecretRo
   registerRoutes(app, ctx, fleet);
   registerSecretRoutes(app, ctx, rotation);
   registerApplyRoutes(app, ctx, fleet);
+  registerRunRoutes(app, ctx, runs);
   await app.ready();
   return { app, routes };
 }

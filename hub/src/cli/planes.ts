@@ -40,14 +40,18 @@ Agent lifecycle
   remove-agent --plane P --name A
   restart-agent --plane P --name A [--mode auto|gateway|instance]
   logs --plane P --name A [--follow] [--lines N]
-  pause --plane P [--name A]        resume --plane P [--name A]
+Fleet operations (one agent, --name a,b, or the whole plane; rate-controlled by the hub)
+  restart|pause|resume|sync|rotate-secrets --plane P [--name A[,B]] [--max-concurrency N|N%] [--max-errors N|N%]
+         [--timeout-seconds N]     (sync: [--no-databases] [--allow-deletes]; defaults: 50 at once, stop after the first error)
+  upgrade --plane P --version V [--canary N] [--max-unavailable N|N%] [--name A[,B]] [--timeout-seconds N]
+  upgrade --plane P --rollback      (back to the release the last upgrade replaced)
+      Live progress on stderr, a per-agent table at the end; Ctrl-C cancels the run. Exit 1 unless every agent succeeded.
   status [--plane P] [--name A] [--check]
   heal --plane P [--name A] [--reset]   (self-healing state; --reset lets the hub restart red agents again)
 Cost
   cost-report --plane P [--period 30d|mtd] [--by agent|owner|group] [--csv]
   reprovision --plane P --name A    (fresh machine; the brain is restored from the bucket)
 Brain (workspace + databases in the bucket)
-  sync --plane P --name A [--no-databases] [--allow-deletes]
   backup --plane P --name A
   snapshots --plane P --name A
   restore --plane P --name A [--at TIME | --snapshot ID]
@@ -56,7 +60,7 @@ Brain (workspace + databases in the bucket)
 Secrets (values are write-only: stdin, a prompt, or --from-file; never argv)
   secrets set --plane P --name A KEY [--from-file F]
   secrets list --plane P --name A          secrets delete --plane P --name A KEY
-  rotate-secrets --plane P [--name A] [--no-wait] [--timeout-seconds N]
+  rotate-secrets: see Fleet operations
 Audit
   audit [--plane P] [--name A] [--actor X] [--since TIME] [--limit N]
   audit verify
@@ -252,8 +256,8 @@ const commands: Record<string, Command> = {
     return failed ? ExitCode.PartialFailure : ExitCode.Ok;
   },
 
-  pause: (args, out) => fanOut('pause', args, out),
-  resume: (args, out) => fanOut('resume', args, out),
+  pause: (args, out) => runFanOut('pause', args, out),
+  resume: (args, out) => runFanOut('resume', args, out),
 
   async status(args, out) {
     const { values } = parseFlags(args, { ...GLOBAL, plane: { type: 'string' }, name: { type: 'string' }, check: { type: 'boolean', default: false } });
@@ -319,12 +323,7 @@ const commands: Record<string, Command> = {
     return ExitCode.Ok;
   },
 
-  async sync(args, out) {
-    const values = agentFlags(args, { 'no-databases': { type: 'boolean', default: false }, 'allow-deletes': { type: 'boolean', default: false } });
-    out.progress(`syncing ${values.plane}/${values.name}...`);
-    const r = await client(values).request<{ command: CommandView }>('POST', `${agentPath(values)}/sync`, { databases: !values['no-databases'], allowDeletes: values['allow-deletes'], waitSeconds: 120 });
-    return reportCommand(out, values.name as string, r.command, (o) => `snapshot ${String(o['snapshot'])}: ${String(o['uploadedFiles'])} files up, ${String(o['deletedFiles'])} deleted, ${String(o['databases'])} databases, ${String(o['ms'])} ms`);
-  },
+  sync: (args, out) => runFanOut('sync', args, out),
 
   async backup(args, out) {
     const values = agentFlags(args);
@@ -445,29 +444,9 @@ const commands: Record<string, Command> = {
     throw new PlaneError(ErrorCode.InvalidArgument, "usage: planes secrets set|list|delete --plane P --name A [KEY]", { where: 'secrets' });
   },
 
-  async 'rotate-secrets'(args, out) {
-    const { values } = parseFlags(args, { ...GLOBAL, plane: { type: 'string' }, name: { type: 'string' }, 'no-wait': { type: 'boolean', default: false }, 'timeout-seconds': { type: 'string' } });
-    require_(values, 'plane');
-    const c = client(values);
-    const path = values.name ? `${agentPath(values)}/rotate-secrets` : `/v1/planes/${enc(values.plane)}/rotate-secrets`;
-    const { rotations } = await c.request<{ rotations: Array<{ agent: string; command: CommandView }> }>('POST', path);
-    const deadline = Date.now() + (intFlag(values['timeout-seconds'], 'timeout-seconds') ?? 180) * 1000;
-    const results: Array<{ agent: string; state: string; revision: string; gateway: string; error: string | null }> = [];
-    for (const [i, { agent: name, command: cmd }] of rotations.entries()) {
-      let cur: CommandView = cmd;
-      while (!values['no-wait'] && !TERMINAL.has(cur.state) && Date.now() < deadline) {
-        out.progress(`[${i}/${rotations.length} done] waiting for ${name}: ${cur.state}`);
-        const wait = Math.max(1, Math.min(30, Math.round((deadline - Date.now()) / 1000)));
-        cur = await c.request<CommandView>('GET', `/v1/planes/${enc(values.plane)}/agents/${enc(name)}/commands/${enc(cmd.id)}?waitSeconds=${wait}`);
-      }
-      const o = (cur.output ?? {}) as { revision?: string; gateway?: string };
-      results.push({ agent: name, state: cur.state, revision: o.revision ?? '', gateway: o.gateway ?? '', error: cur.errorMessage });
-    }
-    if (out.json) out.printJson({ results });
-    else out.print(table(['AGENT', 'RESULT', 'SECRETS', 'GATEWAY', 'ERROR'], results.map((r) => [r.agent, r.state, r.revision, r.gateway, r.error ?? ''])));
-    if (values['no-wait']) return ExitCode.Ok;
-    return results.every((r) => r.state === 'succeeded') ? ExitCode.Ok : ExitCode.PartialFailure;
-  },
+  'rotate-secrets': (args, out) => runFanOut('rotate-secrets', args, out),
+  upgrade: (args, out) => runFanOut('upgrade', args, out),
+  restart: (args, out) => runFanOut('restart', args, out),
 
   async apply(args, out) {
     const { values } = parseFlags(args, {
@@ -556,7 +535,6 @@ const commands: Record<string, Command> = {
   up: (args) => up(args),
 };
 
-const TERMINAL = new Set(['succeeded', 'failed', 'rejected', 'expired', 'interrupted']);
 
 /**
  * A secret value from --from-file, from stdin when it is not a terminal, or from
@@ -680,25 +658,144 @@ function describeCommand(agent: string, c: CommandView): string {
   return `${agent}: ${c.state}${c.errorMessage ? `: ${c.errorMessage}` : ''}`;
 }
 
-/** pause/resume one agent or every agent of a plane, one at a time, with progress and a result table. */
-async function fanOut(kind: 'pause' | 'resume', args: string[], out: Out): Promise<number> {
-  const { values } = parseFlags(args, { ...GLOBAL, plane: { type: 'string' }, name: { type: 'string' } });
+interface RunTargetView {
+  agent: string;
+  state: string;
+  wave: number | null;
+  commands: Array<{ kind: string; id: string }>;
+  startedAt: number | null;
+  finishedAt: number | null;
+  error: string | null;
+  output: unknown;
+}
+interface RunView {
+  id: string;
+  kind: string;
+  state: string;
+  maxConcurrency: number;
+  maxErrors: number;
+  waves: number[] | null;
+  stopReason: string | null;
+  summary: { total: number; queued: number; running: number; succeeded: number; failed: number; timedOut: number; skipped: number };
+  targets: RunTargetView[];
+}
+
+/** What a succeeded agent's output says, in a few words, per kind. */
+function runDetail(kind: string, t: RunTargetView): string {
+  if (t.state !== 'succeeded') return t.error ?? '';
+  const o = (t.output ?? {}) as Record<string, unknown>;
+  const str = (v: unknown): string => (typeof v === 'string' || typeof v === 'number' ? String(v) : '');
+  switch (kind) {
+    case 'sync':
+      return `snapshot ${str(o['snapshot'])}: ${str(o['uploadedFiles'])} files up, ${str(o['databases'])} databases`;
+    case 'rotate-secrets':
+      return `secrets ${str(o['revision'])}, gateway ${str(o['gateway'])}`;
+    case 'upgrade': {
+      const u = (o['upgrade'] ?? {}) as Record<string, unknown>;
+      return u['changed'] === false ? `already on ${str(u['to'])}` : `${str(u['from'])} -> ${str(u['to'])} (snapshot ${str(u['snapshot'])})`;
+    }
+    default:
+      return o['gateway'] !== undefined ? `gateway ${str(o['gateway'])}` : '';
+  }
+}
+
+const RUN_FLAGS = {
+  ...GLOBAL,
+  plane: { type: 'string' },
+  name: { type: 'string' },
+  'max-concurrency': { type: 'string' },
+  'max-errors': { type: 'string' },
+  'timeout-seconds': { type: 'string' },
+  'no-databases': { type: 'boolean', default: false },
+  'allow-deletes': { type: 'boolean', default: false },
+  version: { type: 'string' },
+  canary: { type: 'string' },
+  'max-unavailable': { type: 'string' },
+  rollback: { type: 'boolean', default: false },
+} as const;
+
+/** "N" or "N%" as the API takes it. */
+function limitFlag(v: string | undefined, name: string): number | string | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d{1,6}%?$/.test(v)) throw new PlaneError(ErrorCode.InvalidArgument, `--${name} ${v}: a whole number or a share like 25%`, { where: `--${name}` });
+  return v.endsWith('%') ? v : Number(v);
+}
+
+/**
+ * A fan-out run over one agent, a list (--name a,b) or the whole plane, driven
+ * by the hub (maxConcurrency, maxErrors): a live progress line on stderr, then a
+ * per-agent table. Ctrl-C cancels the run (no new agent starts; commands not yet
+ * delivered are withdrawn, delivered ones finish and are reported); a second
+ * Ctrl-C leaves at once. Exit 1 unless every agent succeeded.
+ */
+async function runFanOut(kind: 'restart' | 'pause' | 'resume' | 'sync' | 'rotate-secrets' | 'upgrade', args: string[], out: Out): Promise<number> {
+  const { values } = parseFlags(args, RUN_FLAGS);
   require_(values, 'plane');
   const c = client(values);
-  const names = values.name ? [values.name] : (await c.request<{ agents: AgentRow[] }>('GET', `/v1/planes/${enc(values.plane)}/agents`)).agents.map((a) => a.name);
-  const results: Array<{ agent: string; state: string; error: string | null }> = [];
-  for (const [i, name] of names.entries()) {
-    out.progress(`[${i + 1}/${names.length}] ${kind} ${name}`);
-    try {
-      const r = await c.request<{ command: CommandView }>('POST', `/v1/planes/${enc(values.plane)}/agents/${enc(name)}/${kind}`, { waitSeconds: 60 });
-      results.push({ agent: name, state: r.command.state, error: r.command.errorMessage });
-    } catch (err) {
-      results.push({ agent: name, state: 'error', error: PlaneError.from(err).message });
-    }
+  const plane = enc(values.plane);
+  const agents = list(values.name);
+  const timeoutSeconds = intFlag(values['timeout-seconds'], 'timeout-seconds');
+  let started: { run: RunView };
+  if (kind === 'upgrade') {
+    if (!values.rollback && !values.version) throw new PlaneError(ErrorCode.InvalidArgument, '--version V (or --rollback) is required', { where: '--version' });
+    const canary = intFlag(values.canary, 'canary');
+    const maxUnavailable = limitFlag(values['max-unavailable'], 'max-unavailable');
+    started = await c.request<{ run: RunView }>('POST', `/v1/planes/${plane}/upgrade`, {
+      ...(values.version ? { version: values.version } : {}),
+      ...(values.rollback ? { rollback: true } : {}),
+      ...(canary !== undefined ? { canary } : {}),
+      ...(maxUnavailable !== undefined ? { maxUnavailable } : {}),
+      ...(agents ? { agents } : {}),
+      ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
+    });
+  } else {
+    const maxConcurrency = limitFlag(values['max-concurrency'], 'max-concurrency');
+    const maxErrors = limitFlag(values['max-errors'], 'max-errors');
+    started = await c.request<{ run: RunView }>('POST', `/v1/planes/${plane}/runs`, {
+      kind,
+      ...(kind === 'sync' ? { args: { databases: !values['no-databases'], allowDeletes: values['allow-deletes'] } } : {}),
+      ...(agents ? { agents } : {}),
+      ...(maxConcurrency !== undefined ? { maxConcurrency } : {}),
+      ...(maxErrors !== undefined ? { maxErrors } : {}),
+      ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
+    });
   }
-  if (out.json) out.printJson({ results });
-  else out.print(table(['AGENT', 'RESULT', 'ERROR'], results.map((r) => [r.agent, r.state, r.error ?? ''])));
-  return results.every((r) => r.state === 'succeeded') ? ExitCode.Ok : ExitCode.PartialFailure;
+  let run = started.run;
+  let cancelling = false;
+  const onSigint = (): void => {
+    if (cancelling) process.exit(130);
+    cancelling = true;
+    process.stderr.write(`\nplanes: cancelling run ${run.id}: no new agent starts; commands already delivered finish (Ctrl-C again to leave now)\n`);
+    c.request('POST', `/v1/planes/${plane}/runs/${enc(run.id)}/cancel`, {}).catch((err: unknown) => process.stderr.write(`planes: cancel failed: ${PlaneError.from(err).message}\n`));
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    while (run.state === 'running') {
+      const s = run.summary;
+      const done = s.succeeded + s.failed + s.timedOut + s.skipped;
+      const bad = s.failed + s.timedOut;
+      const wave = run.waves ? ` wave ${Math.max(0, ...run.targets.filter((t) => t.state !== 'queued').map((t) => t.wave ?? 0))}` : '';
+      out.progress(`${kind}${wave} [${done}/${s.total} done] ${s.succeeded} ok, ${bad} failed${s.timedOut ? ` (${s.timedOut} timed out)` : ''}, ${s.running} running${cancelling ? ', cancelling' : ''}`);
+      run = await c.request<RunView>('GET', `/v1/planes/${plane}/runs/${enc(run.id)}?waitSeconds=1`);
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  if (out.json) {
+    const { targets, ...rest } = run;
+    out.printJson({ run: rest, results: targets });
+  } else {
+    const waves = run.waves !== null;
+    out.print(
+      table(
+        ['AGENT', 'RESULT', ...(waves ? ['WAVE'] : []), 'DETAIL'],
+        run.targets.map((t) => [t.agent, t.state, ...(waves ? [t.wave === 0 ? 'canary' : String(t.wave ?? '')] : []), runDetail(kind, t)]),
+      ),
+    );
+    const s = run.summary;
+    out.print(`\nrun ${run.id} ${run.state}: ${s.succeeded} succeeded, ${s.failed} failed, ${s.timedOut} timed out, ${s.skipped} skipped${run.stopReason ? ` (${run.stopReason})` : ''}`);
+  }
+  return run.summary.succeeded === run.summary.total ? ExitCode.Ok : ExitCode.PartialFailure;
 }
 
 const enc = (s: string | undefined): string => encodeURIComponent(s ?? '');

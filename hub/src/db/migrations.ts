@@ -201,4 +201,17 @@ export const migrations: readonly string[] = [
     breaker_reason TEXT
   );
   `,
+  // 6: fan-out runs (one command kind over many agents, rate-controlled) and rolling upgrades; each run's
+  // targets and results are one JSON document, rewritten as the run progresses
+  `
+  CREATE TABLE command_runs (
+    id TEXT PRIMARY KEY,
+    plane TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    run_json TEXT NOT NULL
+  );
+  CREATE INDEX command_runs_plane ON command_runs (plane, created_at);
+  `,
 ];

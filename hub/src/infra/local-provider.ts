@@ -44,6 +44,8 @@ export interface LocalProviderOptions {
   /** Seconds between gateway HTTP probes / RPC polls (tests shorten them). */
   probeIntervalMs?: number;
   rpcIntervalMs?: number;
+  /** The OpenClaw release new agents start on (default: agentd's pin). */
+  openclawVersion?: string;
 }
 
 /**
@@ -151,7 +153,7 @@ export class LocalProvider implements InfraProvider {
             kind: 'openclaw',
             root: this.runtimeRoot,
             nodeVersion: PINNED_RUNTIME.node,
-            openclawVersion: PINNED_RUNTIME.openclaw,
+            openclawVersion: this.#o.openclawVersion ?? PINNED_RUNTIME.openclaw,
             workspaceDir: join(dir, 'workspace'),
             gatewayPort: await this.#gatewayPort(),
             ...(this.#o.probeIntervalMs ? { probeIntervalMs: this.#o.probeIntervalMs } : {}),

@@ -143,6 +143,15 @@ export class CommandStore {
     return this.get(current.id);
   }
 
+  /**
+   * Expires a command that was never sent (still pending): nothing ran, and it
+   * will not run when the agent comes back. Returns the record if it was expired.
+   */
+  expirePending(id: string, reason: string, now = Date.now()): CommandRecord | undefined {
+    const r = this.#q(`UPDATE commands SET state = 'expired', completed_at = ?, error_code = 'deadline_exceeded', error_message = ? WHERE id = ? AND state = 'pending'`).run(now, reason, id);
+    return r.changes > 0 ? this.get(id) : undefined;
+  }
+
   listFor(agentId: string, limit = 20): CommandRecord[] {
     return (this.#q('SELECT * FROM commands WHERE agent_id = ? ORDER BY seq DESC LIMIT ?').all(agentId, limit) as Row[]).map(toRecord);
   }

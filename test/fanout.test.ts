@@ -1,0 +1,161 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestFleet, run } from './helpers/fleet.ts';
+
+interface Target {
+  agent: string;
+  state: string;
+  commands: Array<{ kind: string; id: string }>;
+  error: string | null;
+}
+interface Run {
+  id: string;
+  state: string;
+  maxConcurrency: number;
+  maxErrors: number;
+  stopReason: string | null;
+  summary: { total: number; succeeded: number; failed: number; timedOut: number; skipped: number };
+  targets: Target[];
+}
+interface Cmd {
+  id: string;
+  state: string;
+  createdAt: number;
+  completedAt: number | null;
+  errorMessage: string | null;
+}
+
+/** The most commands whose [created, completed] intervals overlap at any moment. */
+function maxInFlight(cmds: Cmd[]): number {
+  const edges = cmds.flatMap((c) => [
+    { at: c.createdAt, d: 1 },
+    { at: c.completedAt ?? Number.MAX_SAFE_INTEGER, d: -1 },
+  ]);
+  edges.sort((a, b) => a.at - b.at || a.d - b.d);
+  let cur = 0;
+  let max = 0;
+  for (const e of edges) max = Math.max(max, (cur += e.d));
+  return max;
+}
+
+// Real hub, real agentd processes with placeholder children, real SQLite.
+describe('fan-out runs with maxConcurrency and maxErrors', () => {
+  const fleet = new TestFleet();
+  const plane = 'fan';
+  const names = ['f1', 'f2', 'f3', 'f4', 'f5', 'f6'];
+  const commandsOf = async (r: Run): Promise<Cmd[]> =>
+    Promise.all(r.targets.flatMap((t) => t.commands.map(async (c) => (await fleet.api<Cmd>('GET', `/v1/planes/${plane}/agents/${t.agent}/commands/${c.id}`)).body)));
+  const restarts = async (name: string): Promise<number> => (await fleet.agent(plane, name)).heartbeat?.heartbeat.gateway?.restartCount ?? -1;
+  const planes = (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+    run(process.execPath, ['bin/planes.js', ...args], { env: { PATH: process.env['PATH'], PLANES_HUB: fleet.endpoints.apiUrl, PLANES_TOKEN_FILE: fleet.endpoints.adminTokenFile } });
+
+  beforeAll(async () => {
+    await fleet.start();
+    await fleet.createPlane(plane);
+    for (const n of names) await fleet.addAgent(plane, n);
+    for (const n of names) await fleet.waitFor(plane, n, (a) => a.health.color === 'green');
+  });
+  afterAll(() => fleet.destroy());
+
+  it('restarts a plane never more than maxConcurrency agents at a time', async () => {
+    const r = await fleet.api<{ run: Run }>('POST', `/v1/planes/${plane}/runs`, { kind: 'restart', maxConcurrency: 2, waitSeconds: 60 });
+    expect(r.status).toBe(202);
+    expect(r.body.run.state).toBe('succeeded');
+    expect(r.body.run.summary).toMatchObject({ total: 6, succeeded: 6, failed: 0, skipped: 0 });
+    const cmds = await commandsOf(r.body.run);
+    expect(cmds).toHaveLength(6);
+    expect(cmds.every((c) => c.state === 'succeeded')).toBe(true);
+    expect(maxInFlight(cmds)).toBe(2);
+
+    // A share of the targets: 50 % of 6 is 3 at a time.
+    const p = await fleet.api<{ run: Run }>('POST', `/v1/planes/${plane}/runs`, { kind: 'ping', maxConcurrency: '50%', waitSeconds: 60 });
+    expect(p.body.run.maxConcurrency).toBe(3);
+    expect(p.body.run.state).toBe('succeeded');
+    expect(maxInFlight(await commandsOf(p.body.run))).toBeLessThanOrEqual(3);
+  });
+
+  it('stops once more than maxErrors agents failed, and reports the rest skipped (CLI, --json, exit 1)', async () => {
+    // A paused agent refuses "restart": f3 and f4 will fail.
+    for (const n of ['f3', 'f4']) expect((await fleet.api<{ command: Cmd }>('POST', `/v1/planes/${plane}/agents/${n}/pause`, { waitSeconds: 30 })).body.command.state).toBe('succeeded');
+    const before = { f5: await restarts('f5'), f6: await restarts('f6') };
+
+    const r = await planes('restart', '--plane', plane, '--max-concurrency', '1', '--max-errors', '1', '--json');
+    expect(r.code, r.stderr).toBe(1);
+    const out = JSON.parse(r.stdout) as { run: Omit<Run, 'targets'>; results: Target[] };
+    expect(out.run.state).toBe('stopped');
+    expect(out.run.stopReason).toMatch(/more than 1 agent\(s\) failed/);
+    expect(out.results.map((t) => [t.agent, t.state])).toEqual([
+      ['f1', 'succeeded'],
+      ['f2', 'succeeded'],
+      ['f3', 'failed'],
+      ['f4', 'failed'],
+      ['f5', 'skipped'],
+      ['f6', 'skipped'],
+    ]);
+    expect(out.results.find((t) => t.agent === 'f3')?.error).toMatch(/paused/);
+    // Skipped agents got no command, and nothing happened to them.
+    expect(out.results.filter((t) => t.state === 'skipped').every((t) => t.commands.length === 0)).toBe(true);
+    expect({ f5: await restarts('f5'), f6: await restarts('f6') }).toEqual(before);
+
+    // The same as a table, for people.
+    const table = await planes('restart', '--plane', plane, '--name', 'f3,f5', '--max-errors', '0');
+    expect(table.code).toBe(1);
+    expect(table.stdout).toMatch(/^AGENT\s+RESULT\s+DETAIL/m);
+    expect(table.stdout).toMatch(/f3\s+failed\s+restart: agent is paused/);
+    expect(table.stdout).toMatch(/run run_\S+ (stopped|failed)/);
+
+    const resumed = await planes('resume', '--plane', plane, '--name', 'f3,f4', '--json');
+    expect(resumed.code, resumed.stderr).toBe(0);
+  });
+
+  it('withdraws a command an offline agent never received when its time runs out (timed-out, nothing ran)', async () => {
+    const f6 = await fleet.agent(plane, 'f6');
+    await fleet.hub.localProvider.stop(f6.id);
+    await fleet.waitFor(plane, 'f6', (a) => !a.connected);
+    const r = await fleet.api<{ run: Run }>('POST', `/v1/planes/${plane}/runs`, { kind: 'restart', agents: ['f6'], timeoutSeconds: 1, waitSeconds: 30 });
+    expect(r.body.run.targets[0]).toMatchObject({ agent: 'f6', state: 'timed-out' });
+    expect(r.body.run.targets[0]?.error).toMatch(/not reachable within 1 s; the command was withdrawn, nothing ran/);
+    const [cmd] = await commandsOf(r.body.run);
+    expect(cmd?.state).toBe('expired');
+    // When f6 comes back, the withdrawn restart does not run.
+    await fleet.hub.localProvider.start(f6.id);
+    const back = await fleet.waitFor(plane, 'f6', (a) => a.health.color === 'green');
+    expect(back.heartbeat?.heartbeat.gateway?.restartCount).toBe(0);
+  });
+
+  it('cancels a run: agents not started are skipped, the run says cancelled', async () => {
+    const r = await fleet.api<{ run: Run }>('POST', `/v1/planes/${plane}/runs`, { kind: 'restart', maxConcurrency: 1 });
+    const c = await fleet.api<{ run: Run }>('POST', `/v1/planes/${plane}/runs/${r.body.run.id}/cancel`, {});
+    expect(c.status).toBe(202);
+    const done = await fleet.api<Run>('GET', `/v1/planes/${plane}/runs/${r.body.run.id}?waitSeconds=30`);
+    expect(done.body.state).toBe('cancelled');
+    expect(done.body.summary.skipped).toBeGreaterThanOrEqual(1);
+    expect(done.body.targets.every((t) => ['succeeded', 'skipped'].includes(t.state))).toBe(true);
+    const audit = await fleet.api<{ events: Array<{ action: string; detail: Record<string, unknown> }> }>('GET', `/v1/audit?plane=${plane}&limit=50`);
+    expect(audit.body.events.some((e) => e.action === 'run.restart' && e.detail['runId'] === r.body.run.id && e.detail['phase'] === 'cancel-requested')).toBe(true);
+    expect(audit.body.events.some((e) => e.action === 'run.restart' && e.detail['runId'] === r.body.run.id && e.detail['state'] === 'cancelled')).toBe(true);
+    // Listed, newest first.
+    const listed = await fleet.api<{ runs: Run[] }>('GET', `/v1/planes/${plane}/runs?limit=1`);
+    expect(listed.body.runs[0]?.id).toBe(r.body.run.id);
+  });
+
+  it('rotates secrets as a run, and the rotated agents reconnect with their new credentials', async () => {
+    const r = await planes('rotate-secrets', '--plane', plane, '--name', 'f1,f2', '--max-concurrency', '2', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { results: Array<Target & { output: { credentialHash?: string } }> };
+    expect(out.results.map((t) => [t.agent, t.state])).toEqual([
+      ['f1', 'succeeded'],
+      ['f2', 'succeeded'],
+    ]);
+    expect(out.results.every((t) => typeof t.output.credentialHash === 'string')).toBe(true);
+    for (const n of ['f1', 'f2']) {
+      await fleet.hub.localProvider.restart((await fleet.agent(plane, n)).id);
+      await fleet.waitFor(plane, n, (a) => a.connected && a.health.color === 'green');
+    }
+  });
+
+  it('refuses limits that make no sense, naming the field', async () => {
+    const r = await fleet.api<{ error: { where: string } }>('POST', `/v1/planes/${plane}/runs`, { kind: 'restart', maxConcurrency: '0%' });
+    expect(r.status).toBe(400);
+    expect(r.body.error.where).toBe('maxConcurrency');
+  });
+});
