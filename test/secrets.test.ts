@@ -199,6 +199,14 @@ describe('secrets through the hub', () => {
     const later = Date.now() + 91 * 86_400_000;
     expect(rot.due(later).map((d) => d.name).sort()).toEqual(['alice', 'bob']);
     expect(rot.due(Date.now()).map((d) => d.name)).toEqual([]);
+
+    // The schedule rotates them as one rate-controlled run per plane, never the whole plane at once.
+    expect(rot.runSchedule(later)).toBe(2);
+    const runs = await api<{ runs: Array<{ id: string; kind: string; actor: string; requested: { maxConcurrency: string; maxErrors: string }; maxConcurrency: number; targets: Array<{ agent: string }> }> }>('GET', `/v1/planes/${plane}/runs`);
+    const run = runs.body.runs.find((r) => r.actor === 'hub:schedule');
+    expect(run).toMatchObject({ kind: 'rotate-secrets', requested: { maxConcurrency: '10%', maxErrors: '10%' }, maxConcurrency: 1 });
+    expect(run?.targets.map((t) => t.agent).sort()).toEqual(['alice', 'bob']);
+    expect((await api('POST', `/v1/planes/${plane}/runs/${run?.id ?? ''}/cancel`)).status).toBe(202);
   });
 });
 

@@ -233,6 +233,8 @@ export class Hub {
     this.#budgets = new BudgetGuard(ctx, this.#fleet, { enforcement: o.budgetEnforcement ?? 'pause', ...(o.budgetWebhook ? { webhook: o.budgetWebhook } : {}) });
     const runs = new CommandRuns(ctx, fleet, new RunStore(ctx.db), this.#rotation);
     runs.recover();
+    // Scheduled rotation restarts gateways: as a run, a tenth of a plane at a time, stopping past a tenth failing.
+    this.#rotation.scheduleRun = (plane, agents) => runs.start(plane, { kind: 'rotate-secrets', agents, maxConcurrency: '10%', maxErrors: '10%' }, 'hub:schedule').id;
 
     const server = new grpc.Server({
       // Agents may not send HTTP/2 keepalive pings; liveness is the Heartbeat message.

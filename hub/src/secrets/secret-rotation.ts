@@ -26,6 +26,8 @@ export class SecretRotation {
   readonly #o: RotationOptions;
   readonly #stmt: ReturnType<typeof statementCache>;
   #task: ScheduledTask | undefined;
+  /** Starts a rate-controlled run of rotate-secrets; set by the hub once runs exist. Returns the run id. */
+  scheduleRun: ((plane: string, agents: string[]) => string) | undefined;
 
   constructor(ctx: HubContext, fleet: Fleet, options: RotationOptions) {
     this.#ctx = ctx;
@@ -65,11 +67,23 @@ export class SecretRotation {
     return out;
   }
 
-  /** Rotates every due agent; returns how many were sent a command. */
+  /**
+   * Rotates every due agent: one rate-controlled run per plane (a rotation restarts
+   * the gateway, so never a whole plane at once). Agents a run stops before stay
+   * due and are picked up by the next schedule. Returns how many agents were due.
+   */
   runSchedule(now = Date.now()): number {
     const due = this.due(now);
-    for (const d of due) this.rotate(d.plane, d.name, 'hub:schedule', `older than ${this.#o.rotationPeriodDays} days`);
-    if (due.length > 0) this.#ctx.log.info('scheduled secret rotation', { agents: due.length });
+    const byPlane = new Map<string, string[]>();
+    for (const d of due) byPlane.set(d.plane, [...(byPlane.get(d.plane) ?? []), d.name]);
+    for (const [plane, agents] of byPlane) {
+      if (this.scheduleRun) {
+        const runId = this.scheduleRun(plane, agents);
+        this.#ctx.log.info('scheduled secret rotation', { plane, agents: agents.length, runId });
+      } else {
+        for (const a of agents) this.rotate(plane, a, 'hub:schedule', `older than ${this.#o.rotationPeriodDays} days`);
+      }
+    }
     return due.length;
   }
 
