@@ -8,7 +8,7 @@ import { openDatabase } from '../hub/src/db/database.ts';
 import { LocalSecretStore } from '../hub/src/secrets/local-secret-store.ts';
 import { loadContract } from '../proto/index.ts';
 import type { AgentPlaneClient, HubMessage__Output, SecretResponse__Output } from '../proto/index.ts';
-import { TestFleet, waitUntil } from './helpers/fleet.ts';
+import { run, TestFleet, waitUntil } from './helpers/fleet.ts';
 import { secretsProviderContract } from './helpers/secrets-contract.ts';
 import { type GsmStandin, startGsmStandin } from './helpers/gsm-standin.ts';
 
@@ -203,10 +203,18 @@ describe('secrets through the hub', () => {
     // The schedule rotates them as one rate-controlled run per plane, never the whole plane at once.
     expect(rot.runSchedule(later)).toBe(2);
     const runs = await api<{ runs: Array<{ id: string; kind: string; actor: string; requested: { maxConcurrency: string; maxErrors: string }; maxConcurrency: number; targets: Array<{ agent: string }> }> }>('GET', `/v1/planes/${plane}/runs`);
-    const run = runs.body.runs.find((r) => r.actor === 'hub:schedule');
-    expect(run).toMatchObject({ kind: 'rotate-secrets', requested: { maxConcurrency: '10%', maxErrors: '10%' }, maxConcurrency: 1 });
-    expect(run?.targets.map((t) => t.agent).sort()).toEqual(['alice', 'bob']);
-    expect((await api('POST', `/v1/planes/${plane}/runs/${run?.id ?? ''}/cancel`)).status).toBe(202);
+    const scheduled = runs.body.runs.find((r) => r.actor === 'hub:schedule');
+    expect(scheduled).toMatchObject({ kind: 'rotate-secrets', requested: { maxConcurrency: '10%', maxErrors: '10%' }, maxConcurrency: 1 });
+    expect(scheduled?.targets.map((t) => t.agent).sort()).toEqual(['alice', 'bob']);
+    expect((await api('POST', `/v1/planes/${plane}/runs/${scheduled?.id ?? ''}/cancel`)).status).toBe(202);
+    const env = { PATH: process.env['PATH'], PLANES_HUB: fleet.endpoints.apiUrl, PLANES_TOKEN_FILE: fleet.endpoints.adminTokenFile };
+    const listed = await run(process.execPath, ['bin/planes.js', 'runs', '--plane', plane, '--json'], { env });
+    expect(listed.code, listed.stderr).toBe(0);
+    expect((JSON.parse(listed.stdout) as { runs: Array<{ id: string; actor: string }> }).runs.some((r) => r.id === scheduled?.id && r.actor === 'hub:schedule')).toBe(true);
+    const one = await run(process.execPath, ['bin/planes.js', 'runs', '--plane', plane, '--id', scheduled?.id ?? ''], { env });
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stdout).toMatch(/^AGENT\s+RESULT\s+DETAIL/m);
+    expect(one.stdout).toMatch(/\balice\b/);
   });
 });
 

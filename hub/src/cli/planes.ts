@@ -45,6 +45,7 @@ Fleet operations (one agent, --name a,b, or the whole plane; rate-controlled by 
          [--timeout-seconds N]     (sync: [--no-databases] [--allow-deletes]; defaults: 50 at once, stop after the first error)
   upgrade --plane P --version V [--canary N] [--max-unavailable N|N%] [--name A[,B]] [--timeout-seconds N]
   upgrade --plane P --rollback      (back to the release the last upgrade replaced)
+  runs --plane P [--id RUN] [--limit N]   (past runs, scheduled rotations included; or one run's results)
       Live progress on stderr, a per-agent table at the end; Ctrl-C cancels the run. Exit 1 unless every agent succeeded.
   status [--plane P] [--name A] [--check]
   heal --plane P [--name A] [--reset]   (self-healing state; --reset lets the hub restart red agents again)
@@ -445,6 +446,29 @@ const commands: Record<string, Command> = {
   },
 
   'rotate-secrets': (args, out) => runFanOut('rotate-secrets', args, out),
+
+  /** Past runs of a plane (yours, scheduled rotations, upgrades), or one run's per-agent results. */
+  async runs(args, out) {
+    const { values } = parseFlags(args, { ...GLOBAL, plane: { type: 'string' }, id: { type: 'string' }, limit: { type: 'string' } });
+    require_(values, 'plane');
+    const c = client(values);
+    if (values.id) {
+      const run = await c.request<RunView>('GET', `/v1/planes/${enc(values.plane)}/runs/${enc(values.id)}`);
+      printRun(run, out);
+      return ExitCode.Ok;
+    }
+    const r = await c.request<{ runs: Array<RunView & { actor: string; createdAt: number }> }>('GET', `/v1/planes/${enc(values.plane)}/runs?limit=${intFlag(values.limit, 'limit') ?? 50}`);
+    if (out.json) out.printJson(r);
+    else {
+      out.print(
+        table(
+          ['RUN', 'KIND', 'ACTOR', 'STARTED', 'STATE', 'OK', 'FAILED', 'SKIPPED'],
+          r.runs.map((x) => [x.id, x.kind, x.actor, new Date(x.createdAt).toISOString(), x.state, String(x.summary.succeeded), String(x.summary.failed + x.summary.timedOut), String(x.summary.skipped)]),
+        ),
+      );
+    }
+    return ExitCode.Ok;
+  },
   upgrade: (args, out) => runFanOut('upgrade', args, out),
   restart: (args, out) => runFanOut('restart', args, out),
 
@@ -781,21 +805,26 @@ async function runFanOut(kind: 'restart' | 'pause' | 'resume' | 'sync' | 'rotate
   } finally {
     process.off('SIGINT', onSigint);
   }
+  printRun(run, out);
+  return run.summary.succeeded === run.summary.total ? ExitCode.Ok : ExitCode.PartialFailure;
+}
+
+/** A run's per-agent table and summary line (or, with --json, the run and its results). */
+function printRun(run: RunView, out: Out): void {
   if (out.json) {
     const { targets, ...rest } = run;
     out.printJson({ run: rest, results: targets });
-  } else {
-    const waves = run.waves !== null;
-    out.print(
-      table(
-        ['AGENT', 'RESULT', ...(waves ? ['WAVE'] : []), 'DETAIL'],
-        run.targets.map((t) => [t.agent, t.state, ...(waves ? [t.wave === 0 ? 'canary' : String(t.wave ?? '')] : []), runDetail(kind, t)]),
-      ),
-    );
-    const s = run.summary;
-    out.print(`\nrun ${run.id} ${run.state}: ${s.succeeded} succeeded, ${s.failed} failed, ${s.timedOut} timed out, ${s.skipped} skipped${run.stopReason ? ` (${run.stopReason})` : ''}`);
+    return;
   }
-  return run.summary.succeeded === run.summary.total ? ExitCode.Ok : ExitCode.PartialFailure;
+  const waves = run.waves !== null;
+  out.print(
+    table(
+      ['AGENT', 'RESULT', ...(waves ? ['WAVE'] : []), 'DETAIL'],
+      run.targets.map((t) => [t.agent, t.state, ...(waves ? [t.wave === 0 ? 'canary' : String(t.wave ?? '')] : []), runDetail(run.kind, t)]),
+    ),
+  );
+  const s = run.summary;
+  out.print(`\nrun ${run.id} ${run.state}: ${s.succeeded} succeeded, ${s.failed} failed, ${s.timedOut} timed out, ${s.skipped} skipped${run.stopReason ? ` (${run.stopReason})` : ''}`);
 }
 
 const enc = (s: string | undefined): string => encodeURIComponent(s ?? '');
