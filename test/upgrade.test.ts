@@ -120,7 +120,7 @@ describe('rolling upgrade across two real OpenClaw releases', () => {
     expect(audit.body.events.some((e) => e.action === 'upgrade.wave' && e.detail['wave'] === 1)).toBe(false);
   }, 900_000);
 
-  it('upgrades an agent whose gate passes, keeps the release across an agentd restart, and rolls the plane back', async () => {
+  it('upgrades an agent whose gate passes, keeps the release across an agentd restart and a reprovision, and rolls the plane back', async () => {
     const up = await planes('upgrade', '--version', TO, '--name', 'other');
     expect(up.code, up.stderr + up.stdout).toBe(0);
     const res = (JSON.parse(up.stdout) as { results: Result[] }).results[0];
@@ -133,6 +133,12 @@ describe('rolling upgrade across two real OpenClaw releases', () => {
     await fleet.waitFor(plane, 'other', (x) => !x.connected, 60_000);
     await fleet.hub.localProvider.start(id);
     await fleet.waitFor(plane, 'other', (x) => x.health.color === 'green', 300_000);
+    expect(await version('other')).toBe(TO);
+
+    // A new machine for it (reprovision) comes back on the upgraded release, with its brain.
+    const re = await planes('reprovision', '--name', 'other');
+    expect(re.code, re.stderr + re.stdout).toBe(0);
+    await fleet.waitFor(plane, 'other', (x) => x.health.color === 'green' && x.connected, 300_000);
     expect(await version('other')).toBe(TO);
 
     // --rollback returns what the last upgrade moved to the release it came from.

@@ -114,6 +114,8 @@ export class Fleet {
         ...(plane.spec.defaults.image ? { image: plane.spec.defaults.image } : {}),
         labels: costLabels(agent),
         bootstrap: { enrollmentBundle: bundle },
+        // A reprovisioned agent comes back on the release it was upgraded to, not the image's pin.
+        ...(agent.runtimeVersions['openclaw'] ? { openclawVersion: agent.runtimeVersions['openclaw'] } : {}),
       });
     } catch (err) {
       this.#ctx.audit.record({ actor, action: 'agent.provision', plane: agent.plane, agent: agent.name, outcome: 'failed', detail: { reason: PlaneError.from(err).message } });

@@ -16,6 +16,8 @@ export interface AgentComputeSpec {
   startupScript?: string;
   /** Handed to the machine once (metadata, file); a one-time credential. */
   bootstrap: { enrollmentBundle: string };
+  /** The OpenClaw release the agent last ran, so a new machine for it keeps an upgrade; default: the pin. */
+  openclawVersion?: string;
 }
 
 /** 'unknown': the provider does not run the machine (manual) and cannot tell. */

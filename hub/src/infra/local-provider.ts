@@ -153,7 +153,7 @@ export class LocalProvider implements InfraProvider {
             kind: 'openclaw',
             root: this.runtimeRoot,
             nodeVersion: PINNED_RUNTIME.node,
-            openclawVersion: this.#o.openclawVersion ?? PINNED_RUNTIME.openclaw,
+            openclawVersion: spec.openclawVersion ?? this.#o.openclawVersion ?? PINNED_RUNTIME.openclaw,
             workspaceDir: join(dir, 'workspace'),
             gatewayPort: await this.#gatewayPort(),
             ...(this.#o.probeIntervalMs ? { probeIntervalMs: this.#o.probeIntervalMs } : {}),
