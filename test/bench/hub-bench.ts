@@ -184,6 +184,8 @@ interface Report {
   hub: { cpuPercent: number; cpuPeak1sPercent: number; rssMb: number; peakRssMb: number; openFds: number };
   heartbeats: { perS: number; expectedPerS: number; acks: number; sent: number; ackRttP50Ms: number; ackRttP99Ms: number; disconnects: number };
   fanOut: { firstMs: number; p50Ms: number; p99Ms: number; maxMs: number; delivered: number; postMs: number; resultsAtHubMs: number | null; resultsAtHub: number };
+  /** Rate-controlled runs of ping over every agent: time from POST to the run's end, per concurrency limit. */
+  runs: Array<{ maxConcurrency: string; ms: number; state: string; succeeded: number }>;
   simulatorCpuPercent: number[];
   ok: boolean;
   failures: string[];
@@ -355,6 +357,24 @@ async function run(o: Options): Promise<Report> {
   });
   if (completed.length < o.agents) warnings.push(`hub recorded ${completed.length}/${o.agents} ping results`);
 
+  // Runs: the same ping as a rate-controlled run, all at once and a tenth at a time; the
+  // raw fan-out above (resultsAtHubMs) is the baseline measured in this same run.
+  const runs: Report['runs'] = [];
+  for (const maxConcurrency of ['100%', '10%']) {
+    progress(`run: ping every agent, maxConcurrency ${maxConcurrency}`);
+    const r0 = Date.now();
+    const started = await api.call<{ run: { id: string } }>('POST', `/v1/planes/${PLANE}/runs`, { kind: 'ping', maxConcurrency, maxErrors: '100%', timeoutSeconds: 60 });
+    let state = 'running';
+    let succeeded = 0;
+    while (state === 'running' && Date.now() - r0 < 120_000) {
+      const cur = await api.call<{ state: string; summary: { succeeded: number } }>('GET', `/v1/planes/${PLANE}/runs/${started.run.id}?waitSeconds=5`);
+      state = cur.state;
+      succeeded = cur.summary.succeeded;
+    }
+    runs.push({ maxConcurrency, ms: Date.now() - r0, state, succeeded });
+    if (succeeded < o.agents) failures.push(`run at maxConcurrency ${maxConcurrency}: ${succeeded}/${o.agents} succeeded (${state})`);
+  }
+
   return {
     agents: o.agents,
     intervalMs: o.intervalMs,
@@ -381,6 +401,7 @@ async function run(o: Options): Promise<Report> {
       resultsAtHubMs: completed.length === o.agents ? Math.max(...completed) : null,
       resultsAtHub: completed.length,
     },
+    runs,
     simulatorCpuPercent,
     ok: failures.length === 0,
     failures,
@@ -399,6 +420,10 @@ function figureLines(r: Report): string[] {
     `  fan-out POST answered in ${f.postMs}ms, first agent got it at ${f.firstMs}ms; all results recorded at hub after ${f.resultsAtHubMs ?? `n/a (${f.resultsAtHub}/${r.agents})`}ms` +
       ` | setup: provision ${r.setup.provisionS}s, enrol+connect ${r.setup.connectS}s` +
       ` | simulator cpu=${r.simulatorCpuPercent.join('%,')}% (${r.workers} workers) | hub open fds=${r.hub.openFds} | stream drops=${h.disconnects}`,
+    `  runs of ping over all ${r.agents}: ` +
+      r.runs
+        .map((x) => `maxConcurrency ${x.maxConcurrency}: ${x.ms}ms (${x.succeeded}/${r.agents} ${x.state}${f.resultsAtHubMs ? `, ${round(x.ms / f.resultsAtHubMs)}x the raw fan-out` : ''})`)
+        .join(' | '),
   ];
 }
 
