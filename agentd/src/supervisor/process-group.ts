@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /**
  * Signals a whole process group (the gateway forks helpers such as its
@@ -14,14 +14,35 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
   }
 }
 
-/** True if any process of the group is alive (zombies excluded by the kernel's kill(0) semantics for reaped pids). */
+/**
+ * True if any process of the group is alive. kill(0) also succeeds for zombies
+ * (killed, not yet reaped by whoever inherited them), which are not alive: on
+ * Linux the group's members are read from /proc and zombies are not counted.
+ */
 export function groupAlive(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
-    return true;
   } catch {
     return false;
   }
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return true; // no /proc: trust kill(0)
+  }
+  for (const pid of pids) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // gone while we looked
+    }
+    // pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses, so parse after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') return true;
+  }
+  return false;
 }
 
 /** The process's command line, or undefined if it is gone. */
