@@ -6,9 +6,9 @@ import { applyPlanesDocument, planPlane } from '../plane-apply.ts';
 import { exportPlane } from '../plane-export.ts';
 import { ApplyBody, ApplyReportBody, ExportBody, Plan, PlanBody, UpdatePlaneBody, UpdatePlaneResponse } from './apply-schemas.ts';
 import { actorOf } from './auth.ts';
-import { PlaneParams } from './schemas.ts';
+import { ErrorResponses, PlaneParams } from './schemas.ts';
 
-const errors = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 403: { $ref: 'Error#' }, 404: { $ref: 'Error#' }, 409: { $ref: 'Error#' } };
+const errors = ErrorResponses;
 
 /**
  * A plane as a document: PATCH its settings, and plan / apply / export it as

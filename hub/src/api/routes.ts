@@ -36,9 +36,10 @@ import {
   SnapshotBody,
   SyncBody,
   VerifyBackupReport,
+  ErrorResponses,
 } from './schemas.ts';
 
-const errors = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 403: { $ref: 'Error#' }, 404: { $ref: 'Error#' }, 409: { $ref: 'Error#' } };
+const errors = ErrorResponses;
 
 /**
  * The /v1 routes of the requirements doc's API contract. Each declares the least

@@ -5,9 +5,9 @@ import { RUN_KINDS } from '../command-runs.ts';
 import type { HubContext } from '../hub-context.ts';
 import { planUpgrade } from '../rolling-upgrade.ts';
 import { actorOf } from './auth.ts';
-import { PlaneParams } from './schemas.ts';
+import { ErrorResponses, PlaneParams } from './schemas.ts';
 
-const errors = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 403: { $ref: 'Error#' }, 404: { $ref: 'Error#' }, 409: { $ref: 'Error#' } };
+const errors = ErrorResponses;
 
 const RunParams = Type.Object({ planeId: PlaneParams.properties.planeId, runId: Type.String({ maxLength: 64 }) });
 /** A count, or a share of the targets as "N%". */

@@ -288,3 +288,6 @@ export const AuditVerifyBody = Type.Object({
   headId: Type.Union([Type.Integer(), Type.Null()]),
   problems: Type.Array(Type.Object({ id: Type.Integer(), problem: Type.String() })),
 });
+
+/** The error answers every /v1 route documents (the body is the `Error` schema). */
+export const ErrorResponses = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 403: { $ref: 'Error#' }, 404: { $ref: 'Error#' }, 409: { $ref: 'Error#' } } as const;

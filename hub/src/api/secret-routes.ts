@@ -4,9 +4,9 @@ import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
 import type { HubContext } from '../hub-context.ts';
 import type { SecretRotation } from '../secrets/secret-rotation.ts';
 import { actorOf } from './auth.ts';
-import { CommandBody } from './schemas.ts';
+import { CommandBody, ErrorResponses } from './schemas.ts';
 
-const errors = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 403: { $ref: 'Error#' }, 404: { $ref: 'Error#' }, 409: { $ref: 'Error#' } };
+const errors = ErrorResponses;
 
 const AgentParams = Type.Object({ planeId: Type.String(), agentId: Type.String() });
 const SecretParams = Type.Object({ planeId: Type.String(), agentId: Type.String(), name: Type.String() });
