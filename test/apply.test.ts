@@ -49,7 +49,7 @@ describe('planes apply / export', () => {
     return p;
   };
   const planes = (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
-    run(process.execPath, ['bin/planes.js', ...args], { env: { PATH: process.env['PATH'], PLANES_HUB: fleet.endpoints.apiUrl, PLANES_TOKEN_FILE: fleet.endpoints.adminTokenFile } });
+    run(process.execPath, ['bin/planes.js', ...args], { env: fleet.cliEnv() });
   const json = <T>(r: { code: number; stdout: string; stderr: string }): T => {
     try {
       return JSON.parse(r.stdout) as T;

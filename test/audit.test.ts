@@ -8,7 +8,7 @@ describe('audit log', () => {
   const fleet = new TestFleet({ localRuntime: 'placeholder' });
   const plane = 'audited';
   const planes = (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
-    run(process.execPath, ['bin/planes.js', ...args, '--json'], { env: { PATH: process.env['PATH'], PLANES_HUB: fleet.endpoints.apiUrl, PLANES_TOKEN_FILE: fleet.endpoints.adminTokenFile } });
+    run(process.execPath, ['bin/planes.js', ...args, '--json'], { env: fleet.cliEnv() });
 
   beforeAll(async () => {
     await fleet.start();
@@ -49,7 +49,7 @@ describe('audit log', () => {
     expect(admin.body.events.map((e) => e.action)).toEqual(expect.arrayContaining(['plane.create', 'agent.provision']));
     expect(admin.body.events.every((e) => e.actor === 'token:admin')).toBe(true);
     expect((await fleet.api<{ events: unknown[] }>('GET', '/v1/audit?actor=nobody')).body.events).toEqual([]);
-    const table = await run(process.execPath, ['bin/planes.js', 'audit', '--actor', 'ops'], { env: { PATH: process.env['PATH'], PLANES_HUB: fleet.endpoints.apiUrl, PLANES_TOKEN_FILE: fleet.endpoints.adminTokenFile } });
+    const table = await run(process.execPath, ['bin/planes.js', 'audit', '--actor', 'ops'], { env: fleet.cliEnv() });
     expect(table.stdout).toMatch(/^#\s+TIME\s+ACTOR\s+ACTION/m);
     expect(table.stdout.trim().split('\n')).toHaveLength(3);
   });

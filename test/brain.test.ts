@@ -49,12 +49,12 @@ describe('the brain outlives its machine', () => {
   const plane = 'brain';
   const agent = (name: string): Promise<BrainAgent> => fleet.agent(plane, name) as Promise<BrainAgent>;
   const sync = async (name: string): Promise<SyncView | null> => (await agent(name)).heartbeat?.heartbeat.sync ?? null;
-  const gwPort = (name: string): number => (JSON.parse(readFileSync(join(fleet.agentDir(plane, name), 'agentd.json'), 'utf8')) as { runtime: { gatewayPort: number } }).runtime.gatewayPort;
+  const gwPort = (name: string): number => fleet.gatewayPort(plane, name);
   const workspace = (name: string): string => join(fleet.agentDir(plane, name), 'workspace');
   const agentDb = (name: string): string => join(fleet.agentDir(plane, name), 'state', 'openclaw', 'agents', 'main', 'agent', 'openclaw-agent.sqlite');
   const planes = (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
     run(process.execPath, ['bin/planes.js', ...args, '--plane', plane, '--json'], {
-      env: { PATH: process.env['PATH'], PLANES_HUB: fleet.endpoints.apiUrl, PLANES_TOKEN_FILE: fleet.endpoints.adminTokenFile },
+      env: fleet.cliEnv(),
       timeoutMs: 300_000,
     });
 

@@ -32,8 +32,7 @@ describe('budget enforcement from real usage', () => {
     expect(created.status).toBe(201);
     expect((await fleet.api('PUT', `/v1/planes/${plane}/agents/spender/secrets/FAKEAI_API_KEY`, { value: 'sk-budget-test-key' })).status).toBe(200);
     const a = (await fleet.waitFor(plane, 'spender', (x) => x.health.color === 'green', 150_000)) as AgentJson & { heartbeat: { heartbeat: { gateway: { pid: number } } } };
-    const { readFileSync } = await import('node:fs');
-    const port = (JSON.parse(readFileSync(`${fleet.agentDir(plane, 'spender')}/agentd.json`, 'utf8')) as { runtime: { gatewayPort: number } }).runtime.gatewayPort;
+    const port = fleet.gatewayPort(plane, 'spender');
 
     const turn = await agentTurn(a.heartbeat.heartbeat.gateway.pid, port, 'hello');
     expect(turn.code, turn.stderr).toBe(0);
@@ -53,7 +52,7 @@ describe('budget enforcement from real usage', () => {
 
     // The cost report has the model spend OpenClaw computed from the configured prices, and the tokens.
     const report = await run(process.execPath, ['bin/planes.js', 'cost-report', '--plane', plane, '--period', '1d', '--json'], {
-      env: { PATH: process.env['PATH'], PLANES_HUB: fleet.endpoints.apiUrl, PLANES_TOKEN_FILE: fleet.endpoints.adminTokenFile },
+      env: fleet.cliEnv(),
     });
     expect(report.code, report.stderr).toBe(0);
     const row = (JSON.parse(report.stdout) as { rows: Array<{ key: string; modelUsd: number; inputTokens: number; outputTokens: number; byModel: Array<{ model: string; costUsd: number }>; budgetUsedPct: number }> }).rows.find((r) => r.key === 'spender');

@@ -123,7 +123,7 @@ describe('budgets', () => {
 
   it('reports cost per agent, owner and group, as JSON and CSV, through REST and the CLI', async () => {
     const planes = (args: string[]) =>
-      run(process.execPath, ['bin/planes.js', ...args], { env: { PATH: process.env['PATH'], PLANES_HUB: fleet.endpoints.apiUrl, PLANES_TOKEN_FILE: fleet.endpoints.adminTokenFile } });
+      run(process.execPath, ['bin/planes.js', ...args], { env: fleet.cliEnv() });
     const json = await planes(['cost-report', '--plane', plane, '--period', '30d', '--json']);
     expect(json.code, json.stderr).toBe(0);
     const r = JSON.parse(json.stdout) as {

@@ -22,7 +22,7 @@ describe('planes CLI', () => {
 
   beforeAll(async () => {
     await fleet.start();
-    env = { PATH: process.env['PATH'], PLANES_HUB: fleet.endpoints.apiUrl, PLANES_TOKEN_FILE: fleet.endpoints.adminTokenFile };
+    env = fleet.cliEnv();
   });
   afterAll(() => fleet.destroy());
 

@@ -46,7 +46,7 @@ describe('fan-out runs with maxConcurrency and maxErrors', () => {
     Promise.all(r.targets.flatMap((t) => t.commands.map(async (c) => (await fleet.api<Cmd>('GET', `/v1/planes/${plane}/agents/${t.agent}/commands/${c.id}`)).body)));
   const restarts = async (name: string): Promise<number> => (await fleet.agent(plane, name)).heartbeat?.heartbeat.gateway?.restartCount ?? -1;
   const planes = (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
-    run(process.execPath, ['bin/planes.js', ...args], { env: { PATH: process.env['PATH'], PLANES_HUB: fleet.endpoints.apiUrl, PLANES_TOKEN_FILE: fleet.endpoints.adminTokenFile } });
+    run(process.execPath, ['bin/planes.js', ...args], { env: fleet.cliEnv() });
 
   beforeAll(async () => {
     await fleet.start();

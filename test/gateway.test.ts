@@ -27,8 +27,7 @@ describe('agentd with the real OpenClaw gateway', () => {
 
   const agent = (name: string): Promise<FullAgent> => fleet.agent(plane, name) as Promise<FullAgent>;
   const gwPid = (a: FullAgent): number => a.heartbeat?.heartbeat.gateway?.pid ?? 0;
-  const gwPort = (name: string): number =>
-    (JSON.parse(readFileSync(join(fleet.agentDir(plane, name), 'agentd.json'), 'utf8')) as { runtime: { gatewayPort: number } }).runtime.gatewayPort;
+  const gwPort = (name: string): number => fleet.gatewayPort(plane, name);
 
   beforeAll(async () => {
     const { baseUrl } = await stub.start();
@@ -73,7 +72,7 @@ describe('agentd with the real OpenClaw gateway', () => {
         execFile(
           process.execPath,
           ['bin/planes.js', 'status', '--plane', plane, '--name', 'turns', '--json'],
-          { env: { PATH: process.env['PATH'], PLANES_HUB: fleet.endpoints.apiUrl, PLANES_TOKEN_FILE: fleet.endpoints.adminTokenFile } },
+          { env: fleet.cliEnv() },
           (err, stdout) => (err ? reject(new Error(err.message)) : resolve(JSON.parse(stdout) as { agents: FullAgent[] })),
         ),
       );

@@ -58,8 +58,8 @@ describe('a secret leaves no trace', () => {
   const plane = 'leak';
   const responses: string[] = [];
   const agent = async (): Promise<GwAgent> => (await fleet.agent(plane, 'canary')) as GwAgent;
-  const gwPort = (): number => (JSON.parse(readFileSync(join(fleet.agentDir(plane, 'canary'), 'agentd.json'), 'utf8')) as { runtime: { gatewayPort: number } }).runtime.gatewayPort;
-  const env = (): NodeJS.ProcessEnv => ({ PATH: process.env['PATH'], PLANES_HUB: fleet.endpoints.apiUrl, PLANES_TOKEN_FILE: fleet.endpoints.adminTokenFile });
+  const gwPort = (): number => fleet.gatewayPort(plane, 'canary');
+  const env = (): NodeJS.ProcessEnv => fleet.cliEnv();
 
   /** Runs the planes CLI with the given stdin; records its output as an API response. */
   const planes = (args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> =>

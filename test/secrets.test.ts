@@ -207,7 +207,7 @@ describe('secrets through the hub', () => {
     expect(scheduled).toMatchObject({ kind: 'rotate-secrets', requested: { maxConcurrency: '10%', maxErrors: '10%' }, maxConcurrency: 1 });
     expect(scheduled?.targets.map((t) => t.agent).sort()).toEqual(['alice', 'bob']);
     expect((await api('POST', `/v1/planes/${plane}/runs/${scheduled?.id ?? ''}/cancel`)).status).toBe(202);
-    const env = { PATH: process.env['PATH'], PLANES_HUB: fleet.endpoints.apiUrl, PLANES_TOKEN_FILE: fleet.endpoints.adminTokenFile };
+    const env = fleet.cliEnv();
     const listed = await run(process.execPath, ['bin/planes.js', 'runs', '--plane', plane, '--json'], { env });
     expect(listed.code, listed.stderr).toBe(0);
     expect((JSON.parse(listed.stdout) as { runs: Array<{ id: string; actor: string }> }).runs.some((r) => r.id === scheduled?.id && r.actor === 'hub:schedule')).toBe(true);

@@ -39,7 +39,7 @@ describe('self-healing', () => {
   const audit = async (name: string): Promise<AuditJson['events']> =>
     (await fleet.api<AuditJson>('GET', `/v1/audit?plane=${plane}&agent=${name}&limit=500`)).body.events.filter((e) => e.action.startsWith('agent.heal.'));
   const planes = (args: string[]) =>
-    run(process.execPath, ['bin/planes.js', ...args], { env: { PATH: process.env['PATH'], PLANES_HUB: fleet.endpoints.apiUrl, PLANES_TOKEN_FILE: fleet.endpoints.adminTokenFile } });
+    run(process.execPath, ['bin/planes.js', ...args], { env: fleet.cliEnv() });
 
   beforeAll(async () => {
     await fleet.start();

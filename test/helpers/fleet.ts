@@ -112,6 +112,16 @@ export class TestFleet {
     return join(this.dataDir, 'local-agents', plane, name);
   }
 
+  /** The loopback port of a local agent's gateway, from the agentd config the provider wrote. */
+  gatewayPort(plane: string, name: string): number {
+    return (JSON.parse(readFileSync(join(this.agentDir(plane, name), 'agentd.json'), 'utf8')) as { runtime: { gatewayPort: number } }).runtime.gatewayPort;
+  }
+
+  /** Environment for running the planes CLI against this hub with the admin token file. */
+  cliEnv(): NodeJS.ProcessEnv {
+    return { PATH: process.env['PATH'], PLANES_HUB: this.endpoints.apiUrl, PLANES_TOKEN_FILE: this.endpoints.adminTokenFile };
+  }
+
   agentdPid(plane: string, name: string): number {
     return Number.parseInt(readFileSync(join(this.agentDir(plane, name), 'agentd.pid'), 'utf8'), 10);
   }
