@@ -145,16 +145,23 @@ describe('the brain outlives its machine', () => {
 
     const r = await planes('restore', '--name', 'mem', '--at', at);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    const out = (JSON.parse(r.stdout) as { command: { output: { continuity: { gateway: string; sessions: { expected: number; found: number } } } } }).command.output;
+    const out = (JSON.parse(r.stdout) as { command: { output: { current: string; continuity: { gateway: string; sessions: { expected: number; found: number } } } } }).command.output;
     expect(out.continuity.gateway).toBe('running');
     expect(out.continuity.sessions.found).toBe(out.continuity.sessions.expected);
     expect(readFileSync(note, 'utf8')).toBe('version one\n');
     await fleet.waitFor(plane, 'mem', (x) => x.health.color === 'green', 60_000);
 
+    // History stays linear: the restore is a new snapshot after the second version. The restarted
+    // gateway may write its database right away, so the agent's own snapshots can follow it;
+    // none of them brings version two back.
     const snaps = await planes('snapshots', '--name', 'mem');
-    const list = (JSON.parse(snaps.stdout) as { snapshots: { reason: string; current: boolean }[] }).snapshots;
+    const list = (JSON.parse(snaps.stdout) as { snapshots: { id: string; reason: string; current: boolean }[] }).snapshots;
     expect(list.filter((s) => s.current)).toHaveLength(1);
-    expect(list.at(-1)).toMatchObject({ reason: 'restore', current: true });
+    const restoredAt = list.findIndex((s) => s.id === out.current);
+    expect(list[restoredAt]).toMatchObject({ reason: 'restore' });
+    expect(list.findIndex((s) => s.current)).toBeGreaterThanOrEqual(restoredAt);
+    expect(list.slice(restoredAt + 1).map((s) => s.reason)).not.toContain('restore');
+    expect(readFileSync(note, 'utf8')).toBe('version one\n');
   }, 200_000);
 
   it('clone-agent copies the brain to a new agent with its own SOUL and no credentials', async () => {
