@@ -112,6 +112,52 @@ describe('fleet lifecycle', () => {
     expect(down.stderr).toMatch(/is agentd running\?/);
   });
 
+  it('prints a whole plane\'s logs, each line tagged with its agent and merged by time; an agent that is down is named and the others go on', async () => {
+    const planes = (...args: string[]): ReturnType<typeof run> => run(process.execPath, ['bin/planes.js', ...args], { env: fleet.cliEnv() });
+    type Line = { agent: string; atMs: number; source: string; text: string; error?: string };
+    const parse = (stdout: string): Line[] => stdout.trim().split('\n').map((l) => JSON.parse(l) as Line);
+    for (const n of ['a1', 'a2', 'a3']) await fleet.waitFor(plane, n, (x) => x.health.color === 'green');
+
+    const all = await planes('logs', '--plane', plane, '--lines', '5', '--json');
+    expect(all.code, all.stderr).toBe(0);
+    const lines = parse(all.stdout);
+    for (const n of ['a1', 'a2', 'a3']) expect(lines.filter((l) => l.agent === n).length, n).toBe(5);
+    expect(lines.map((l) => l.atMs)).toEqual(lines.map((l) => l.atMs).sort((a, b) => a - b));
+    const human = await planes('logs', '--plane', plane, '--lines', '1');
+    expect(human.stdout).toMatch(/^\S+Z a2 \S+\s+\S/m);
+
+    // One agent down: it is named on stderr, exit 1, and the others still answer.
+    process.kill(fleet.agentdPid(plane, 'a2'), 'SIGKILL');
+    await fleet.waitFor(plane, 'a2', (x) => !x.connected, 10_000);
+    const partial = await planes('logs', '--plane', plane, '--lines', '2');
+    expect(partial.code).toBe(1);
+    expect(partial.stderr).toMatch(/^planes: a2: not connected/m);
+    expect(partial.stdout).toMatch(/ a1 /);
+    expect(partial.stdout).toMatch(/ a3 /);
+    expect(partial.stdout).not.toMatch(/ a2 /);
+    expect((await planes('logs', '--plane', 'ghost')).code).toBe(3);
+
+    // Follow: new lines from every connected agent until interrupted, then each follow is stopped at its agent.
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, ['bin/planes.js', 'logs', '--plane', plane, '--lines', '0', '--follow', '--json'], { env: fleet.cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const started = Date.now();
+    await waitUntil(() => ['a1', 'a3'].every((n) => fleet.hub.context.commands.listFor(fleet.hub.context.agents.get(plane, n).id, 5).some((c) => c.kind === 'logs' && c.createdAt >= started - 1000 && (c.state === 'delivered' || c.state === 'accepted'))), 10_000, 'both follows delivered');
+    await new Promise((r) => setTimeout(r, 500));
+    for (const n of ['a1', 'a3']) expect((await fleet.api('POST', `/v1/planes/${plane}/agents/${n}/restart`, { waitSeconds: 30 })).status).toBe(202);
+    await waitUntil(() => out.includes('"agent":"a1"') && out.includes('"agent":"a3"'), 15_000, 'followed lines from a1 and a3');
+    child.kill('SIGINT');
+    await new Promise((r) => child.on('exit', r));
+    for (const n of ['a1', 'a3']) {
+      const id = fleet.hub.context.agents.get(plane, n).id;
+      await waitUntil(() => fleet.hub.context.commands.listFor(id, 20).some((c) => c.kind === 'logs-stop' && c.state === 'succeeded'), 10_000, `logs-stop on ${n}`);
+    }
+
+    expect((await fleet.api('POST', `/v1/planes/${plane}/agents/a2/restart`, {})).status).toBe(202);
+    await fleet.waitFor(plane, 'a2', (x) => x.health.color === 'green');
+  });
+
   it('remove-agent stops the process, deletes its directory, credential, brain and data key, and the hub forgets it', async () => {
     const pid = fleet.agentdPid(plane, 'a3');
     const dir = fleet.agentDir(plane, 'a3');

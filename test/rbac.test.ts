@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestFleet } from './helpers/fleet.ts';
 
@@ -99,6 +100,18 @@ describe('RBAC over every route', () => {
     }
     expect((await fleet.api('GET', '/v1/planes/ghost')).status).toBe(404);
     expect((await fleet.api('GET', '/v1/planes/rbac/agents/r1')).status).toBe(200);
+  });
+
+  it('docs/api.md lists every real route with its role, and no route that is not real', () => {
+    const table = readFileSync('docs/api.md', 'utf8')
+      .split('\n')
+      .flatMap((l) => {
+        const m = /^\| (GET|POST|PUT|PATCH|DELETE) \| `([^`]+)` \| (\w+) \|/.exec(l);
+        return m ? [`${m[1]} ${m[2]} ${m[3]}`] : [];
+      });
+    const real = routes().map((r) => `${r.method} ${r.url.replace(/:(\w+)/g, '{$1}')} ${r.role ?? 'none'}`);
+    expect(table.filter((d) => !real.includes(d)), 'in docs/api.md but not served (or another role)').toEqual([]);
+    expect(real.filter((d) => !table.includes(d)), 'served but not in docs/api.md (or another role)').toEqual([]);
   });
 
   it('serves an OpenAPI document with every real route, and no route that is not real', async () => {

@@ -4,50 +4,103 @@ import type { Fleet } from '../fleet.ts';
 import type { HubContext } from '../hub-context.ts';
 import { type CommandRecord, TERMINAL_COMMAND_STATES } from '../model.ts';
 
+/** One agent whose "logs" command answers into the stream. */
+export interface LogTarget {
+  agentName: string;
+  agentId: string;
+  commandId: string;
+}
+
+interface LogLine {
+  agent?: string;
+  atMs: number;
+  source: string;
+  text: string;
+}
+
+/** Lines held back to sort a plane's backlog by time; past this they are written as they come. */
+const MAX_SORTED_LINES = 200_000;
+
 /**
- * Relays the LogChunks answering one "logs" command to an HTTP response as
- * NDJSON. Ends on the agent's eof, the command finishing, the agent going away
- * or the hub closing; a client that hangs up on a follow stops it at the agent.
+ * Relays the LogChunks answering "logs" commands to an HTTP response as NDJSON.
+ *
+ * One agent (`tagged` false): lines are `{atMs, source, text}`, and a failure
+ * ends the stream with an `{error}` trailer, as before plane-wide logs existed.
+ *
+ * A plane (`tagged` true): every line carries `agent`; an agent that fails or
+ * goes away gives one `{agent, error}` line and the others go on; the stream
+ * ends when every agent is done. Without follow the backlog is merged by time
+ * before it is written, so the plane reads as one timeline.
+ *
+ * Each agent ends on its eof, its command finishing, it going away or the hub
+ * closing; a client that hangs up on a follow stops every agent's follow.
  */
 export function streamLogs(
   ctx: HubContext,
   fleet: Fleet,
   reply: FastifyReply,
-  o: { planeId: string; agentName: string; agentId: string; commandId: string; follow: boolean },
+  o: { planeId: string; follow: boolean; tagged: boolean; targets: LogTarget[]; failed?: Array<{ agent: string; error: string }> },
 ): void {
   reply.hijack();
   const raw = reply.raw;
   raw.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
-  let done = false;
-  const finish = (trailer?: { error: string }): void => {
-    if (done) return;
-    done = true;
+  const open = new Map(o.targets.map((t) => [t.agentId, t]));
+  const sortBacklog = o.tagged && !o.follow;
+  let held: LogLine[] = [];
+  let closed = false;
+  const write = (v: object): void => {
+    if (!closed) raw.write(`${JSON.stringify(v)}\n`);
+  };
+  for (const f of o.failed ?? []) write(f);
+
+  const end = (): void => {
+    if (closed) return;
     ctx.events.off('logChunk', onChunk);
     ctx.events.off('command', onCommand);
     ctx.events.off('disconnected', onGone);
     ctx.closing.removeEventListener('abort', onClosing);
-    if (trailer) raw.write(`${JSON.stringify(trailer)}\n`);
+    if (sortBacklog) for (const l of held.sort((a, b) => a.atMs - b.atMs)) write(l);
+    held = [];
+    closed = true;
     raw.end();
   };
+  /** One agent is done; `error` says why when it did not end on its own eof. */
+  const done = (agentId: string, error?: string): void => {
+    const t = open.get(agentId);
+    if (!t) return;
+    open.delete(agentId);
+    if (error) write(o.tagged ? { agent: t.agentName, error } : { error });
+    if (open.size === 0 || (!o.tagged && error)) end();
+  };
   const onChunk = (agentId: string, chunk: LogChunk__Output): void => {
-    if (agentId !== o.agentId || chunk.commandId !== o.commandId) return;
-    for (const l of chunk.lines) raw.write(`${JSON.stringify({ atMs: l.atMs, source: l.source, text: l.text })}\n`);
-    if (chunk.eof) finish();
+    const t = open.get(agentId);
+    if (!t || chunk.commandId !== t.commandId) return;
+    for (const l of chunk.lines) {
+      const line: LogLine = { ...(o.tagged ? { agent: t.agentName } : {}), atMs: l.atMs, source: l.source, text: l.text };
+      if (sortBacklog && held.length < MAX_SORTED_LINES) held.push(line);
+      else write(line);
+    }
+    if (chunk.eof) done(agentId);
   };
   const onCommand = (c: CommandRecord): void => {
-    if (c.id === o.commandId && TERMINAL_COMMAND_STATES.has(c.state) && c.state !== 'succeeded') finish({ error: `logs command ${c.state}: ${c.errorMessage ?? ''}` });
+    const t = open.get(c.agentId);
+    if (t && c.id === t.commandId && TERMINAL_COMMAND_STATES.has(c.state) && c.state !== 'succeeded') done(c.agentId, `logs command ${c.state}: ${c.errorMessage ?? ''}`);
   };
-  const onGone = (agentId: string): void => {
-    if (agentId === o.agentId) finish({ error: 'agent disconnected' });
+  const onGone = (agentId: string): void => done(agentId, 'agent disconnected');
+  const onClosing = (): void => {
+    for (const id of [...open.keys()]) done(id, 'hub shutting down');
+    end();
   };
-  const onClosing = (): void => finish({ error: 'hub shutting down' });
   ctx.events.on('logChunk', onChunk);
   ctx.events.on('command', onCommand);
   ctx.events.on('disconnected', onGone);
   ctx.closing.addEventListener('abort', onClosing, { once: true });
+  if (open.size === 0) end();
   raw.on('close', () => {
-    if (done) return;
-    finish();
-    if (o.follow) fleet.sendCommand(o.planeId, o.agentName, 'logs-stop', { commandId: o.commandId }, 'hub');
+    if (closed) return;
+    const following = [...open.values()];
+    open.clear();
+    end();
+    if (o.follow) for (const t of following) fleet.sendCommand(o.planeId, t.agentName, 'logs-stop', { commandId: t.commandId }, 'hub');
   });
 }

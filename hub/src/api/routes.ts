@@ -6,7 +6,7 @@ import type { HubContext } from '../hub-context.ts';
 import type { CommandRecord, PlaneRecord, PlaneSpec } from '../model.ts';
 import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
 import { actorOf } from './auth.ts';
-import { streamLogs } from './log-stream.ts';
+import { type LogTarget, streamLogs } from './log-stream.ts';
 import { buildCostReport } from '../cost/cost-report.ts';
 import {
   AgentBody,
@@ -222,8 +222,33 @@ export function registerRoutes(app: FastifyInstance, ctx: HubContext, fleet: Fle
         throw new PlaneError(ErrorCode.Unavailable, `agent '${agentId}' is not connected; logs come from the live agent`);
       }
       const follow = q.follow ?? false;
-      const cmd = fleet.sendCommand(planeId, agentId, 'logs', { lines: q.lines ?? 200, follow, ...(q.maxSeconds ? { maxSeconds: q.maxSeconds } : {}) }, actorOf(req));
-      streamLogs(ctx, fleet, reply, { planeId, agentName: agentId, agentId: agent.id, commandId: cmd.id, follow });
+      const cmd = fleet.sendCommand(planeId, agentId, 'logs', logsArgs(q), actorOf(req));
+      streamLogs(ctx, fleet, reply, { planeId, follow, tagged: false, targets: [{ agentName: agentId, agentId: agent.id, commandId: cmd.id }] });
+    },
+  });
+
+  app.get('/v1/planes/:planeId/logs', {
+    config: { role: 'viewer' },
+    schema: {
+      summary:
+        "Every connected agent's recent log lines as NDJSON, each tagged with its agent and merged by time; follow streams new ones from all of them. An agent that is not connected, or fails, gives one {agent, error} line and the others go on",
+      tags: ['planes'],
+      params: PlaneParams,
+      querystring: LogsQuery,
+      response: { 200: { description: 'application/x-ndjson: one {agent, atMs, source, text} or {agent, error} per line', type: 'string' }, ...errors },
+    },
+    handler: async (req, reply) => {
+      const { planeId } = req.params as Static<typeof PlaneParams>;
+      const q = req.query as Static<typeof LogsQuery>;
+      ctx.planes.get(planeId);
+      const follow = q.follow ?? false;
+      const targets: LogTarget[] = [];
+      const failed: Array<{ agent: string; error: string }> = [];
+      for (const a of ctx.agents.list(planeId)) {
+        if (!ctx.sessions.isConnected(a.id)) failed.push({ agent: a.name, error: 'not connected; logs come from the live agent' });
+        else targets.push({ agentName: a.name, agentId: a.id, commandId: fleet.sendCommand(planeId, a.name, 'logs', logsArgs(q), actorOf(req)).id });
+      }
+      streamLogs(ctx, fleet, reply, { planeId, follow, tagged: true, targets, failed });
     },
   });
 
@@ -365,4 +390,9 @@ export function registerRoutes(app: FastifyInstance, ctx: HubContext, fleet: Fle
     schema: { summary: 'Walk the audit hash chain; reports changed or removed rows', tags: ['audit'], response: { 200: AuditVerifyBody, ...errors } },
     handler: async () => ctx.audit.verify(),
   });
+}
+
+/** The "logs" command's arguments from the REST query. */
+function logsArgs(q: Static<typeof LogsQuery>): Record<string, unknown> {
+  return { lines: q.lines ?? 200, follow: q.follow ?? false, ...(q.maxSeconds ? { maxSeconds: q.maxSeconds } : {}) };
 }

@@ -39,7 +39,7 @@ Agent lifecycle
                [--group G] [--tools a,b] [--channels a,b]
   remove-agent --plane P --name A
   restart-agent --plane P --name A [--mode auto|gateway|instance]
-  logs --plane P --name A [--follow] [--lines N]
+  logs --plane P [--name A] [--follow] [--lines N]   (no --name: every agent, each line tagged, merged by time)
 Fleet operations (one agent, --name a,b, or the whole plane; rate-controlled by the hub)
   restart|pause|resume|sync|rotate-secrets --plane P [--name A[,B]] [--max-concurrency N|N%] [--max-errors N|N%]
          [--timeout-seconds N]     (sync: [--no-databases] [--allow-deletes]; defaults: 50 at once, stop after the first error)
@@ -244,15 +244,18 @@ const commands: Record<string, Command> = {
 
   async logs(args, out) {
     const { values } = parseFlags(args, { ...GLOBAL, plane: { type: 'string' }, name: { type: 'string' }, follow: { type: 'boolean', default: false }, lines: { type: 'string' } });
-    require_(values, 'plane', 'name');
+    require_(values, 'plane');
     const lines = intFlag(values.lines, 'lines') ?? 200;
-    let failed = '';
-    await client(values).stream(`/v1/planes/${enc(values.plane)}/agents/${enc(values.name)}/logs?lines=${lines}&follow=${values.follow ? 'true' : 'false'}`, (v) => {
-      const l = v as { atMs?: number; source?: string; text?: string; error?: string };
-      if (l.error) failed = l.error;
+    // Without --name, the whole plane: every line names its agent, merged by time.
+    const path = values.name ? `${agentPath(values)}/logs` : `/v1/planes/${enc(values.plane)}/logs`;
+    let failed = false;
+    await client(values).stream(`${path}?lines=${lines}&follow=${values.follow ? 'true' : 'false'}`, (v) => {
+      const l = v as { agent?: string; atMs?: number; source?: string; text?: string; error?: string };
+      const who = l.agent === undefined ? '' : `${l.agent} `;
+      if (l.error) failed = true;
       if (out.json) out.print(JSON.stringify(l));
-      else if (l.error) process.stderr.write(`planes: ${l.error}\n`);
-      else out.print(`${new Date(l.atMs ?? 0).toISOString()} ${(l.source ?? '').padEnd(7)} ${l.text ?? ''}`);
+      else if (l.error) process.stderr.write(`planes: ${l.agent === undefined ? '' : `${l.agent}: `}${l.error}\n`);
+      else out.print(`${new Date(l.atMs ?? 0).toISOString()} ${who}${(l.source ?? '').padEnd(7)} ${l.text ?? ''}`);
     });
     return failed ? ExitCode.PartialFailure : ExitCode.Ok;
   },
