@@ -10,6 +10,7 @@ import { LocalBucket } from '../common/src/brain/local-bucket.ts';
 import { integrityCheck, countSessions } from '../common/src/brain/sqlite-checks.ts';
 import { Logger, type LogRecord } from '../common/src/logger.ts';
 import { BrainSync, type BrainSyncSettings } from '../agentd/src/sync/brain-sync.ts';
+import { openedBy, sealedObjects } from './helpers/brain-objects.ts';
 
 const CANARY = 'canary-7f3a9d1e-brain-plaintext';
 const cleanups: (() => void)[] = [];
@@ -346,5 +347,79 @@ describe('snapshot retention', () => {
     const b = machine();
     await sync(b, bucket, 2).restoreOnBoot();
     expect(readFileSync(join(b.workspace, 'MEMORY.md'), 'utf8')).toBe('version 4');
+  });
+});
+
+// rotate-secrets regenerates the brain data key: every snapshot is rewritten under the new key,
+// and a rotation cut off half-way leaves everything readable and finishes when run again.
+describe('brain data key rotation', () => {
+  const openWith = (dir: string, k: BrainKey): number => openedBy(sealedObjects(dir), k);
+
+  it('rewrites every snapshot under the new key; old snapshots still restore; the old key opens nothing; a cut-off rotation resumes', async () => {
+    const bucketDir = tmp('brain-bucket-');
+    const bucket = new LocalBucket(bucketDir);
+    const oldRaw = BrainKey.generate();
+    const a = machine();
+    const s1 = sync(a, bucket, 1, {}, new BrainKey(oldRaw));
+    await s1.restoreOnBoot();
+    writeFileSync(join(a.workspace, 'SOUL.md'), 'version one');
+    writeFileSync(join(a.workspace, 'big.md'), Buffer.alloc(300_000, 'x'));
+    const db = agentDb(a);
+    db.prepare('INSERT INTO sessions VALUES (?, ?)').run('s1', 'first');
+    const first = await s1.push({ reason: 'push', databases: true, full: true });
+    writeFileSync(join(a.workspace, 'SOUL.md'), 'version two');
+    db.prepare('INSERT INTO sessions VALUES (?, ?)').run('s2', 'second');
+    const second = await s1.push({ reason: 'push', databases: true, full: true });
+    db.close();
+    expect(first.snapshot).not.toBe(second.snapshot);
+    const sealed = openWith(bucketDir, new BrainKey(oldRaw));
+    expect(sealed).toBeGreaterThanOrEqual(6); // 2 manifests, 4+ distinct chunks
+
+    const newRaw = BrainKey.generate();
+    const ring = new BrainKey(Buffer.concat([newRaw, oldRaw]));
+    expect(ring.keyId).toBe(BrainKey.keyIdOf(newRaw));
+    expect(ring.keyId).not.toBe(BrainKey.keyIdOf(oldRaw));
+
+    // Cut off half-way: the bucket fails after a few writes.
+    const flaky = new LocalBucket(bucketDir);
+    let puts = 0;
+    const put = flaky.put.bind(flaky);
+    flaky.put = async (name, data, options) => {
+      if (++puts > 3) throw new Error('injected: the bucket went away');
+      return put(name, data, options);
+    };
+    const cut = new BrainStore({ bucket: flaky, plane: 'p', agent: 'a', key: ring });
+    await expect(cut.reencrypt()).rejects.toThrow(/injected/);
+    // Half-way, the ring still opens every snapshot, and nothing was deleted.
+    const half = new BrainStore({ bucket, plane: 'p', agent: 'a', key: ring });
+    for (const id of await half.listSnapshots()) await expect(half.readManifest(id)).resolves.toMatchObject({ id });
+    expect(openWith(bucketDir, new BrainKey(oldRaw))).toBe(sealed);
+
+    // agentd's path: the sync queue re-encrypts, then the next push builds on the rewritten snapshot.
+    const progress: string[] = [];
+    const r = await s1.rekey(ring, (m) => progress.push(m));
+    expect(r).toMatchObject({ snapshots: 2, rewritten: 2, keyId: ring.keyId });
+    expect(r.chunks).toBeGreaterThanOrEqual(4);
+    expect(r.deleted).toBe(r.chunks); // every chunk re-sealed here had its old-key object deleted
+    expect(progress.at(-1)).toMatch(/re-encrypting snapshot 2\/2/);
+    s1.useKey(ring.currentOnly());
+    expect(openWith(bucketDir, new BrainKey(oldRaw))).toBe(0);
+    writeFileSync(join(a.workspace, 'SOUL.md'), 'version three');
+    const third = await s1.push({ reason: 'push', full: true });
+    expect(third.committed).toBe(true);
+
+    // With the new key alone: every snapshot, the old ones too, restores on a fresh machine.
+    const only = new BrainStore({ bucket, plane: 'p', agent: 'a', key: new BrainKey(newRaw) });
+    const ids = await only.listSnapshots();
+    expect(ids).toHaveLength(3);
+    for (const [i, id] of ids.entries()) {
+      const b = machine();
+      await only.restore(await only.readManifest(id), { workspaceDir: b.workspace, databaseDir: b.dbDir });
+      expect(readFileSync(join(b.workspace, 'SOUL.md'), 'utf8')).toBe(['version one', 'version two', 'version three'][i]);
+      expect(readFileSync(join(b.workspace, 'big.md')).length).toBe(300_000);
+      if (i < 2) expect(countSessions(join(b.dbDir, 'agents', 'main', 'agent', 'openclaw-agent.sqlite'))).toBe(i + 1);
+    }
+    // A second rotation with nothing left under an older key rewrites nothing.
+    expect(await only.reencrypt()).toMatchObject({ rewritten: 0, chunks: 0, deleted: 0 });
   });
 });

@@ -14,6 +14,7 @@ import {
   type RetentionPolicy,
   StaleWriterError,
 } from '../../../common/src/brain/brain-store.ts';
+import type { BrainKey } from '../../../common/src/brain/brain-crypto.ts';
 import { countSessions } from '../../../common/src/brain/sqlite-checks.ts';
 import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
 import { ensureDir, writeFileAtomic } from '../../../common/src/files.ts';
@@ -623,6 +624,33 @@ export class BrainSync {
     this.#tasks = [];
     await this.#watcher?.close();
     this.#watcher = undefined;
+  }
+
+  /**
+   * Data key rotation: from now on the store seals with the ring's first key,
+   * and every snapshot still under an older key is rewritten with it (see
+   * BrainStore.reencrypt). Runs in the sync queue, so no push interleaves.
+   */
+  async rekey(ring: BrainKey, onProgress?: (message: string) => void): Promise<{ snapshots: number; rewritten: number; chunks: number; deleted: number; keyId: string; ms: number }> {
+    return this.#enqueue(async () => {
+      const fence = this.#fence();
+      if (!fence || this.#stale) throw new PlaneError(ErrorCode.FailedPrecondition, 'this agentd does not hold the writer lease; cannot rotate the brain data key');
+      const started = Date.now();
+      this.#store.useKey(ring);
+      const r = await this.#store.reencrypt((p) => onProgress?.(`re-encrypting snapshot ${p.snapshots}/${p.total}, ${p.chunks} chunks`));
+      // The next push builds on the rewritten current snapshot: its chunk names are the new key's.
+      const head = await this.#store.readHead();
+      if (head) {
+        this.#base = await this.#store.readManifest(head.manifest);
+        this.#writeLocal(head.manifest);
+      }
+      return { ...r, ms: Date.now() - started };
+    });
+  }
+
+  /** Drops the old keys of a finished rotation from memory. */
+  useKey(key: BrainKey): void {
+    this.#store.useKey(key);
   }
 
   /**

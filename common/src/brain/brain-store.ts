@@ -129,7 +129,7 @@ export class BrainStore {
   readonly plane: string;
   readonly agent: string;
   readonly prefix: string;
-  readonly #key: BrainKey;
+  #key: BrainKey;
   /** Chunks known to be in the bucket (uploaded by us or referenced by a manifest we read). */
   readonly #known = new Set<string>();
   #headGeneration: string | undefined;
@@ -145,6 +145,11 @@ export class BrainStore {
 
   get keyId(): string {
     return this.#key.keyId;
+  }
+
+  /** Replaces the data key (a ring during a rotation, the new key alone after it). */
+  useKey(key: BrainKey): void {
+    this.#key = key;
   }
 
   #chunkObject(name: string): string {
@@ -173,14 +178,79 @@ export class BrainStore {
     const name = `${this.prefix}manifests/${id}`;
     const got = await this.bucket.get(name);
     if (!got) throw new PlaneError(ErrorCode.NotFound, `snapshot ${id} not found in ${this.bucket.url}`, { where: name });
-    const m = JSON.parse(gunzipSync(this.#key.open(name, got.data)).toString('utf8')) as BrainManifest;
+    const m = this.#parseManifest(name, id, this.#key.open(name, got.data));
+    for (const e of [...Object.values(m.files), ...Object.values(m.databases)]) for (const c of e.chunks) this.#known.add(c);
+    return m;
+  }
+
+  #parseManifest(name: string, id: string, sealedPlain: Buffer): BrainManifest {
+    const m = JSON.parse(gunzipSync(sealedPlain).toString('utf8')) as BrainManifest;
     if (m.format !== 1 || m.plane !== this.plane || m.agent !== this.agent || m.id !== id) {
       throw new PlaneError(ErrorCode.FailedPrecondition, `${name}: manifest does not belong to ${this.plane}/${this.agent}`, { where: name });
     }
     for (const p of Object.keys(m.files)) checkBrainPath(p);
     for (const p of Object.keys(m.databases)) checkBrainPath(p);
-    for (const e of [...Object.values(m.files), ...Object.values(m.databases)]) for (const c of e.chunks) this.#known.add(c);
     return m;
+  }
+
+  /**
+   * Data key rotation, with a key ring (new key first) in use: every snapshot
+   * still sealed or named with an older key is rewritten with the new one.
+   * Chunks get new names (the HMAC of the new key), so each is uploaded once
+   * under its new name; each manifest is then replaced in place (same id, by
+   * compare-and-swap on its generation) with the new names. The old chunks are
+   * deleted only after every manifest points at new ones, so a rotation cut
+   * off half-way leaves every snapshot readable with the ring, and running it
+   * again finishes the job. Only the lease holder may call this, and nothing
+   * else may push meanwhile (agentd runs it in its sync queue).
+   */
+  async reencrypt(onProgress?: (p: { snapshots: number; total: number; chunks: number }) => void): Promise<{ snapshots: number; rewritten: number; chunks: number; deleted: number; keyId: string }> {
+    const ids = await this.listSnapshots();
+    const renamed = new Map<string, string>();
+    let chunks = 0;
+    let rewritten = 0;
+    const reseal = async (c: string): Promise<string> => {
+      const done = renamed.get(c);
+      if (done) return done;
+      const object = this.#chunkObject(c);
+      const got = await this.bucket.get(object);
+      if (!got) throw new PlaneError(ErrorCode.FailedPrecondition, `snapshot is missing chunk ${object}`, { where: object });
+      const { plain, index } = this.#key.openChunkWithIndex(object, c, got.data);
+      let name = c;
+      if (index !== 0) {
+        this.#known.delete(c);
+        name = await this.putChunk(plain);
+        chunks++;
+      }
+      renamed.set(c, name);
+      return name;
+    };
+    for (const [i, id] of ids.entries()) {
+      const name = `${this.prefix}manifests/${id}`;
+      const got = await this.bucket.get(name);
+      if (!got) continue; // pruned meanwhile
+      const { plain, index } = this.#key.openWithIndex(name, got.data);
+      const m = this.#parseManifest(name, id, plain);
+      let changed = index !== 0;
+      for (const e of [...Object.values(m.files), ...Object.values(m.databases)]) {
+        const next: string[] = [];
+        for (const c of e.chunks) next.push(await reseal(c));
+        if (next.some((c, j) => c !== e.chunks[j])) changed = true;
+        e.chunks = next;
+      }
+      if (changed) {
+        await this.bucket.put(name, this.#key.seal(name, gzipSync(JSON.stringify(m), { level: 6 })), { ifGenerationMatch: got.generation });
+        rewritten++;
+      }
+      onProgress?.({ snapshots: i + 1, total: ids.length, chunks });
+    }
+    let deleted = 0;
+    for (const [from, to] of renamed) {
+      if (from === to) continue;
+      await this.bucket.delete(this.#chunkObject(from));
+      deleted++;
+    }
+    return { snapshots: ids.length, rewritten, chunks, deleted, keyId: this.#key.keyId };
   }
 
   /** The current snapshot, or null for an agent that never pushed. */
