@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestFleet, run } from './helpers/fleet.ts';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BrainKey } from '../common/src/brain/brain-crypto.ts';
+import { openedBy, sealedObjects } from './helpers/brain-objects.ts';
+import { TestFleet, run, waitUntil } from './helpers/fleet.ts';
 
 interface Target {
   agent: string;
@@ -138,15 +142,40 @@ describe('fan-out runs with maxConcurrency and maxErrors', () => {
     expect(listed.body.runs[0]?.id).toBe(r.body.run.id);
   });
 
-  it('rotates secrets as a run, and the rotated agents reconnect with their new credentials', async () => {
+  it('rotates secrets as a run, brain data key included, and the rotated agents reconnect with their new credentials', async () => {
+    // A brain with history to re-encrypt.
+    writeFileSync(join(fleet.agentDir(plane, 'f1'), 'workspace', 'NOTES.md'), 'before the rotation');
+    expect((await fleet.api('POST', `/v1/planes/${plane}/agents/f1/sync`, { waitSeconds: 30 })).status).toBe(202);
+    const secrets = fleet.hub.context.secrets;
+    const oldKey = (await secrets.readForHub(plane, 'f1', 'brain-data-key')) ?? Buffer.alloc(0);
+    expect(oldKey.length).toBe(32);
+    const objects = (): Array<[string, Buffer]> => sealedObjects(join(fleet.dataDir, 'bucket'), `planes/${plane}/agents/f1`);
+    const opens = (k: BrainKey): number => openedBy(objects(), k);
+    expect(opens(new BrainKey(oldKey))).toBeGreaterThanOrEqual(2);
+
     const r = await planes('rotate-secrets', '--plane', plane, '--name', 'f1,f2', '--max-concurrency', '2', '--json');
     expect(r.code, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout) as { results: Array<Target & { output: { credentialHash?: string } }> };
+    const out = JSON.parse(r.stdout) as { results: Array<Target & { output: { credentialHash?: string; regenerated: string[]; dataKey?: { keyId: string; snapshots: number; chunks: number } } }> };
     expect(out.results.map((t) => [t.agent, t.state])).toEqual([
       ['f1', 'succeeded'],
       ['f2', 'succeeded'],
     ]);
     expect(out.results.every((t) => typeof t.output.credentialHash === 'string')).toBe(true);
+    const f1 = out.results[0]?.output;
+    expect(f1?.regenerated).toEqual(['agent-credential', 'gateway-token', 'brain-data-key']);
+    expect(f1?.dataKey?.snapshots).toBeGreaterThanOrEqual(1);
+    // The hub drops the old key once the agent reports every snapshot sealed with the new one.
+    await waitUntil(async () => (await secrets.readForHub(plane, 'f1', 'brain-data-key'))?.length === 32, 10_000, 'the old data key to be dropped');
+    const newKey = (await secrets.readForHub(plane, 'f1', 'brain-data-key')) ?? Buffer.alloc(0);
+    expect(newKey.equals(oldKey)).toBe(false);
+    expect(BrainKey.keyIdOf(newKey)).toBe(f1?.dataKey?.keyId);
+    expect(opens(new BrainKey(oldKey))).toBe(0);
+    expect(opens(new BrainKey(newKey))).toBe(objects().length);
+    const verify = await fleet.api<{ ok: boolean; problems: unknown[] }>('POST', `/v1/planes/${plane}/agents/f1/verify-backup`, {});
+    expect(verify.body, JSON.stringify(verify.body)).toMatchObject({ ok: true, problems: [] });
+    const audit = await fleet.api<{ events: Array<{ action: string; outcome: string; detail: Record<string, unknown> }> }>('GET', `/v1/audit?plane=${plane}&agent=f1&limit=100`);
+    expect(audit.body.events.some((e) => e.action === 'secret.generate' && e.detail['phase'] === 'staged')).toBe(true);
+    expect(audit.body.events.some((e) => e.action === 'secret.rotate' && e.outcome === 'ok' && e.detail['phase'] === 'old data key destroyed')).toBe(true);
     for (const n of ['f1', 'f2']) {
       await fleet.hub.localProvider.restart((await fleet.agent(plane, n)).id);
       await fleet.waitFor(plane, n, (a) => a.connected && a.health.color === 'green');

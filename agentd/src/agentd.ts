@@ -32,7 +32,7 @@ import { SystemMetrics } from './system-metrics.ts';
 import { BrainSync } from './sync/brain-sync.ts';
 import { findDatabases } from './sync/db-snapshot.ts';
 import { scanTree } from './sync/workspace-scan.ts';
-import { BrainKey } from '../../common/src/brain/brain-crypto.ts';
+import { BRAIN_KEY_SECRET, BrainKey } from '../../common/src/brain/brain-crypto.ts';
 import { isMemoryFile } from '../../common/src/brain/brain-paths.ts';
 import { BrainStore, StaleWriterError } from '../../common/src/brain/brain-store.ts';
 import { openBucket } from '../../common/src/brain/open-bucket.ts';
@@ -493,16 +493,23 @@ export class Agentd {
       ['refresh-secrets', async () => this.#loadSecrets('refresh-secrets command')],
       [
         'rotate-secrets',
-        async (args) => {
-          const regenerate = args['regenerate'] !== false;
-          let credentialHash: string | undefined;
-          if (regenerate) {
-            credentialHash = this.#rotateCredential();
-            if (this.#runtime instanceof OpenClawRuntime) this.#runtime.rotateToken();
-          }
-          // External secrets are re-read; a new gateway token needs a restart to take effect.
-          const r = await this.#loadSecrets('rotate-secrets command', regenerate);
-          return { ...r, regenerated: regenerate ? ['agent-credential', 'gateway-token'] : [], ...(credentialHash ? { credentialHash } : {}) };
+        {
+          // Re-encrypting a big brain's history is bounded by the bucket, not by this machine.
+          timeoutMs: 20 * 60_000,
+          run: async (args) => {
+            const regenerate = args['regenerate'] !== false;
+            // The data key first: if re-encryption fails, nothing else has changed yet and a retry resumes it.
+            const dataKey = regenerate && args['dataKey'] !== false && this.#brain ? await this.#rotateDataKey(this.#brain) : undefined;
+            let credentialHash: string | undefined;
+            if (regenerate) {
+              credentialHash = this.#rotateCredential();
+              if (this.#runtime instanceof OpenClawRuntime) this.#runtime.rotateToken();
+            }
+            // External secrets are re-read; a new gateway token needs a restart to take effect.
+            const r = await this.#loadSecrets('rotate-secrets command', regenerate);
+            const regenerated = regenerate ? ['agent-credential', 'gateway-token', ...(dataKey ? ['brain-data-key'] : [])] : [];
+            return { ...r, regenerated, ...(credentialHash ? { credentialHash } : {}), ...(dataKey ? { dataKey } : {}) };
+          },
         },
       ],
       [
@@ -628,6 +635,25 @@ export class Agentd {
    * new secret's hash (in this command's result) and switches to it. Until a
    * connection proves which one the hub holds, the other is kept as the alternate.
    */
+  /**
+   * Asks the hub to stage a new brain data key (it answers with the ring: new
+   * key first), re-encrypts every snapshot with it, then keeps only the new key.
+   * The hub drops the old one when this command's result names the new key's id.
+   */
+  async #rotateDataKey(brain: BrainSync): Promise<{ keyId: string; snapshots: number; rewritten: number; chunks: number; deleted: number; ms: number }> {
+    const conn = this.#conn;
+    if (!conn) throw new PlaneError(ErrorCode.Unavailable, 'not connected to the hub');
+    const res = await conn.requestSecrets([BRAIN_KEY_SECRET], 30_000, { rotateDataKey: true });
+    const raw = res.values[BRAIN_KEY_SECRET];
+    if (!raw) throw new PlaneError(ErrorCode.FailedPrecondition, 'the hub sent no brain data key ring for the rotation');
+    const ring = new BrainKey(Buffer.from(raw));
+    raw.fill(0);
+    const r = await brain.rekey(ring, (m) => this.#log.info('data key rotation', { progress: m }));
+    brain.useKey(ring.currentOnly());
+    this.#log.info('brain data key rotated', { ...r });
+    return r;
+  }
+
   #rotateCredential(): string {
     const cur = this.#credential;
     if (!cur) throw new PlaneError(ErrorCode.FailedPrecondition, 'not enrolled');

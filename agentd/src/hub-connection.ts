@@ -117,7 +117,7 @@ export class HubConnection extends EventEmitter<ConnectionEvents> {
    * Asks the hub for secret values by name, over this agent's own stream.
    * Values come back in memory only; the caller must not log or persist them.
    */
-  requestSecrets(names: string[], timeoutMs = 10_000): Promise<SecretResponse__Output> {
+  requestSecrets(names: string[], timeoutMs = 10_000, options: { rotateDataKey?: boolean } = {}): Promise<SecretResponse__Output> {
     const requestId = randomUUID();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -130,7 +130,7 @@ export class HubConnection extends EventEmitter<ConnectionEvents> {
         if (r.error) reject(new PlaneError(ErrorCode.PermissionDenied, `hub refused the secret request: ${r.error}`));
         else resolve(r);
       });
-      if (!this.send({ secretRequest: { requestId, names } })) {
+      if (!this.send({ secretRequest: { requestId, names, ...(options.rotateDataKey ? { rotateDataKey: true } : {}) } })) {
         clearTimeout(timer);
         this.#secretWaiters.delete(requestId);
         reject(new PlaneError(ErrorCode.Unavailable, 'not connected to the hub'));

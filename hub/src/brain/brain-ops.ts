@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { BrainKey } from '../../../common/src/brain/brain-crypto.ts';
+import { BRAIN_KEY_SECRET, BrainKey } from '../../../common/src/brain/brain-crypto.ts';
 import { isMemoryFile } from '../../../common/src/brain/brain-paths.ts';
 import { BrainStore, type BrainManifest, type DatabaseEntry, type FileEntry, parseManifestId } from '../../../common/src/brain/brain-store.ts';
 import { openBucket } from '../../../common/src/brain/open-bucket.ts';
@@ -12,7 +12,7 @@ import { ensureDir } from '../../../common/src/files.ts';
 import type { BrainGrant, SyncStatus__Output } from '../../../proto/index.ts';
 import type { HubContext } from '../hub-context.ts';
 
-export const BRAIN_KEY_NAME = 'brain-data-key';
+export const BRAIN_KEY_NAME = BRAIN_KEY_SECRET;
 
 /** The brain's location, the agent's data key (created on first use) and its writer fence. */
 export async function brainGrant(ctx: HubContext, plane: string, agent: string, fence: number): Promise<BrainGrant> {

@@ -15,8 +15,9 @@ export interface RotationOptions {
 /**
  * Secret rotation: `rotate-secrets` regenerates what Agents Plane generated
  * (the agent credential and the gateway token, both made on the agent's own
- * machine) and makes agentd re-read every external secret and reload its
- * gateway. The hub learns only the new credential's hash, from the command's
+ * machine, and the brain data key: staged by the hub when agentd asks, every
+ * snapshot re-encrypted by agentd, the old key dropped here on success) and
+ * makes agentd re-read every external secret and reload its gateway. The hub learns only the new credential's hash, from the command's
  * result. A daily node-cron job rotates agents whose last rotation is older
  * than the period (default 90 days).
  */
@@ -106,10 +107,17 @@ export class SecretRotation {
     if (cmd.kind !== 'rotate-secrets' || !['succeeded', 'failed', 'rejected', 'expired', 'interrupted'].includes(cmd.state)) return;
     const agent = this.#ctx.agents.findById(cmd.agentId);
     if (!agent) return;
-    const out = (cmd.output ?? {}) as { credentialHash?: unknown; revision?: unknown; gateway?: unknown; regenerated?: unknown };
+    const out = (cmd.output ?? {}) as { credentialHash?: unknown; revision?: unknown; gateway?: unknown; regenerated?: unknown; dataKey?: { keyId?: unknown } };
     if (cmd.state !== 'succeeded') {
       this.#ctx.audit.record({ actor: cmd.actor, action: 'secret.rotate', plane: agent.plane, agent: agent.name, outcome: 'failed', detail: { commandId: cmd.id, state: cmd.state, error: cmd.errorMessage ?? null } });
       return;
+    }
+    const keyId = out.dataKey?.keyId;
+    if (typeof keyId === 'string') {
+      // Every snapshot is sealed with the new data key now: the old one can go.
+      this.#ctx.secrets.finishDataKeyRotation(cmd.actor, agent.plane, agent.name, keyId).catch((err: unknown) => {
+        this.#ctx.log.error('could not drop the old brain data key; the ring is kept and the next rotation retries', { plane: agent.plane, agent: agent.name, reason: PlaneError.from(err).message });
+      });
     }
     try {
       if (typeof out.credentialHash === 'string') this.#ctx.agents.setCredentialHash(agent.id, out.credentialHash);

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { BRAIN_KEY_SECRET, BrainKey, DATA_KEY_BYTES } from '../../../common/src/brain/brain-crypto.ts';
 import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
 import type { Logger } from '../../../common/src/logger.ts';
 import { checkSecretName, checkSecretValue, type SecretInfo, type SecretKind, type SecretScope, type SecretsProvider } from '../../../common/src/secrets/secrets-provider.ts';
@@ -126,6 +127,10 @@ export class SecretsService {
     const versions: Record<string, number> = {};
     const missing: string[] = [];
     try {
+      if (req.rotateDataKey) {
+        await this.#stageDataKey(actor, agent);
+        if (!names.includes(BRAIN_KEY_SECRET)) names.push(BRAIN_KEY_SECRET);
+      }
       for (const name of names) {
         checkSecretName(name, 'names');
         const v = await this.#o.provider.get(scope, name);
@@ -142,6 +147,42 @@ export class SecretsService {
     const { revision, entries } = this.manifest(agent.plane, agent.name);
     this.#o.audit.record({ actor, action: 'secret.access', plane: agent.plane, agent: agent.name, outcome: 'ok', detail: { names: Object.keys(values), versions, missing } });
     return { requestId: req.requestId, values, versions, missing, revision, entries };
+  }
+
+  /**
+   * First half of a data key rotation, asked for by the agent itself while it
+   * runs rotate-secrets: a new key goes in front of the current one, and the
+   * agent gets the ring. A ring already staged by a rotation that did not
+   * finish is kept, so the retry finishes that rotation.
+   */
+  async #stageDataKey(actor: string, agent: AgentRecord): Promise<void> {
+    const scope = { plane: agent.plane, agent: agent.name };
+    const cur = await this.#o.provider.get(scope, BRAIN_KEY_SECRET);
+    if (!cur) throw new PlaneError(ErrorCode.FailedPrecondition, `agent ${agent.plane}/${agent.name} has no brain data key to rotate`);
+    if (cur.value.length > DATA_KEY_BYTES) return;
+    const ring = Buffer.concat([randomBytes(DATA_KEY_BYTES), cur.value]);
+    const info = await this.#o.provider.set(scope, BRAIN_KEY_SECRET, ring, 'generated');
+    this.#index(scope, BRAIN_KEY_SECRET, info.version);
+    this.#o.audit.record({ actor, action: 'secret.generate', plane: agent.plane, agent: agent.name, outcome: 'ok', detail: { name: BRAIN_KEY_SECRET, version: info.version, phase: 'staged', keyId: BrainKey.keyIdOf(ring) } });
+  }
+
+  /**
+   * Second half: the agent reports every snapshot sealed with the new key
+   * (`keyId`), so the old key is dropped; the provider keeps no older version.
+   * Returns false when no ring was staged, or it is another key's.
+   */
+  async finishDataKeyRotation(actor: string, plane: string, agentName: string, keyId: string): Promise<boolean> {
+    const scope = { plane, agent: agentName };
+    const cur = await this.#o.provider.get(scope, BRAIN_KEY_SECRET);
+    if (!cur || cur.value.length <= DATA_KEY_BYTES) return false;
+    if (BrainKey.keyIdOf(cur.value) !== keyId) {
+      this.#o.audit.record({ actor, action: 'secret.rotate', plane, agent: agentName, outcome: 'failed', detail: { name: BRAIN_KEY_SECRET, reason: `the agent re-encrypted with key ${keyId}, but the staged key is ${BrainKey.keyIdOf(cur.value)}; the ring is kept` } });
+      return false;
+    }
+    const info = await this.#o.provider.set(scope, BRAIN_KEY_SECRET, cur.value.subarray(0, DATA_KEY_BYTES), 'generated');
+    this.#index(scope, BRAIN_KEY_SECRET, info.version);
+    this.#o.audit.record({ actor, action: 'secret.rotate', plane, agent: agentName, outcome: 'ok', detail: { name: BRAIN_KEY_SECRET, version: info.version, phase: 'old data key destroyed', keyId } });
+    return true;
   }
 
   /** Deletes the namespace and checks it is empty. */

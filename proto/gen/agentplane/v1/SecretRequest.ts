@@ -11,6 +11,12 @@ export interface SecretRequest {
   'names'?: (string)[];
   'plane'?: (string);
   'agent'?: (string);
+  /**
+   * Data key rotation (from a rotate-secrets command): the hub stages a new brain
+   * data key in front of the current one, unless one is already staged, and
+   * delivers the ring (new key first) as brain-data-key.
+   */
+  'rotateDataKey'?: (boolean);
 }
 
 /**
@@ -23,4 +29,10 @@ export interface SecretRequest__Output {
   'names': (string)[];
   'plane': (string);
   'agent': (string);
+  /**
+   * Data key rotation (from a rotate-secrets command): the hub stages a new brain
+   * data key in front of the current one, unless one is already staged, and
+   * delivers the ring (new key first) as brain-data-key.
+   */
+  'rotateDataKey': (boolean);
 }
