@@ -161,6 +161,8 @@ describe('fan-out runs with maxConcurrency and maxErrors', () => {
       ['f2', 'succeeded'],
     ]);
     expect(out.results.every((t) => typeof t.output.credentialHash === 'string')).toBe(true);
+    const table = await planes('runs', '--plane', plane, '--id', (JSON.parse(r.stdout) as { run: { id: string } }).run.id);
+    expect(table.stdout).toMatch(/^f1\s+succeeded\s+secrets \w+, gateway \w+, data key [0-9a-f]{16} \(\d+ snapshots, \d+ chunks re-encrypted\)/m);
     const f1 = out.results[0]?.output;
     expect(f1?.regenerated).toEqual(['agent-credential', 'gateway-token', 'brain-data-key']);
     expect(f1?.dataKey?.snapshots).toBeGreaterThanOrEqual(1);

@@ -123,14 +123,15 @@ describe('a secret leaves no trace', () => {
     await turnUses(CANARY_2);
   }, 120_000);
 
-  it('rotate-secrets regenerates the credential and gateway token, and the agent keeps working', async () => {
+  it('rotate-secrets regenerates the credential, gateway token and brain data key, and the agent keeps working', async () => {
     const credFile = join(fleet.agentDir(plane, 'canary'), 'state', 'credential.json');
     const before = (JSON.parse(readFileSync(credFile, 'utf8')) as { credential: string }).credential;
     const r = await planes(['rotate-secrets', '--plane', plane, '--name', 'canary']);
     expect(r.code, r.stderr + r.stdout).toBe(0);
     const out = JSON.parse(r.stdout) as { results: Array<{ agent: string; state: string; output: { gateway: string; revision: string } }> };
     expect(out.results).toHaveLength(1);
-    expect(out.results[0]).toMatchObject({ agent: 'canary', state: 'succeeded', output: { gateway: 'restarted' } });
+    // The brain (its OpenClaw databases included) was re-encrypted under a new data key first.
+    expect(out.results[0]).toMatchObject({ agent: 'canary', state: 'succeeded', output: { gateway: 'restarted', regenerated: ['agent-credential', 'gateway-token', 'brain-data-key'] } });
     const after = (JSON.parse(readFileSync(credFile, 'utf8')) as { credential: string }).credential;
     expect(after).not.toBe(before);
     // The hub holds the new credential's hash: the old one no longer authenticates.

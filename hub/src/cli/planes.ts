@@ -715,8 +715,11 @@ function runDetail(kind: string, t: RunTargetView): string {
   switch (kind) {
     case 'sync':
       return `snapshot ${str(o['snapshot'])}: ${str(o['uploadedFiles'])} files up, ${str(o['databases'])} databases`;
-    case 'rotate-secrets':
-      return `secrets ${str(o['revision'])}, gateway ${str(o['gateway'])}`;
+    case 'rotate-secrets': {
+      const k = o['dataKey'] as Record<string, unknown> | undefined;
+      const brain = k ? `, data key ${str(k['keyId'])} (${str(k['rewritten'])} snapshots, ${str(k['chunks'])} chunks re-encrypted)` : '';
+      return `secrets ${str(o['revision'])}, gateway ${str(o['gateway'])}${brain}`;
+    }
     case 'upgrade': {
       const u = (o['upgrade'] ?? {}) as Record<string, unknown>;
       return u['changed'] === false ? `already on ${str(u['to'])}` : `${str(u['from'])} -> ${str(u['to'])} (snapshot ${str(u['snapshot'])})`;
