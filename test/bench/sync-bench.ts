@@ -423,6 +423,7 @@ interface Report {
   };
   restore: { runs: number; restoreMs: number[]; cpMs: number[]; medianRestoreMs: number; medianCpMs: number; ratio: number; files: number; databases: number; targetRatio: number; met: boolean };
   finalSync: { dirtyFiles: number; ms: number; uploadedFiles: number; databases: number; outcome: string; targetS: number; met: boolean };
+  dataKeyRotation: { ms: number; snapshots: number; chunks: number; deleted: number; vsInitialPush: number };
   bucket: { objects: number; bytes: number; allocatedBytes: number; chunks: number; chunkBytes: number; manifests: number; manifestBytes: number; sourceBytes: number; ratio: number };
   dbWritesDuringRun: number;
   peakRssMb: number;
@@ -495,7 +496,8 @@ async function run(o: Options): Promise<Report> {
 
   const bucketDir = join(dir, 'bucket');
   mkdirSync(bucketDir);
-  const key = new BrainKey(BrainKey.generate());
+  const rawKey = BrainKey.generate();
+  const key = new BrainKey(rawKey);
   const pushLog: LogRecord[] = [];
   const sink = (r: LogRecord): void => {
     if (r.msg === 'brain pushed') pushLog.push(r);
@@ -684,10 +686,12 @@ async function run(o: Options): Promise<Report> {
   const cpMs: number[] = [];
   let restoredFiles = 0;
   let restoredDbs = 0;
+  let lastWriter: BrainSync | undefined;
   for (let i = 0; i < o.restoreRuns; i++) {
     flush();
     const m = machine(join(dir, `restore-${i}`));
     const s = newSync(m, 10 + i);
+    lastWriter = s;
     const t = performance.now();
     const r = await s.restoreOnBoot();
     restoreMs.push(performance.now() - t);
@@ -705,6 +709,15 @@ async function run(o: Options): Promise<Report> {
   const medRestore = median(restoreMs);
   const medCp = median(cpMs);
   const ratio = medRestore / medCp;
+
+  // 6. Data key rotation (rotate-secrets): every snapshot re-encrypted by the newest lease holder.
+  progress('6. data key rotation: re-encrypt every snapshot under a new key');
+  const ring = new BrainKey(Buffer.concat([BrainKey.generate(), rawKey]));
+  const k0 = performance.now();
+  const rekey = lastWriter ? await lastWriter.rekey(ring) : undefined;
+  const rekeyMs = performance.now() - k0;
+  if (!rekey || rekey.rewritten !== rekey.snapshots) failures.push(`data key rotation: ${JSON.stringify(rekey)}`);
+  progress(`   ${ms(rekeyMs)} ms: ${rekey?.snapshots ?? 0} snapshots, ${rekey?.chunks ?? 0} chunks`);
 
   // Bucket size vs what it holds.
   const prefix = `planes/${PLANE}/agents/${AGENT}/`;
@@ -775,6 +788,13 @@ async function run(o: Options): Promise<Report> {
       targetS: TARGET.finalSyncS,
       met: finalOutcome === 'committed' && finalMs <= TARGET.finalSyncS * 1000,
     },
+    dataKeyRotation: {
+      ms: ms(rekeyMs),
+      snapshots: rekey?.snapshots ?? 0,
+      chunks: rekey?.chunks ?? 0,
+      deleted: rekey?.deleted ?? 0,
+      vsInitialPush: round(rekeyMs / 1000 / initialS, 2),
+    },
     bucket: {
       objects: bucket.files,
       bytes: bucket.bytes,
@@ -834,6 +854,8 @@ function figureLines(r: Report): string[] {
     `  4. cold restore           restoreOnBoot median ${fig(rt.medianRestoreMs)} ms (${rt.restoreMs.join('/')}) vs cp -r median ${fig(rt.medianCpMs)} ms (${rt.cpMs.join('/')})` +
       ` = ${fig(rt.ratio)}x, ${rt.files} files + ${rt.databases} db  [target <= ${rt.targetRatio}x: ${verdict(rt.met)}]`,
     `  5. shutdown final sync    ${fig(fs.ms)} ms for ${fs.dirtyFiles} dirty files (${fs.uploadedFiles} uploaded, ${fs.databases} db snapshot; ${fs.outcome})  [target <= ${fs.targetS} s: ${verdict(fs.met)}]`,
+    `  6. data key rotation      ${fig(r.dataKeyRotation.ms)} ms to re-encrypt ${r.dataKeyRotation.snapshots} snapshots (${r.dataKeyRotation.chunks} chunks re-sealed, ${r.dataKeyRotation.deleted} old ones deleted)` +
+      ` = ${fig(r.dataKeyRotation.vsInitialPush)}x the initial full push  [informational]`,
     `  bucket on disk: ${mb(b.bytes)} MiB in ${b.objects} objects (allocated ${mb(b.allocatedBytes)} MiB) for ${mb(b.sourceBytes)} MiB of workspace + database = ${b.ratio}x;` +
       ` chunks ${mb(b.chunkBytes)} MiB in ${b.chunks}, manifests ${mb(b.manifestBytes)} MiB in ${b.manifests}`,
     `  peak RSS of the bench process ${r.peakRssMb} MB; ${r.dbWritesDuringRun} writes to the live database during the run`,

@@ -206,24 +206,27 @@ export class BrainStore {
    */
   async reencrypt(onProgress?: (p: { snapshots: number; total: number; chunks: number }) => void): Promise<{ snapshots: number; rewritten: number; chunks: number; deleted: number; keyId: string }> {
     const ids = await this.listSnapshots();
-    const renamed = new Map<string, string>();
+    // Old name -> new name; a promise so chunks shared by files and snapshots are re-sealed once.
+    const renamed = new Map<string, Promise<string>>();
     let chunks = 0;
     let rewritten = 0;
     const reseal = async (c: string): Promise<string> => {
-      const done = renamed.get(c);
-      if (done) return done;
       const object = this.#chunkObject(c);
       const got = await this.bucket.get(object);
       if (!got) throw new PlaneError(ErrorCode.FailedPrecondition, `snapshot is missing chunk ${object}`, { where: object });
       const { plain, index } = this.#key.openChunkWithIndex(object, c, got.data);
-      let name = c;
-      if (index !== 0) {
-        this.#known.delete(c);
-        name = await this.putChunk(plain);
-        chunks++;
+      if (index === 0) return c;
+      this.#known.delete(c);
+      chunks++;
+      return this.putChunk(plain);
+    };
+    const resealOnce = (c: string): Promise<string> => {
+      let p = renamed.get(c);
+      if (!p) {
+        p = reseal(c);
+        renamed.set(c, p);
       }
-      renamed.set(c, name);
-      return name;
+      return p;
     };
     for (const [i, id] of ids.entries()) {
       const name = `${this.prefix}manifests/${id}`;
@@ -232,25 +235,22 @@ export class BrainStore {
       const { plain, index } = this.#key.openWithIndex(name, got.data);
       const m = this.#parseManifest(name, id, plain);
       let changed = index !== 0;
-      for (const e of [...Object.values(m.files), ...Object.values(m.databases)]) {
+      await mapLimit([...Object.values(m.files), ...Object.values(m.databases)], 16, async (e) => {
         const next: string[] = [];
-        for (const c of e.chunks) next.push(await reseal(c));
+        for (const c of e.chunks) next.push(await resealOnce(c));
         if (next.some((c, j) => c !== e.chunks[j])) changed = true;
         e.chunks = next;
-      }
+      });
       if (changed) {
         await this.bucket.put(name, this.#key.seal(name, gzipSync(JSON.stringify(m), { level: 6 })), { ifGenerationMatch: got.generation });
         rewritten++;
       }
       onProgress?.({ snapshots: i + 1, total: ids.length, chunks });
     }
-    let deleted = 0;
-    for (const [from, to] of renamed) {
-      if (from === to) continue;
-      await this.bucket.delete(this.#chunkObject(from));
-      deleted++;
-    }
-    return { snapshots: ids.length, rewritten, chunks, deleted, keyId: this.#key.keyId };
+    const old: string[] = [];
+    for (const [from, to] of renamed) if ((await to) !== from) old.push(from);
+    await mapLimit(old, 16, (from) => this.bucket.delete(this.#chunkObject(from)));
+    return { snapshots: ids.length, rewritten, chunks, deleted: old.length, keyId: this.#key.keyId };
   }
 
   /** The current snapshot, or null for an agent that never pushed. */
