@@ -5,7 +5,7 @@ import { processAlive, run, TestFleet, waitUntil } from './helpers/fleet.ts';
 
 // One hub, three real agentd processes over gRPC/TLS on loopback.
 describe('fleet lifecycle', () => {
-  const fleet = new TestFleet();
+  const fleet = new TestFleet({ logsTailDeadlineMs: 3000 });
   const plane = 'lifecycle';
 
   beforeAll(async () => {
@@ -125,6 +125,20 @@ describe('fleet lifecycle', () => {
     expect(lines.map((l) => l.atMs)).toEqual(lines.map((l) => l.atMs).sort((a, b) => a - b));
     const human = await planes('logs', '--plane', plane, '--lines', '1');
     expect(human.stdout).toMatch(/^\S+Z a2 \S+\s+\S/m);
+
+    // One agent wedged (stopped, its connection still open): the tail is cut off for it after the deadline.
+    const a2 = fleet.agentdPid(plane, 'a2');
+    process.kill(a2, 'SIGSTOP');
+    try {
+      const t0 = Date.now();
+      const wedged = await planes('logs', '--plane', plane, '--lines', '2');
+      expect(wedged.code).toBe(1);
+      expect(wedged.stderr).toMatch(/^planes: a2: no answer within 3 s/m);
+      expect(wedged.stdout).toMatch(/ a1 /);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(3000);
+    } finally {
+      process.kill(a2, 'SIGCONT');
+    }
 
     // One agent down: it is named on stderr, exit 1, and the others still answer.
     process.kill(fleet.agentdPid(plane, 'a2'), 'SIGKILL');

@@ -35,6 +35,7 @@ export interface HubContext {
   readonly heartbeatIntervalMs: number;
   readonly enrollmentTokenTtlMs: number;
   readonly commandTtlMs: number;
+  readonly logsTailDeadlineMs: number;
   readonly log: Logger;
   readonly db: Db;
   readonly planes: PlanesStore;

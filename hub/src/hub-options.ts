@@ -21,6 +21,8 @@ export const HubOptionsSchema = Type.Object(
     heartbeatIntervalMs: Type.Integer({ minimum: 100, maximum: 300_000, default: 5000 }),
     enrollmentTokenTtlMs: Type.Integer({ minimum: 1000, default: 24 * 3600_000 }),
     commandTtlMs: Type.Integer({ minimum: 1000, default: 3600_000 }),
+    /** A log tail (no follow) an agent has not finished by then ends with an error line for it. */
+    logsTailDeadlineMs: Type.Integer({ minimum: 100, default: 30_000 }),
     heartbeatFlushIntervalMs: Type.Integer({ minimum: 50, default: 1000 }),
     /** Environment added to local agentd processes (tests shorten intervals through it). */
     localAgentEnv: Type.Record(Type.String(), Type.String(), { default: {} }),

@@ -189,6 +189,7 @@ export class Hub {
       heartbeatIntervalMs: o.heartbeatIntervalMs,
       enrollmentTokenTtlMs: o.enrollmentTokenTtlMs,
       commandTtlMs: o.commandTtlMs,
+      logsTailDeadlineMs: o.logsTailDeadlineMs,
       log: this.log,
       db,
       planes: new PlanesStore(db),

@@ -48,6 +48,7 @@ export function streamLogs(
   const sortBacklog = o.tagged && !o.follow;
   let held: LogLine[] = [];
   let closed = false;
+  let deadline: NodeJS.Timeout | undefined;
   const write = (v: object): void => {
     if (!closed) raw.write(`${JSON.stringify(v)}\n`);
   };
@@ -55,6 +56,7 @@ export function streamLogs(
 
   const end = (): void => {
     if (closed) return;
+    clearTimeout(deadline);
     ctx.events.off('logChunk', onChunk);
     ctx.events.off('command', onCommand);
     ctx.events.off('disconnected', onGone);
@@ -95,6 +97,12 @@ export function streamLogs(
   ctx.events.on('command', onCommand);
   ctx.events.on('disconnected', onGone);
   ctx.closing.addEventListener('abort', onClosing, { once: true });
+  // One wedged agent does not hold a tail (or a plane's tail) open: it is cut off with an error line.
+  if (!o.follow) {
+    deadline = setTimeout(() => {
+      for (const id of [...open.keys()]) done(id, `no answer within ${ctx.logsTailDeadlineMs / 1000} s`);
+    }, ctx.logsTailDeadlineMs);
+  }
   if (open.size === 0) end();
   raw.on('close', () => {
     if (closed) return;
