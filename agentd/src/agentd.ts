@@ -52,6 +52,8 @@ export function commandDrainBudgetMs(totalMs: number): number {
   return Math.min(2000, Math.floor(totalMs / 10));
 }
 const REPORT_RESERVE_MS = 3000;
+/** Out of that reserve: how long a stop waits for a dropped hub stream to come back before its last report. */
+const STOP_REPORT_WAIT_MS = 1000;
 /** Kept for the final brain sync after the gateway stopped: 30 % of the deadline, at most 8 s. */
 export function finalSyncBudgetMs(totalMs: number): number {
   return Math.min(8000, Math.floor(totalMs * 0.3));
@@ -800,12 +802,16 @@ export class Agentd {
     await this.#runner?.drain(commandDrainBudgetMs(this.#cfg.shutdownTimeoutMs));
     this.#probe?.stop();
     await this.#supervisor?.stop();
+    let finalSync: Awaited<ReturnType<BrainSync['finalSync']>> | undefined;
     if (this.#brain) {
       // The gateway is down, so its databases are quiet: the last push loses nothing.
-      const r = await this.#brain.finalSync(finalSyncBudgetMs(this.#cfg.shutdownTimeoutMs));
-      this.#log.info('final brain sync', { ...r });
-      this.#conn?.send({ event: { kind: 'brain.final_sync', severity: 'committed' in r ? 'info' : 'error', message: JSON.stringify(r), attributes: {}, atMs: Date.now() } });
+      finalSync = await this.#brain.finalSync(finalSyncBudgetMs(this.#cfg.shutdownTimeoutMs));
+      this.#log.info('final brain sync', { ...finalSync });
     }
+    // A stream dropped a moment ago (a stalled hub, a network blip) gets a short chance to come back,
+    // so the hub hears why this agent goes away instead of only seeing it disconnect.
+    if (this.#conn && !(await this.#conn.whenConnected(STOP_REPORT_WAIT_MS))) this.#log.warn('not connected to the hub at stop; it will only see the stream end', { waitedMs: STOP_REPORT_WAIT_MS });
+    if (finalSync) this.#conn?.send({ event: { kind: 'brain.final_sync', severity: 'committed' in finalSync ? 'info' : 'error', message: JSON.stringify(finalSync), attributes: {}, atMs: Date.now() } });
     this.#conn?.send({ event: { kind: 'agentd.stopping', severity: 'info', message: 'agentd is shutting down', attributes: { bootId: this.bootId }, atMs: Date.now() } });
     this.#conn?.heartbeatNow();
     await this.#conn?.close();

@@ -101,6 +101,25 @@ export class HubConnection extends EventEmitter<ConnectionEvents> {
     this.emit('state', state);
   }
 
+  /** Resolves true once connected (at once if already), false after `timeoutMs` or on close. */
+  whenConnected(timeoutMs: number): Promise<boolean> {
+    if (this.#state === 'connected') return Promise.resolve(true);
+    if (this.#abort.signal.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const onState = (s: ConnectionState): void => {
+        if (s !== 'connected') return;
+        clearTimeout(timer);
+        this.off('state', onState);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.off('state', onState);
+        resolve(false);
+      }, timeoutMs);
+      this.on('state', onState);
+    });
+  }
+
   start(): void {
     if (this.#loop) return;
     this.#loop = this.#run();
