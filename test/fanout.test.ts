@@ -161,7 +161,9 @@ describe('fan-out runs with maxConcurrency and maxErrors', () => {
       ['f2', 'succeeded'],
     ]);
     expect(out.results.every((t) => typeof t.output.credentialHash === 'string')).toBe(true);
-    const table = await planes('runs', '--plane', plane, '--id', (JSON.parse(r.stdout) as { run: { id: string } }).run.id);
+    const rotation = (JSON.parse(r.stdout) as { run: { id: string; timeoutMs: number } }).run;
+    expect(rotation.timeoutMs).toBe(900_000); // re-encrypting a brain's history gets more than the usual 120 s
+    const table = await planes('runs', '--plane', plane, '--id', rotation.id);
     expect(table.stdout).toMatch(/^f1\s+succeeded\s+secrets \w+, gateway \w+, data key [0-9a-f]{16} \(\d+ snapshots, \d+ chunks re-encrypted\)/m);
     const f1 = out.results[0]?.output;
     expect(f1?.regenerated).toEqual(['agent-credential', 'gateway-token', 'brain-data-key']);

@@ -23,7 +23,8 @@ export interface StartRunInput {
   targetArgs?: Record<string, Record<string, unknown>>;
 }
 
-export const RUN_DEFAULTS = { maxConcurrency: '50', maxErrors: '0', timeoutSeconds: 120, upgradeTimeoutSeconds: 1200 } as const;
+/** Per-agent timeouts: an upgrade installs a release; a secret rotation re-encrypts the brain's history first. */
+export const RUN_DEFAULTS = { maxConcurrency: '50', maxErrors: '0', timeoutSeconds: 120, upgradeTimeoutSeconds: 1200, rotateSecretsTimeoutSeconds: 900 } as const;
 
 /**
  * A rate limit given as a count or a share of the targets, as SSM's
@@ -106,7 +107,9 @@ export class CommandRuns {
     const maxErrors = resolveLimit(requested.maxErrors, names.length, 'maxErrors');
     const waves = input.waves ?? null;
     if (waves && (waves.length === 0 || waves.some((w) => !Number.isInteger(w) || w < 1))) throw new PlaneError(ErrorCode.InvalidArgument, 'waves must be whole numbers of at least 1', { where: 'waves' });
-    const timeoutSeconds = input.timeoutSeconds ?? (input.kind === 'upgrade' ? RUN_DEFAULTS.upgradeTimeoutSeconds : RUN_DEFAULTS.timeoutSeconds);
+    const timeoutSeconds =
+      input.timeoutSeconds ??
+      (input.kind === 'upgrade' ? RUN_DEFAULTS.upgradeTimeoutSeconds : input.kind === 'rotate-secrets' ? RUN_DEFAULTS.rotateSecretsTimeoutSeconds : RUN_DEFAULTS.timeoutSeconds);
     const waveOf = (i: number): number | null => {
       if (!waves) return null;
       let start = 0;
