@@ -33,6 +33,8 @@ import { BrainSync } from './sync/brain-sync.ts';
 import { findDatabases } from './sync/db-snapshot.ts';
 import { scanTree } from './sync/workspace-scan.ts';
 import { BRAIN_KEY_SECRET, BrainKey } from '../../common/src/brain/brain-crypto.ts';
+import { SecretFiles } from './secrets/secret-files.ts';
+import { pendingChannels } from './runtime/channels.ts';
 import { isMemoryFile } from '../../common/src/brain/brain-paths.ts';
 import { BrainStore, StaleWriterError } from '../../common/src/brain/brain-store.ts';
 import { openBucket } from '../../common/src/brain/open-bucket.ts';
@@ -121,6 +123,8 @@ export class Agentd {
   #grantWaiter: (() => void) | undefined;
   #fence = 0;
   readonly #secrets: AgentSecrets;
+  /** Channel tokens OpenClaw reads from files: tmpfs under systemd, removed at stop. */
+  readonly #secretFiles: SecretFiles;
   #resolver: SecretResolverServer | undefined;
   /** Secret loads run one at a time; a manifest that arrives during one queues another. */
   #secretsChain: Promise<unknown> = Promise.resolve();
@@ -134,6 +138,7 @@ export class Agentd {
     this.#log = log.child('agentd', { plane: cfg.plane, agent: cfg.agent });
     this.#notify = new SdNotifier({ log: this.#log });
     this.#secrets = new AgentSecrets(this.#log);
+    this.#secretFiles = new SecretFiles(SecretFiles.dirFor(cfg.stateDir));
   }
 
   get state(): AgentdState {
@@ -185,6 +190,8 @@ export class Agentd {
     this.#operator = new OperatorServer(join(cfg.stateDir, 'agentd.sock'), { status: () => this.status(), doctor: () => this.doctor(), ring: this.#ring }, this.#log);
     await this.#operator.start();
     ensureDir(join(cfg.stateDir, 'run'), 0o700);
+    const stale = this.#secretFiles.clear();
+    if (stale > 0) this.#log.warn('removed secret files left by an agentd that did not stop cleanly', { files: stale, dir: this.#secretFiles.dir });
     this.#resolver = new SecretResolverServer(join(cfg.stateDir, 'run', 'secrets.sock'), (name) => this.#secrets.value(name), this.#log);
     await this.#resolver.start();
 
@@ -292,6 +299,7 @@ export class Agentd {
       log: this.#log,
       secrets: this.#secrets,
       secretsSocket: join(this.#cfg.stateDir, 'run', 'secrets.sock'),
+      secretFiles: this.#secretFiles,
     });
     this.#probe = new GatewayProbe({
       port: rt.gatewayPort,
@@ -600,13 +608,14 @@ export class Agentd {
       const conn = this.#conn;
       if (!conn) throw new PlaneError(ErrorCode.Unavailable, 'not connected to the hub');
       const rt = this.#runtime;
-      const need = rt instanceof OpenClawRuntime ? rt.requiredSecrets() : { exec: [], env: [] };
-      const r = await this.#secrets.load(conn, [...need.exec, ...need.env]);
+      const need = rt instanceof OpenClawRuntime ? rt.requiredSecrets() : { exec: [], env: [], file: [] };
+      const r = await this.#secrets.load(conn, [...need.exec, ...need.env, ...need.file]);
       const sup = this.#supervisor;
       let gateway = 'unchanged';
       const live = sup !== undefined && (sup.state.kind === 'running' || sup.state.kind === 'starting');
       if (rt instanceof OpenClawRuntime && sup && live && !this.paused) {
-        const envChanged = r.changed.some((n) => need.env.includes(n));
+        // Environment values and channel token files are read at start: those need a restart.
+        const envChanged = r.changed.some((n) => need.env.includes(n) || need.file.includes(n));
         const execChanged = r.changed.some((n) => need.exec.includes(n));
         if (forceRestart || envChanged) {
           const s = await sup.restart();
@@ -633,11 +642,6 @@ export class Agentd {
   }
 
   /**
-   * Agent credential rotation, made on this machine: the hub learns only the
-   * new secret's hash (in this command's result) and switches to it. Until a
-   * connection proves which one the hub holds, the other is kept as the alternate.
-   */
-  /**
    * Asks the hub to stage a new brain data key (it answers with the ring: new
    * key first), re-encrypts every snapshot with it, then keeps only the new key.
    * The hub drops the old one when this command's result names the new key's id.
@@ -656,6 +660,11 @@ export class Agentd {
     return r;
   }
 
+  /**
+   * Agent credential rotation, made on this machine: the hub learns only the
+   * new secret's hash (in this command's result) and switches to it. Until a
+   * connection proves which one the hub holds, the other is kept as the alternate.
+   */
   #rotateCredential(): string {
     const cur = this.#credential;
     if (!cur) throw new PlaneError(ErrorCode.FailedPrecondition, 'not enrolled');
@@ -760,7 +769,7 @@ export class Agentd {
       paused: this.paused,
       model: spec?.model ?? null,
       toolsNotEnforced: unmappedTools(spec?.tools ?? []),
-      channelsPending: spec?.channels ?? [],
+      channelsPending: spec ? pendingChannels(spec, (n) => this.#secrets.has(n)).map((p) => `${p.channel} (${p.reason})`) : [],
       runtime:
         rt instanceof OpenClawRuntime
           ? { kind: rt.kind, openclaw: rt.version, node: rt.nodeVersion, port: rt.port, configPath: rt.configPath, installed: Boolean(rt.paths) }
@@ -817,6 +826,7 @@ export class Agentd {
     await this.#conn?.close();
     await this.#operator?.close();
     await this.#resolver?.close();
+    this.#secretFiles.clear();
     this.#secrets.wipe();
     this.#notify.close();
     this.#journal?.close();

@@ -1,4 +1,5 @@
 import type { AgentRuntimeSpec } from '../../../common/src/agent-spec.ts';
+import { channelSecrets, renderChannels } from './channels.ts';
 
 export interface RenderOptions {
   /** Fixed absolute path: OpenClaw keys setup state by it, so it must be the same on every machine. */
@@ -7,6 +8,8 @@ export interface RenderOptions {
   logFile: string;
   /** The exec SecretRef resolver agentd serves; custom providers' keys resolve through it. */
   secretsResolver: { command: string; args: string[] };
+  /** Channel secrets agentd wrote to files: secret name -> path. Channels without one are left out. */
+  channelFiles?: ReadonlyMap<string, string>;
 }
 
 /** The exec provider's alias in openclaw.json. */
@@ -67,6 +70,7 @@ export function renderOpenClawConfig(spec: AgentRuntimeSpec, o: RenderOptions): 
       },
     ]),
   );
+  const channels = renderChannels(spec, o.channelFiles ?? new Map());
   const config: Record<string, unknown> = {
     gateway: { mode: 'local', bind: 'loopback', port: o.port, auth: { mode: 'token' } },
     agents: {
@@ -79,6 +83,7 @@ export function renderOpenClawConfig(spec: AgentRuntimeSpec, o: RenderOptions): 
     ...(Object.keys(providers).length > 0 ? { models: { mode: 'merge', providers } } : {}),
     // Always a bounded base profile: an agent that lists only unmapped tools must not get OpenClaw's default.
     tools: { profile: 'messaging', ...(allow.length > 0 ? { allow } : {}) },
+    ...(Object.keys(channels).length > 0 ? { channels } : {}),
     memory: { search: { enabled: false } },
     secrets: {
       providers: {
@@ -100,13 +105,14 @@ export function renderOpenClawConfig(spec: AgentRuntimeSpec, o: RenderOptions): 
 
 /**
  * Secrets the rendered config needs, by name in the agent's namespace: custom
- * providers' keys (resolved through agentd's exec resolver) and the built-in
- * provider's key (OpenClaw reads it from the gateway's environment).
+ * providers' keys (resolved through agentd's exec resolver), the built-in
+ * provider's key (OpenClaw reads it from the gateway's environment) and channel
+ * tokens (OpenClaw reads them from files agentd writes).
  */
-export function requiredSecrets(spec: AgentRuntimeSpec): { exec: string[]; env: string[] } {
+export function requiredSecrets(spec: AgentRuntimeSpec): { exec: string[]; env: string[]; file: string[] } {
   const builtIn: Record<string, string> = { anthropic: 'ANTHROPIC_API_KEY', openai: 'OPENAI_API_KEY', google: 'GEMINI_API_KEY', xai: 'XAI_API_KEY' };
   const exec = [...new Set(Object.values(spec.providers).map((p) => p.apiKeyEnv))];
   const provider = spec.model.split('/')[0] ?? '';
   const env = builtIn[provider] && !spec.providers[provider] ? [builtIn[provider]] : [];
-  return { exec, env };
+  return { exec, env, file: channelSecrets(spec) };
 }

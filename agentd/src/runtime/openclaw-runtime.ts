@@ -12,6 +12,7 @@ import type { GatewayRuntime } from './gateway-runtime.ts';
 import { realpathSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { requiredSecrets, renderOpenClawConfig, SECRETS_SOCKET_ENV } from './openclaw-config.ts';
+import type { SecretFiles } from '../secrets/secret-files.ts';
 import type { AgentSecrets } from '../secrets/agent-secrets.ts';
 import type { RuntimeManager, RuntimePaths, RuntimeSet } from './runtime-manager.ts';
 
@@ -29,6 +30,8 @@ export interface OpenClawRuntimeOptions {
   secrets: AgentSecrets;
   /** agentd's resolver socket (SecretResolverServer), passed to the resolver through the gateway's environment. */
   secretsSocket: string;
+  /** Where channel tokens are written for OpenClaw to read (tmpfs under systemd). */
+  secretFiles: SecretFiles;
   validateTimeoutMs?: number;
 }
 
@@ -189,9 +192,9 @@ export class OpenClawRuntime implements GatewayRuntime {
   }
 
   /** Secret names the current spec needs: through the exec resolver, or in the gateway's environment. */
-  requiredSecrets(): { exec: string[]; env: string[] } {
+  requiredSecrets(): { exec: string[]; env: string[]; file: string[] } {
     const spec = this.#o.spec();
-    return spec ? requiredSecrets(spec) : { exec: [], env: [] };
+    return spec ? requiredSecrets(spec) : { exec: [], env: [], file: [] };
   }
 
   /**
@@ -201,7 +204,7 @@ export class OpenClawRuntime implements GatewayRuntime {
    */
   get missingSecrets(): string[] {
     const r = this.requiredSecrets();
-    return [...r.exec, ...r.env].filter((n) => !this.#o.secrets.has(n)).map((n) => `secret:${n}`);
+    return [...r.exec, ...r.env, ...r.file].filter((n) => !this.#o.secrets.has(n)).map((n) => `secret:${n}`);
   }
 
   /** `openclaw secrets reload`: the running gateway re-resolves its SecretRefs through agentd. */
@@ -247,7 +250,15 @@ export class OpenClawRuntime implements GatewayRuntime {
     ensureDir(join(this.#o.stateDir, 'home'), 0o700);
     ensureDir(join(this.#o.stateDir, 'logs'), 0o700);
     ensureDir(this.#o.workspaceDir, 0o700);
+    // Channel tokens go to files OpenClaw reads; one without its value is left out of the config.
+    const channelFiles = new Map<string, string>();
+    for (const name of requiredSecrets(spec).file) {
+      const v = this.#o.secrets.value(name);
+      if (v) channelFiles.set(name, this.#o.secretFiles.write(name, v));
+      else this.#o.secretFiles.remove(name);
+    }
     const config = renderOpenClawConfig(spec, {
+      channelFiles,
       workspaceDir: this.#o.workspaceDir,
       port: this.#o.port,
       logFile: this.logFile,
