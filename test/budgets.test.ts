@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Heartbeat__Output } from '../proto/index.ts';
 import { run, TestFleet, waitUntil } from './helpers/fleet.ts';
 import { WebhookSink } from './helpers/webhook-sink.ts';
+import { webhookSignature } from '../hub/src/cost/webhook.ts';
+
+const SIGNING_SECRET = 'whsec-test-3f9a0c7e51d2b846';
 
 interface AuditJson {
   events: Array<{ actor: string; action: string; agent: string | null; outcome: string; detail: Record<string, unknown> }>;
@@ -36,7 +39,7 @@ describe('budgets', () => {
 
   beforeAll(async () => {
     const url = await sink.start();
-    fleet = new TestFleet({ costIntervalMs: 200, budgetWebhook: { url, timeoutMs: 2000, retries: 2 } });
+    fleet = new TestFleet({ costIntervalMs: 200, budgetWebhook: { url, timeoutMs: 2000, retries: 2, signingSecret: SIGNING_SECRET } });
     await fleet.start();
     await fleet.createPlane(plane);
     for (const [name, cap] of [['capped', 10], ['uncapped', undefined]] as const) {
@@ -79,6 +82,19 @@ describe('budgets', () => {
     expect(sink.received).toContainEqual(expect.objectContaining({ type: 'budget.threshold', plane, agent: 'capped', owner: 'capped@example.com', threshold: 100, capUsd: 10, action: 'paused' }));
     expect(fleet.logs.some((l) => l.msg === 'budget webhook delivery failed')).toBe(true);
     expect(JSON.stringify(fleet.logs)).not.toContain('budget-secret-path');
+    // Signed: each attempt carries a delivery id (the same on a retry), a timestamp, and an HMAC over both
+    // that the receiver can check with the shared secret; a forged body does not match.
+    for (const r of sink.requests) {
+      const ts = Number(r.headers['x-agents-plane-timestamp']);
+      expect(Math.abs(Date.now() / 1000 - ts)).toBeLessThan(60);
+      expect(r.headers['x-agents-plane-signature']).toBe(webhookSignature(SIGNING_SECRET, ts, r.body));
+      expect(r.headers['x-agents-plane-signature']).not.toBe(webhookSignature(SIGNING_SECRET, ts, r.body.replace('"capped"', '"other"')));
+    }
+    const ids = sink.requests.map((r) => String(r.headers['x-agents-plane-delivery']));
+    expect(new Set(ids).size).toBe(3);
+    const retried = sink.requests.find((r) => !r.accepted);
+    expect(sink.requests.filter((r) => r.headers['x-agents-plane-delivery'] === retried?.headers['x-agents-plane-delivery']).map((r) => r.accepted)).toEqual([false, true]);
+    expect(JSON.stringify(fleet.logs)).not.toContain(SIGNING_SECRET);
 
     // An admin resumes it within the month: the budget does not pause it again.
     const resumed = await fleet.api<{ command: { state: string } }>('POST', `/v1/planes/${plane}/agents/capped/resume`, { waitSeconds: 30 });

@@ -77,6 +77,8 @@ export const HubOptionsSchema = Type.Object(
           url: Type.String({ pattern: '^https?://' }),
           timeoutMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 5000 }),
           retries: Type.Integer({ minimum: 0, maximum: 10, default: 2 }),
+          /** HMAC-SHA256 key for x-agents-plane-signature; from PLANES_BUDGET_WEBHOOK_SECRET in `hub serve`. */
+          signingSecret: Type.Optional(Type.String({ minLength: 16 })),
         },
         { additionalProperties: false },
       ),

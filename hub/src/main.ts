@@ -60,6 +60,8 @@ async function serve(args: string[]): Promise<number> {
   }
   // The webhook URL may carry a token: take it from the environment rather than the process list when you can.
   const webhook = values['budget-webhook'] ?? process.env['PLANES_BUDGET_WEBHOOK'];
+  // The signing secret only from the environment: never a process argument.
+  const webhookSecret = process.env['PLANES_BUDGET_WEBHOOK_SECRET'];
   const hub = new Hub({
     dataDir: values['data-dir'],
     ...(grpcListen ? { grpcHost: grpcListen.host, grpcPort: grpcListen.port } : {}),
@@ -76,7 +78,7 @@ async function serve(args: string[]): Promise<number> {
     ...(values['no-self-healing'] ? { selfHealing: false } : {}),
     ...(prices !== undefined ? { prices: prices as HubOptions['prices'] } : {}),
     ...(enforcement ? { budgetEnforcement: enforcement } : {}),
-    ...(webhook ? { budgetWebhook: { url: webhook, timeoutMs: 5000, retries: 2 } } : {}),
+    ...(webhook ? { budgetWebhook: { url: webhook, timeoutMs: 5000, retries: 2, ...(webhookSecret ? { signingSecret: webhookSecret } : {}) } } : {}),
   });
   const stopped = new Promise<void>((resolve) => {
     let stopping = false;

@@ -7,6 +7,8 @@ import type { AddressInfo } from 'node:net';
  */
 export class WebhookSink {
   readonly received: unknown[] = [];
+  /** Every attempt, failed ones included: its headers and the body exactly as sent. */
+  readonly requests: { headers: Record<string, string | string[] | undefined>; body: string; accepted: boolean }[] = [];
   attempts = 0;
   failFirst: number;
   readonly #server: Server;
@@ -21,9 +23,11 @@ export class WebhookSink {
         this.attempts++;
         if (this.failFirst > 0) {
           this.failFirst--;
+          this.requests.push({ headers: req.headers, body, accepted: false });
           res.writeHead(500).end('try again');
           return;
         }
+        this.requests.push({ headers: req.headers, body, accepted: true });
         this.received.push(JSON.parse(body));
         res.writeHead(204).end();
       });
