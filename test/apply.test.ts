@@ -3,25 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import type { PlanView } from '../hub/src/cli/plan-view.ts';
 import { run, TestFleet } from './helpers/fleet.ts';
 
-interface Change {
-  field: string;
-  path: string;
-  from: unknown;
-  to: unknown;
-}
-interface Plan {
-  planeAction: string;
-  planeChanges: Change[];
-  agents: Array<{ name: string; action: string; changes: Change[]; policies: number[] }>;
-  unchanged: string[];
-  unmanaged: string[];
-  errors: Array<{ path: string; message: string }>;
-  summary: { create: number; change: number; remove: number };
-  empty: boolean;
-  fingerprint: string;
-}
+type Plan = PlanView;
 interface Report {
   plan: Plan;
   results: Array<{ agent: string; action: string; outcome: string; message: string | null }>;

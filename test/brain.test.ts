@@ -50,8 +50,8 @@ describe('the brain outlives its machine', () => {
   const agent = (name: string): Promise<BrainAgent> => fleet.agent(plane, name) as Promise<BrainAgent>;
   const sync = async (name: string): Promise<SyncView | null> => (await agent(name)).heartbeat?.heartbeat.sync ?? null;
   const gwPort = (name: string): number => fleet.gatewayPort(plane, name);
-  const workspace = (name: string): string => join(fleet.agentDir(plane, name), 'workspace');
-  const agentDb = (name: string): string => join(fleet.agentDir(plane, name), 'state', 'openclaw', 'agents', 'main', 'agent', 'openclaw-agent.sqlite');
+  const workspace = (name: string): string => fleet.workspaceDir(plane, name);
+  const agentDb = (name: string): string => fleet.agentDbPath(plane, name);
   const planes = (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
     run(process.execPath, ['bin/planes.js', ...args, '--plane', plane, '--json'], {
       env: fleet.cliEnv(),

@@ -144,7 +144,7 @@ describe('fan-out runs with maxConcurrency and maxErrors', () => {
 
   it('rotates secrets as a run, brain data key included, and the rotated agents reconnect with their new credentials', async () => {
     // A brain with history to re-encrypt.
-    writeFileSync(join(fleet.agentDir(plane, 'f1'), 'workspace', 'NOTES.md'), 'before the rotation');
+    writeFileSync(join(fleet.workspaceDir(plane, 'f1'), 'NOTES.md'), 'before the rotation');
     expect((await fleet.api('POST', `/v1/planes/${plane}/agents/f1/sync`, { waitSeconds: 30 })).status).toBe(202);
     const secrets = fleet.hub.context.secrets;
     const oldKey = (await secrets.readForHub(plane, 'f1', 'brain-data-key')) ?? Buffer.alloc(0);

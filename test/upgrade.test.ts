@@ -50,8 +50,8 @@ describe('rolling upgrade across two real OpenClaw releases', () => {
   const agent = (name: string): Promise<GwAgent> => fleet.agent(plane, name) as Promise<GwAgent>;
   const version = async (name: string): Promise<string | undefined> => (await agent(name)).heartbeat?.heartbeat.gateway?.version;
   const gwPort = (name: string): number => fleet.gatewayPort(plane, name);
-  const workspace = (name: string): string => join(fleet.agentDir(plane, name), 'workspace');
-  const agentDb = (name: string): string => join(fleet.agentDir(plane, name), 'state', 'openclaw', 'agents', 'main', 'agent', 'openclaw-agent.sqlite');
+  const workspace = (name: string): string => fleet.workspaceDir(plane, name);
+  const agentDb = (name: string): string => fleet.agentDbPath(plane, name);
   const planes = (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
     run(process.execPath, ['bin/planes.js', ...args, '--plane', plane, '--json'], {
       env: fleet.cliEnv(),

@@ -113,6 +113,16 @@ export class TestFleet {
   }
 
   /** The loopback port of a local agent's gateway, from the agentd config the provider wrote. */
+  /** A local agent's OpenClaw workspace (the same absolute path on every machine it runs on). */
+  workspaceDir(plane: string, name: string): string {
+    return join(this.agentDir(plane, name), 'workspace');
+  }
+
+  /** A local agent's OpenClaw agent database (sessions, transcripts, memory index). */
+  agentDbPath(plane: string, name: string): string {
+    return join(this.agentDir(plane, name), 'state', 'openclaw', 'agents', 'main', 'agent', 'openclaw-agent.sqlite');
+  }
+
   gatewayPort(plane: string, name: string): number {
     return (JSON.parse(readFileSync(join(this.agentDir(plane, name), 'agentd.json'), 'utf8')) as { runtime: { gatewayPort: number } }).runtime.gatewayPort;
   }
