@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
 import type { Fleet } from '../fleet.ts';
 import type { HubContext } from '../hub-context.ts';
-import { errorHandler, sendError } from './api-error.ts';
+import { clientErrorHandler, errorHandler, frameworkErrorHandler, sendError } from './api-error.ts';
 import { authHook } from './auth.ts';
 import { registerApplyRoutes } from './apply-routes.ts';
 import { HubMetrics } from './hub-metrics.ts';
@@ -28,7 +28,11 @@ export async function buildApi(ctx: HubContext, fleet: Fleet, rotation: SecretRo
   const app = Fastify({
     logger: false,
     bodyLimit: 256 * 1024,
+    // A client that trickles its request in (headers and body) is cut off with a 408.
+    requestTimeout: 60_000,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
   });
   app.addSchema(ErrorBody);
   const routes: ApiRoute[] = [];
