@@ -1,5 +1,6 @@
 import { request } from 'node:http';
 import { connect } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../common/src/errors.ts';
 import { BODY_LIMITS, MAX_BODY_BYTES, MAX_JSON_DEPTH } from '../hub/src/api/request-input.ts';
@@ -288,5 +289,19 @@ describe('strict REST input', () => {
     expect(problem({ status, contentType: /content-type: ([^\r]+)/i.exec(head)?.[1] ?? '', text: body })).toBeUndefined();
     expect(failures).toEqual([]);
     expect(changed(state, snapshot())).toEqual([]);
+  });
+
+  it('docs/api.md states the limits, and which routes the OpenAPI document leaves out', () => {
+    const md = readFileSync('docs/api.md', 'utf8');
+    expect(md).toContain(`nest more than ${MAX_JSON_DEPTH} deep`);
+    for (const size of ['256 KiB', '4 MiB', '1 MiB']) expect(md).toContain(size);
+    expect([MAX_BODY_BYTES, BODY_LIMITS.planesDocument, BODY_LIMITS.clone]).toEqual([256 * 1024, 4 * 1024 * 1024, 1024 * 1024]);
+    const rows = md.split('\n').flatMap((l) => {
+      const m = /^\| (GET|POST|PUT|PATCH|DELETE) \| `([^`]+)` \|[^|]*\|[^|]*\| (.*) \|$/.exec(l);
+      return m ? [{ key: `${m[1]} ${m[2]}`, outside: /not in the OpenAPI document/.test(m[3] ?? '') }] : [];
+    });
+    const inDoc = new Set(operations().map((o) => o.key));
+    expect(rows.length).toBeGreaterThan(30);
+    expect(rows.filter((r) => r.outside === inDoc.has(r.key)).map((r) => `${r.key}: ${r.outside ? 'says it is not in the OpenAPI document, but is' : 'is not in the OpenAPI document, and does not say so'}`)).toEqual([]);
   });
 });
