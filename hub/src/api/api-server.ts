@@ -3,10 +3,11 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
 import type { Fleet } from '../fleet.ts';
 import type { HubContext } from '../hub-context.ts';
-import { errorHandler, sendError } from './api-error.ts';
+import { clientErrorHandler, errorHandler, frameworkErrorHandler, sendError } from './api-error.ts';
 import { authHook } from './auth.ts';
 import { registerApplyRoutes } from './apply-routes.ts';
 import { HubMetrics } from './hub-metrics.ts';
+import { checkRequestInput, MAX_BODY_BYTES, parseJsonBody } from './request-input.ts';
 import { registerRoutes } from './routes.ts';
 import { registerSecretRoutes } from './secret-routes.ts';
 import { registerRunRoutes } from './run-routes.ts';
@@ -27,8 +28,22 @@ export interface ApiRoute {
 export async function buildApi(ctx: HubContext, fleet: Fleet, rotation: SecretRotation, runs: CommandRuns): Promise<{ app: FastifyInstance; routes: ApiRoute[] }> {
   const app = Fastify({
     logger: false,
-    bodyLimit: 256 * 1024,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    bodyLimit: MAX_BODY_BYTES,
+    // A client that trickles its request in (headers and body) is cut off with a 408.
+    requestTimeout: 60_000,
+    // Types exactly as the schemas say: no coercion ({"name": true} is not "true"); query strings are parsed strictly first.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
+  });
+  // JSON only (no text/plain), with a depth limit and finite numbers.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
   });
   app.addSchema(ErrorBody);
   const routes: ApiRoute[] = [];
@@ -47,10 +62,7 @@ export async function buildApi(ctx: HubContext, fleet: Fleet, rotation: SecretRo
   app.setErrorHandler(errorHandler(ctx.log.child('api')));
   app.setNotFoundHandler((req, reply) => sendError(reply, new PlaneError(ErrorCode.NotFound, `no route ${req.method} ${req.url.split('?')[0] ?? ''}`)));
   app.addHook('onRequest', authHook(ctx.apiTokens));
-  // Bodies of action routes (restart, pause, ...) are optional: treat "no body" as {}.
-  app.addHook('preValidation', async (req) => {
-    if (req.body === undefined && req.method === 'POST') req.body = {};
-  });
+  app.addHook('preValidation', checkRequestInput);
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true, version: ctx.version }));
   app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());

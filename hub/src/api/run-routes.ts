@@ -142,7 +142,6 @@ export function registerRunRoutes(app: FastifyInstance, ctx: HubContext, runs: C
       summary: 'Cancel a run: no agent is started after this; undelivered commands are withdrawn, delivered ones finish',
       tags: ['runs'],
       params: RunParams,
-      body: Type.Optional(Type.Object({}, { additionalProperties: false })),
       response: { 202: Type.Object({ run: RunBody }), ...errors },
     },
     handler: async (req, reply) => {
