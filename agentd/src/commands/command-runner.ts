@@ -1,6 +1,6 @@
 import type { Logger } from '../../../common/src/logger.ts';
 import { PlaneError } from '../../../common/src/errors.ts';
-import type { AgentMessage, Command__Output, CommandStatus } from '../../../proto/index.ts';
+import type { AgentMessage, Command__Output, CommandLedger, CommandResult, CommandStatus } from '../../../proto/index.ts';
 import type { CommandJournal, JournalEntry } from '../command-journal.ts';
 
 export interface CommandContext {
@@ -22,6 +22,11 @@ export interface CommandSpec {
 }
 
 type Result = NonNullable<JournalEntry['result']>;
+
+/** The ledger in Hello: this many newest journal entries, outputs up to this size; log streams are left out. */
+export const LEDGER_MAX_ENTRIES = 200;
+export const LEDGER_MAX_OUTPUT_BYTES = 8 * 1024;
+const LEDGER_EXCLUDED_KINDS = ['logs', 'logs-stop'];
 
 export interface CommandRunnerOptions {
   journal: CommandJournal;
@@ -68,11 +73,8 @@ export class CommandRunner {
         log.info('redelivered command answered from the journal');
         this.#sendResult(cmd.id, known.result);
       } else if (known.bootId !== this.#o.bootId) {
-        const now = Date.now();
-        const result: Result = { status: 'COMMAND_STATUS_INTERRUPTED', outputJson: '', errorCode: 'aborted', errorMessage: 'agentd stopped while this command was running; it was not retried', startedAtMs: now, finishedAtMs: now };
-        this.#o.journal.finish(cmd.id, result);
         log.warn('command was interrupted by an agentd restart');
-        this.#sendResult(cmd.id, result);
+        this.#sendResult(cmd.id, this.#interrupted(cmd.id));
       }
       return;
     }
@@ -136,9 +138,44 @@ export class CommandRunner {
     this.#sendResult(id, result);
   }
 
+  /** A command an earlier agentd boot started and never finished: recorded as interrupted, never retried. */
+  #interrupted(id: string): Result {
+    const now = Date.now();
+    const result: Result = { status: 'COMMAND_STATUS_INTERRUPTED', outputJson: '', errorCode: 'aborted', errorMessage: 'agentd stopped while this command was running; it was not retried', startedAtMs: now, finishedAtMs: now };
+    this.#o.journal.finish(id, result);
+    return result;
+  }
+
+  /**
+   * The ledger for the hub's Hello: the journal's newest entries with their
+   * results (ACCEPTED for one still running; INTERRUPTED for one an earlier boot
+   * left unfinished). A large output is left out and its id listed, so the hub
+   * asks for it by sending the command again.
+   */
+  ledger(): CommandLedger {
+    const results: CommandResult[] = [];
+    const outputOmitted: string[] = [];
+    for (const e of this.#o.journal.recent(LEDGER_MAX_ENTRIES, LEDGER_EXCLUDED_KINDS)) {
+      const running = e.state === 'started' && e.bootId === this.#o.bootId;
+      if (running) {
+        results.push({ commandId: e.id, status: 'COMMAND_STATUS_ACCEPTED', startedAtMs: e.receivedAt });
+        continue;
+      }
+      const r = e.result ?? this.#interrupted(e.id);
+      const omit = Buffer.byteLength(r.outputJson) > LEDGER_MAX_OUTPUT_BYTES;
+      if (omit) outputOmitted.push(e.id);
+      results.push({ ...this.#wire(e.id, r), outputJson: omit ? '' : r.outputJson });
+    }
+    return { results, outputOmitted };
+  }
+
+  #wire(id: string, r: Result): CommandResult {
+    return { commandId: id, status: r.status as CommandStatus, outputJson: r.outputJson, errorCode: r.errorCode, errorMessage: r.errorMessage, startedAtMs: r.startedAtMs, finishedAtMs: r.finishedAtMs };
+  }
+
   #sendResult(id: string, r: Result): void {
     // If this is lost (disconnected), the hub redelivers the command and the journal answers.
-    this.#o.send({ commandResult: { commandId: id, status: r.status as CommandStatus, outputJson: r.outputJson, errorCode: r.errorCode, errorMessage: r.errorMessage, startedAtMs: r.startedAtMs, finishedAtMs: r.finishedAtMs } });
+    this.#o.send({ commandResult: this.#wire(id, r) });
   }
 
   /** Stops taking new commands and waits (up to `deadlineMs`) for running ones. */

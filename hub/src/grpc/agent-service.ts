@@ -10,7 +10,8 @@ import type {
   HubMessage,
 } from '../../../proto/index.ts';
 import type { HubContext } from '../hub-context.ts';
-import type { AgentRecord, CommandRecord, CommandState } from '../model.ts';
+import type { AgentRecord, CommandRecord } from '../model.ts';
+import { parseResult, settleFromLedger } from './command-ledger.ts';
 import { resolveAgentRuntimeSpec } from '../agent-runtime-spec.ts';
 import type { AgentSession } from './session-registry.ts';
 import { brainGrant } from '../brain/brain-ops.ts';
@@ -19,15 +20,6 @@ import { verifyInstanceIdentityToken } from './instance-identity.ts';
 
 /** How long a new stream may stay silent before its Hello. */
 const HELLO_TIMEOUT_MS = 10_000;
-
-const resultState: Record<string, CommandState | undefined> = {
-  COMMAND_STATUS_ACCEPTED: 'accepted',
-  COMMAND_STATUS_SUCCEEDED: 'succeeded',
-  COMMAND_STATUS_FAILED: 'failed',
-  COMMAND_STATUS_REJECTED: 'rejected',
-  COMMAND_STATUS_EXPIRED: 'expired',
-  COMMAND_STATUS_INTERRUPTED: 'interrupted',
-};
 
 function grpcError(err: PlaneError): Partial<grpc.StatusObject> {
   return { code: err.grpcStatus, details: err.message };
@@ -185,7 +177,10 @@ export function createAgentService(ctx: HubContext): AgentPlaneHandlers {
       s.send({ helloAck: { heartbeatIntervalMs: ctx.heartbeatIntervalMs, hubVersion: ctx.version, serverTimeMs: Date.now(), sessionId, agentSpecJson, brain, secrets } });
       sessionLog.info('agent connected', { bootId: msg.bootId, agentdVersion: msg.agentdVersion, writerFence: lease.fence });
       ctx.events.emit('connected', agentId);
-      for (const cmd of ctx.commands.openFor(agentId)) {
+      // What the agent did with commands whose results the hub missed, then what is still to send.
+      const { send, settled } = settleFromLedger(ctx, agentId, msg.ledger);
+      if (settled > 0) sessionLog.info('command results settled from the agent ledger', { settled });
+      for (const cmd of send) {
         if (s.send(toWireCommand(cmd))) ctx.commands.markDelivered(cmd.id);
       }
       const queued = helloPending;
@@ -194,23 +189,11 @@ export function createAgentService(ctx: HubContext): AgentPlaneHandlers {
     };
 
     const onResult = (r: CommandResult__Output): void => {
-      const state = resultState[r.status];
-      if (!state) return sessionLog.warn('command result with unknown status', { commandId: r.commandId, status: r.status });
-      let output: unknown;
-      try {
-        output = r.outputJson ? JSON.parse(r.outputJson) : undefined;
-      } catch {
-        output = { unparsed: r.outputJson.slice(0, 2000) };
-      }
-      const updated = ctx.commands.recordResult(agentId, {
-        commandId: r.commandId,
-        state,
-        output,
-        ...(r.errorCode ? { errorCode: r.errorCode } : {}),
-        ...(r.errorMessage ? { errorMessage: r.errorMessage } : {}),
-      });
+      const result = parseResult(r);
+      if (!result) return sessionLog.warn('command result with unknown status', { commandId: r.commandId, status: r.status });
+      const updated = ctx.commands.recordResult(agentId, result);
       if (!updated) return sessionLog.warn('result for a command this agent does not own', { commandId: r.commandId });
-      sessionLog.debug('command result', { commandId: r.commandId, state });
+      sessionLog.debug('command result', { commandId: r.commandId, state: result.state });
       ctx.events.emit('command', updated);
     };
 
