@@ -223,4 +223,9 @@ export const migrations: readonly string[] = [
   CREATE INDEX commands_run ON commands (run_id) WHERE run_id IS NOT NULL;
   ALTER TABLE command_runs ADD COLUMN unresolved INTEGER NOT NULL DEFAULT 0;
   `,
+  // 8: failed enrolment claims (right token, another agent's name) are counted per token for the rate limit
+  `
+  ALTER TABLE enrollment_tokens ADD COLUMN failed_claims INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE enrollment_tokens ADD COLUMN failed_window_start INTEGER;
+  `,
 ];
