@@ -3,23 +3,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BrainKey } from '../common/src/brain/brain-crypto.ts';
 import { openedBy, sealedObjects } from './helpers/brain-objects.ts';
+import type { RunRecord as Run, RunTarget as Target } from '../hub/src/run-model.ts';
 import { TestFleet, run, waitUntil } from './helpers/fleet.ts';
 
-interface Target {
-  agent: string;
-  state: string;
-  commands: Array<{ kind: string; id: string }>;
-  error: string | null;
-}
-interface Run {
-  id: string;
-  state: string;
-  maxConcurrency: number;
-  maxErrors: number;
-  stopReason: string | null;
-  summary: { total: number; succeeded: number; failed: number; timedOut: number; notDelivered: number; skipped: number };
-  targets: Target[];
-}
 interface Cmd {
   id: string;
   state: string;

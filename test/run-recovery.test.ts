@@ -1,26 +1,9 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CommandRecord as Cmd } from '../hub/src/model.ts';
+import type { RunRecord as Run } from '../hub/src/run-model.ts';
 import { processAlive, TestFleet, waitUntil } from './helpers/fleet.ts';
-
-interface Target {
-  agent: string;
-  state: string;
-  commands: Array<{ kind: string; id: string }>;
-  error: string | null;
-}
-interface Run {
-  id: string;
-  state: string;
-  stopReason: string | null;
-  summary: Record<string, number>;
-  targets: Target[];
-}
-interface Cmd {
-  id: string;
-  state: string;
-  attempts: number;
-}
 
 // A hub in a child process killed with SIGKILL right after it accepted a run (or a
 // fan-out), then a new hub on the same data dir; real agentd processes over real gRPC.
@@ -180,7 +163,7 @@ describe('a run across a hub crash', () => {
     expect(r.body.runId).toMatch(/^run_/);
     await crash();
 
-    await waitUntil(async () => (await getRun(r.body.runId)).summary['unknown'] === 0, 30_000, 'the fan-out settled');
+    await waitUntil(async () => (await getRun(r.body.runId)).summary.unknown === 0, 30_000, 'the fan-out settled');
     const run = await getRun(r.body.runId);
     expect(run.state).toBe('interrupted');
     expect(run.targets.map((t) => [t.agent, t.state])).toEqual(names.map((n) => [n, 'succeeded']));
