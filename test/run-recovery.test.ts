@@ -178,4 +178,24 @@ describe('a run across a hub crash', () => {
     expect(run.state).toBe('succeeded');
     expect(run.summary).toMatchObject({ total: 5, succeeded: 5 });
   });
+
+  it('leaves a target unknown, not timed out, when the hub is closed gracefully mid-run, and still delivers within the run timeout', async () => {
+    if (fleet.hub.state !== 'running') await fleet.restartInProcess();
+    await everyoneGreen();
+    const k4 = await fleet.agent(plane, 'k4');
+    await fleet.hub.localProvider.stop(k4.id);
+    await fleet.waitFor(plane, 'k4', (a) => !a.connected);
+    const r = await fleet.api<{ run: Run }>('POST', `/v1/planes/${plane}/runs`, { kind: 'restart', agents: ['k4'], timeoutSeconds: 300 });
+    const id = r.body.run.targets[0]?.commands[0]?.id ?? '';
+    await fleet.restartHub(); // a normal stop: the new hub also starts k4's agentd again
+
+    await waitUntil(async () => (await getRun(r.body.run.id)).targets[0]?.state === 'succeeded', 40_000, 'k4 to report its restart');
+    const run = await getRun(r.body.run.id);
+    expect(run.state).toBe('interrupted');
+    expect(run.targets[0]?.commands.map((c) => c.id)).toEqual([id]);
+    expect(journal('k4')).toContain(id);
+    const audit = await fleet.api<{ events: Array<{ action: string; detail: Record<string, unknown> }> }>('GET', `/v1/audit?plane=${plane}&limit=50`);
+    const finished = audit.body.events.find((e) => e.action === 'run.restart' && e.detail['runId'] === run.id && e.detail['phase'] === 'finished');
+    expect(finished?.detail).toMatchObject({ state: 'interrupted', unknown: 1, timedOut: 0 });
+  });
 });

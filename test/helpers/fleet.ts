@@ -74,6 +74,16 @@ export class TestFleet {
     return this;
   }
 
+  /** A child hub still running closes (SIGTERM) as a normal stop would. */
+  async #stopChild(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  }
+
   /** SIGKILLs the child hub (nothing of it runs after this resolves); its agentd processes live on. */
   async killChild(): Promise<void> {
     const child = this.child;
@@ -84,9 +94,10 @@ export class TestFleet {
     });
   }
 
-  /** After killChild(): a hub in this process on the same data dir and gRPC port. */
+  /** A hub in this process on the same data dir and gRPC port, after killChild() (or a SIGTERM to a child still running). */
   async restartInProcess(): Promise<void> {
     const port = Number(this.endpoints.grpcAddress.split(':').pop());
+    await this.#stopChild();
     this.hub = this.#newHub({ grpcPort: port });
     await this.start();
   }
@@ -94,13 +105,7 @@ export class TestFleet {
   /** Closes the hub of this process and starts one in a child process on the same data dir and gRPC port. */
   async restartInChild(): Promise<void> {
     const port = Number(this.endpoints.grpcAddress.split(':').pop());
-    const child = this.child;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      await new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      });
-    }
+    await this.#stopChild();
     await this.hub.close();
     this.hub = this.#newHub({});
     await this.startInChild({ grpcPort: port });
