@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Logger, silentSink } from '../../../common/src/logger.ts';
 import type { AgentMessage, CommandResult } from '../../../proto/index.ts';
 import { CommandJournal, JOURNAL_MAX_ENTRIES } from '../command-journal.ts';
-import { CommandRunner, type CommandSpec, LEDGER_MAX_ENTRIES, LEDGER_MAX_OUTPUT_BYTES } from './command-runner.ts';
+import { CommandRunner, type CommandSpec, LEDGER_MAX_BYTES, LEDGER_MAX_ENTRIES, LEDGER_MAX_OUTPUT_BYTES } from './command-runner.ts';
 
 const log = new Logger('test', { sink: silentSink });
 const dirs: string[] = [];
@@ -102,6 +102,17 @@ describe('command runner: journal and ledger', () => {
     const ledger = r.ledger();
     expect(ledger.results).toHaveLength(LEDGER_MAX_ENTRIES);
     expect(ledger.results?.[0]?.commandId).toBe(`cmd_${total - 1}`); // newest first
+    // Outputs that would take the ledger past its byte budget are left out (the hub asks for them).
+    for (let i = 0; i < LEDGER_MAX_ENTRIES; i++) {
+      const id = `cmd_big_${i}`;
+      journal.begin(id, 'ping', 'boot-1', Date.now() + i);
+      journal.finish(id, { status: 'COMMAND_STATUS_SUCCEEDED', outputJson: JSON.stringify('y'.repeat(LEDGER_MAX_OUTPUT_BYTES - 10)), errorCode: '', errorMessage: 'e'.repeat(10_000), startedAtMs: 0, finishedAtMs: 0 });
+    }
+    const full = r.ledger();
+    const size = (full.results ?? []).reduce((n, e) => n + (e.outputJson?.length ?? 0) + (e.errorMessage?.length ?? 0), 0);
+    expect(size).toBeLessThanOrEqual(LEDGER_MAX_BYTES);
+    expect(full.outputOmitted?.length).toBeGreaterThan(0);
+    expect(full.results?.every((e) => (e.errorMessage?.length ?? 0) <= 500)).toBe(true);
     journal.prune();
     expect(journal.recent(10 * JOURNAL_MAX_ENTRIES)).toHaveLength(JOURNAL_MAX_ENTRIES);
     expect(journal.get(`cmd_${total - 1}`)).toBeDefined();

@@ -23,9 +23,17 @@ export interface CommandSpec {
 
 type Result = NonNullable<JournalEntry['result']>;
 
-/** The ledger in Hello: this many newest journal entries, outputs up to this size; log streams are left out. */
+/**
+ * The ledger in Hello: this many newest journal entries, outputs up to this size
+ * and all of them together up to LEDGER_MAX_BYTES (the hub takes messages up to
+ * 4 MiB; a Hello it refused would keep the agent off the hub); log streams are left out.
+ */
 export const LEDGER_MAX_ENTRIES = 200;
 export const LEDGER_MAX_OUTPUT_BYTES = 8 * 1024;
+export const LEDGER_MAX_BYTES = 1024 * 1024;
+/** An entry without its output: ids, status, times and an error cut to 500 characters (at most 2000 bytes). */
+const LEDGER_ENTRY_BYTES = 128 + 2000;
+const LEDGER_MAX_ERROR_CHARS = 500;
 const LEDGER_EXCLUDED_KINDS = ['logs', 'logs-stop'];
 
 export interface CommandRunnerOptions {
@@ -155,6 +163,8 @@ export class CommandRunner {
   ledger(): CommandLedger {
     const results: CommandResult[] = [];
     const outputOmitted: string[] = [];
+    // What is left for outputs once every entry has its room.
+    let outputBudget = LEDGER_MAX_BYTES - LEDGER_MAX_ENTRIES * LEDGER_ENTRY_BYTES;
     for (const e of this.#o.journal.recent(LEDGER_MAX_ENTRIES, LEDGER_EXCLUDED_KINDS)) {
       const running = e.state === 'started' && e.bootId === this.#o.bootId;
       if (running) {
@@ -162,9 +172,11 @@ export class CommandRunner {
         continue;
       }
       const r = e.result ?? this.#interrupted(e.id);
-      const omit = Buffer.byteLength(r.outputJson) > LEDGER_MAX_OUTPUT_BYTES;
+      const outputBytes = Buffer.byteLength(r.outputJson);
+      const omit = outputBytes > LEDGER_MAX_OUTPUT_BYTES || outputBytes > outputBudget;
       if (omit) outputOmitted.push(e.id);
-      results.push({ ...this.#wire(e.id, r), outputJson: omit ? '' : r.outputJson });
+      else outputBudget -= outputBytes;
+      results.push({ ...this.#wire(e.id, r), errorMessage: r.errorMessage.slice(0, LEDGER_MAX_ERROR_CHARS), outputJson: omit ? '' : r.outputJson });
     }
     return { results, outputOmitted };
   }
