@@ -76,7 +76,7 @@ export async function buildApi(ctx: HubContext, fleet: Fleet, rotation: SecretRo
       response: { 200: { description: 'text/plain; version=0.0.4', type: 'string' }, 401: { $ref: 'Error#' }, 403: { $ref: 'Error#' } },
     },
   }, async (_req, reply) => reply.type(metrics.contentType).send(await metrics.render()));
-  registerRoutes(app, ctx, fleet);
+  registerRoutes(app, ctx, fleet, runs);
   registerSecretRoutes(app, ctx, rotation);
   registerApplyRoutes(app, ctx, fleet);
   registerRunRoutes(app, ctx, runs);

@@ -1,6 +1,7 @@
 import type { Static } from '@sinclair/typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import type { CommandRuns } from '../command-runs.ts';
 import type { Fleet } from '../fleet.ts';
 import type { HubContext } from '../hub-context.ts';
 import type { CommandRecord, PlaneRecord, PlaneSpec } from '../model.ts';
@@ -47,7 +48,7 @@ const errors = ErrorResponses;
  * role it needs in `config.role`; the auth hook enforces it, and the test suite
  * enumerates every route to check that viewers cannot mutate.
  */
-export function registerRoutes(app: FastifyInstance, ctx: HubContext, fleet: Fleet): void {
+export function registerRoutes(app: FastifyInstance, ctx: HubContext, fleet: Fleet, runs: CommandRuns): void {
   const planeBody = (p: PlaneRecord): Static<typeof PlaneBody> => ({ ...p, agentCount: ctx.agents.count(p.name) });
 
   app.post('/v1/planes', {
@@ -196,13 +197,14 @@ export function registerRoutes(app: FastifyInstance, ctx: HubContext, fleet: Fle
       tags: ['planes'],
       params: PlaneParams,
       body: FanOutBody,
-      response: { 202: Type.Object({ commands: Type.Array(Type.Object({ id: Type.String(), agentId: Type.String(), state: Type.String() })) }), ...errors },
+      response: { 202: Type.Object({ runId: Type.Union([Type.String(), Type.Null()]), commands: Type.Array(Type.Object({ id: Type.String(), agentId: Type.String(), state: Type.String() })) }), ...errors },
     },
     handler: async (req, reply) => {
       const { planeId } = req.params as Static<typeof PlaneParams>;
       const b = req.body as Static<typeof FanOutBody>;
-      const cmds = fleet.fanOut(planeId, b.kind, b.args ?? {}, actorOf(req));
-      return reply.code(202).send({ commands: cmds.map((c) => ({ id: c.id, agentId: c.agentId, state: c.state })) });
+      // Recorded as a run, so its per-agent outcome can be read (and survives a hub crash).
+      const { run, commands } = runs.fanOut(planeId, b.kind, b.args ?? {}, actorOf(req));
+      return reply.code(202).send({ runId: run?.id ?? null, commands: commands.map((c) => ({ id: c.id, agentId: c.agentId, state: c.state })) });
     },
   });
 

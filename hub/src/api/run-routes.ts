@@ -32,6 +32,8 @@ const RunSummaryBody = Type.Object({
   succeeded: Type.Integer(),
   failed: Type.Integer(),
   timedOut: Type.Integer(),
+  notDelivered: Type.Integer(),
+  unknown: Type.Integer(),
   skipped: Type.Integer(),
 });
 export const RunBody = Type.Object({
