@@ -7,7 +7,7 @@ import { ensureDir } from '../../common/src/files.ts';
 import type { Logger } from '../../common/src/logger.ts';
 import { validate } from '../../common/src/validate.ts';
 import { VERSION } from '../../common/src/version.ts';
-import type { BrainGrant__Output, GatewayState, GatewayStatus, Heartbeat, TokenUsage } from '../../proto/index.ts';
+import type { BrainGrant__Output, Event, GatewayState, GatewayStatus, Heartbeat, TokenUsage } from '../../proto/index.ts';
 import { CommandJournal } from './command-journal.ts';
 import { type CommandHandler, CommandRunner, type CommandSpec } from './commands/command-runner.ts';
 import { logsCommands } from './commands/logs-command.ts';
@@ -119,6 +119,7 @@ export class Agentd {
   readonly #startedAt = Date.now();
   #operator: OperatorServer | undefined;
   #brain: BrainSync | undefined;
+  #pendingBrainEvents: Event[] = [];
   #grant: BrainGrant__Output | undefined;
   #grantWaiter: (() => void) | undefined;
   #fence = 0;
@@ -340,6 +341,7 @@ export class Agentd {
   }
 
   #onGrant(grant: BrainGrant__Output): void {
+    for (const event of this.#pendingBrainEvents.splice(0)) this.#conn?.send({ event });
     const first = this.#grant === undefined;
     this.#grant = grant;
     this.#grantWaiter?.();
@@ -411,6 +413,12 @@ export class Agentd {
           log: this.#log,
           settings: this.#cfg.sync,
           onChange: () => this.#conn?.heartbeatNow(),
+          onRepair: (r) => this.#brainEvent('brain.repair', 'warning', `the bucket no longer held what this agent had uploaded (${r.reason}); every chunk of snapshot ${r.snapshot} was uploaded again`, {
+            snapshot: r.snapshot,
+            reason: r.reason,
+            files: String(r.files),
+            lost: r.lost.join('\n'),
+          }),
         });
         const r = await sync.restoreOnBoot({
           restore,
@@ -421,7 +429,17 @@ export class Agentd {
         });
         if (restore) this.#installing = '';
         this.#log.info('brain ready', { ...r, bucket: bucket.url, fence: this.#fence });
-        this.#conn?.send({ event: { kind: 'brain.boot', severity: 'info', message: `brain ${r.action}${r.snapshot ? ` (${r.snapshot})` : ''}`, attributes: { action: r.action, files: String(r.files), ms: String(r.ms) }, atMs: Date.now() } });
+        this.#brainEvent('brain.boot', 'info', `brain ${r.action}${r.snapshot ? ` (${r.snapshot})` : ''}`, { action: r.action, files: String(r.files), ms: String(r.ms) });
+        const f = r.fallback;
+        if (f) {
+          this.#brainEvent('brain.restore_fallback', 'error', `restored snapshot ${f.used}${f.newest ? ` instead of ${f.newest}` : ''}: ${f.reason}; ${f.unrestoredCount ?? 0} path(s) not restored as of the newest snapshot`, {
+            newest: f.newest ?? '',
+            used: f.used ?? '',
+            reason: f.reason ?? '',
+            unrestored: (f.unrestored ?? []).join('\n'),
+            unrestoredCount: String(f.unrestoredCount ?? 0),
+          });
+        }
         this.#brain = sync;
         this.#brainBoot = 'done';
         if (!this.#stopping.signal.aborted) sync.start();
@@ -439,6 +457,15 @@ export class Agentd {
         if (e.code === ErrorCode.InvalidArgument || !(await sleep(backoff.next(), this.#stopping.signal))) return;
       }
     }
+  }
+
+  /**
+   * An event for the hub (brain.repair and brain.restore_fallback go to its
+   * audit log). Sent again after the next HelloAck when the stream is down.
+   */
+  #brainEvent(kind: string, severity: string, message: string, attributes: Record<string, string>): void {
+    const event = { kind, severity, message, attributes, atMs: Date.now() };
+    if (!this.#conn?.send({ event }) && kind !== 'brain.boot') this.#pendingBrainEvents = [...this.#pendingBrainEvents, event].slice(-20);
   }
 
   #onGatewayState(s: SupervisorState): void {

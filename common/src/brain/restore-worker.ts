@@ -5,11 +5,12 @@
  * async path by about 2x on 10,000 small files: the cost there is main-thread
  * work per async call, not the disk).
  */
-import { closeSync, constants as fsc, mkdirSync, openSync, readFileSync, renameSync, rmSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, utimesSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { BrainKey } from './brain-crypto.ts';
+import { BUCKET_MARKER } from './bucket.ts';
 
 export interface RestoreJob {
   path: string;
@@ -28,7 +29,17 @@ export interface RestoreWorkerData {
   jobs: RestoreJob[];
 }
 
-export type RestoreWorkerMessage = { done: number; bytes: number; final?: boolean } | { error: string };
+export type RestoreWorkerMessage =
+  | { done: number; bytes: number; final?: boolean }
+  | { error: string; broken?: { object: string; chunk: string; kind: 'missing' | 'corrupt' }; bucketMissing?: boolean };
+
+class WorkerFailure extends Error {
+  readonly detail: Omit<Extract<RestoreWorkerMessage, { error: string }>, 'error'>;
+  constructor(message: string, detail: WorkerFailure['detail']) {
+    super(message);
+    this.detail = detail;
+  }
+}
 
 function run(data: RestoreWorkerData): void {
   const key = new BrainKey(Buffer.from(data.key));
@@ -51,9 +62,16 @@ function run(data: RestoreWorkerData): void {
         try {
           sealed = readFileSync(join(data.root, ...object.split('/')), { flag: fsc.O_RDONLY | fsc.O_NOFOLLOW });
         } catch {
-          throw new Error(`snapshot is missing chunk ${object}`);
+          // A chunk is missing only while the bucket itself is there.
+          if (!existsSync(join(data.root, BUCKET_MARKER))) throw new WorkerFailure(`the bucket at ${data.root} is missing`, { bucketMissing: true });
+          throw new WorkerFailure(`snapshot is missing chunk ${object}`, { broken: { object, chunk: c, kind: 'missing' } });
         }
-        const plain = key.openChunk(object, c, sealed);
+        let plain: Buffer;
+        try {
+          plain = key.openChunk(object, c, sealed);
+        } catch (err) {
+          throw new WorkerFailure((err as Error).message, { broken: { object, chunk: c, kind: 'corrupt' } });
+        }
         writeSync(fd, plain);
         written += plain.length;
       }
@@ -77,5 +95,5 @@ function run(data: RestoreWorkerData): void {
 try {
   run(workerData as RestoreWorkerData);
 } catch (err) {
-  parentPort?.postMessage({ error: (err as Error).message } satisfies RestoreWorkerMessage);
+  parentPort?.postMessage({ error: (err as Error).message, ...(err instanceof WorkerFailure ? err.detail : {}) } satisfies RestoreWorkerMessage);
 }
