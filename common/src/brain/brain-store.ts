@@ -14,13 +14,12 @@ import {
   manifestId,
   mapLimit,
   parseManifestId,
-  type RestoreProgress,
   type RestoreTargets,
   retained,
   type RetentionPolicy,
 } from './brain-manifest.ts';
 import { checkBrainPath } from './brain-paths.ts';
-import { type ChunkSource, restoreManifest, type RestoreOptions } from './brain-restore.ts';
+import { type ChunkSource, restoreManifest, type RestoreOptions, type RestoreResult } from './brain-restore.ts';
 import { LocalBucket } from './local-bucket.ts';
 
 export * from './brain-manifest.ts';
@@ -412,10 +411,11 @@ export class BrainStore implements ChunkSource {
   }
 
   /** Writes a snapshot's files and databases under the targets (see restoreManifest). */
-  async restore(manifest: BrainManifest, targets: RestoreTargets, options: Omit<RestoreOptions, 'localRoot'> = {}): Promise<RestoreProgress & { skipped: string[] }> {
+  async restore(manifest: BrainManifest, targets: RestoreTargets, options: Omit<RestoreOptions, 'localRoot'> = {}): Promise<RestoreResult> {
     const r = await restoreManifest(this, manifest, targets, { ...options, ...(this.bucket instanceof LocalBucket ? { localRoot: this.bucket.root } : {}) });
     // What was just downloaded and authenticated is in the bucket.
-    for (const [, e] of entriesOf(manifest)) if (!e.chunks.some((c) => options.skipChunks?.has(c))) for (const c of e.chunks) this.#known.add(c);
+    const left = new Set([...r.skipped, ...r.broken.map((b) => b.path)]);
+    for (const [p, e] of entriesOf(manifest)) if (!left.has(p)) for (const c of e.chunks) this.#known.add(c);
     return r;
   }
 

@@ -13,6 +13,8 @@ import { BrainKey } from './brain-crypto.ts';
 import { BUCKET_MARKER } from './bucket.ts';
 
 export interface RestoreJob {
+  /** The path inside the brain (for reports). */
+  rel: string;
   path: string;
   chunks: string[];
   size: number;
@@ -27,10 +29,14 @@ export interface RestoreWorkerData {
   root: string;
   chunkPrefix: string;
   jobs: RestoreJob[];
+  /** Leave out files with broken chunks and report them all, instead of stopping at the first. */
+  collect?: boolean;
 }
 
+type Broken = { path: string; object: string; chunk: string; kind: 'missing' | 'corrupt' };
+
 export type RestoreWorkerMessage =
-  | { done: number; bytes: number; final?: boolean }
+  | { done: number; bytes: number; final?: boolean; broken?: Broken[] }
   | { error: string; broken?: { object: string; chunk: string; kind: 'missing' | 'corrupt' }; bucketMissing?: boolean };
 
 class WorkerFailure extends Error {
@@ -41,9 +47,28 @@ class WorkerFailure extends Error {
   }
 }
 
+/** One chunk, opened and checked; a missing or altered one throws WorkerFailure saying which. */
+function readChunk(data: RestoreWorkerData, key: BrainKey, c: string): Buffer {
+  const object = `${data.chunkPrefix}${c.slice(0, 2)}/${c}`;
+  let sealed: Buffer;
+  try {
+    sealed = readFileSync(join(data.root, ...object.split('/')), { flag: fsc.O_RDONLY | fsc.O_NOFOLLOW });
+  } catch {
+    // A chunk is missing only while the bucket itself is there.
+    if (!existsSync(join(data.root, BUCKET_MARKER))) throw new WorkerFailure(`the bucket at ${data.root} is missing`, { bucketMissing: true });
+    throw new WorkerFailure(`snapshot is missing chunk ${object}`, { broken: { object, chunk: c, kind: 'missing' } });
+  }
+  try {
+    return key.openChunk(object, c, sealed);
+  } catch (err) {
+    throw new WorkerFailure((err as Error).message, { broken: { object, chunk: c, kind: 'corrupt' } });
+  }
+}
+
 function run(data: RestoreWorkerData): void {
   const key = new BrainKey(Buffer.from(data.key));
   const made = new Set<string>();
+  const broken: Broken[] = [];
   let done = 0;
   let bytes = 0;
   for (const job of data.jobs) {
@@ -55,41 +80,40 @@ function run(data: RestoreWorkerData): void {
     const tmp = `${job.path}.apb-${randomBytes(4).toString('hex')}.tmp`;
     const fd = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, (job.mode & 0o777) | 0o600);
     let written = 0;
+    let bad = 0;
     try {
       for (const c of job.chunks) {
-        const object = `${data.chunkPrefix}${c.slice(0, 2)}/${c}`;
-        let sealed: Buffer;
-        try {
-          sealed = readFileSync(join(data.root, ...object.split('/')), { flag: fsc.O_RDONLY | fsc.O_NOFOLLOW });
-        } catch {
-          // A chunk is missing only while the bucket itself is there.
-          if (!existsSync(join(data.root, BUCKET_MARKER))) throw new WorkerFailure(`the bucket at ${data.root} is missing`, { bucketMissing: true });
-          throw new WorkerFailure(`snapshot is missing chunk ${object}`, { broken: { object, chunk: c, kind: 'missing' } });
-        }
         let plain: Buffer;
         try {
-          plain = key.openChunk(object, c, sealed);
+          plain = readChunk(data, key, c);
         } catch (err) {
-          throw new WorkerFailure((err as Error).message, { broken: { object, chunk: c, kind: 'corrupt' } });
+          if (!data.collect || !(err instanceof WorkerFailure) || !err.detail.broken) throw err;
+          broken.push({ path: job.rel, ...err.detail.broken });
+          bad++;
+          continue;
         }
-        writeSync(fd, plain);
+        if (bad === 0) writeSync(fd, plain);
         written += plain.length;
       }
-      if (written !== job.size) throw new Error(`${job.path}: restored ${written} bytes, snapshot says ${job.size}`);
+      if (bad === 0 && written !== job.size) throw new Error(`${job.path}: restored ${written} bytes, snapshot says ${job.size}`);
     } catch (err) {
       closeSync(fd);
       rmSync(tmp, { force: true });
       throw err;
     }
     closeSync(fd);
+    done++;
+    if (bad > 0) {
+      rmSync(tmp, { force: true });
+      continue;
+    }
     if (job.mtimeMs !== undefined) utimesSync(tmp, new Date(job.mtimeMs), new Date(job.mtimeMs));
     renameSync(tmp, job.path);
     if (job.db) for (const s of ['-wal', '-shm', '-journal']) rmSync(job.path + s, { force: true });
-    done++;
     bytes += job.size;
     if (done % 250 === 0) parentPort?.postMessage({ done, bytes } satisfies RestoreWorkerMessage);
   }
-  parentPort?.postMessage({ done, bytes, final: true } satisfies RestoreWorkerMessage);
+  parentPort?.postMessage({ done, bytes, final: true, broken } satisfies RestoreWorkerMessage);
 }
 
 try {
