@@ -3,7 +3,7 @@ import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, writ
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LocalBucket } from '../common/src/brain/local-bucket.ts';
-import type { BrainSync } from '../agentd/src/sync/brain-sync.ts';
+import type { BrainSync, PushResult } from '../agentd/src/sync/brain-sync.ts';
 import { failsWith } from './helpers/bucket-contract.ts';
 import { machine, type Machine, store, sync, tmp, until } from './helpers/brain-machine.ts';
 
@@ -17,6 +17,17 @@ const quick = { debounceMs: 100, maxWaitMs: 300 };
 async function newBucket(): Promise<{ dir: string; bucket: LocalBucket }> {
   const dir = join(tmp('brain-loss-'), 'bucket');
   return { dir, bucket: await LocalBucket.create(dir) };
+}
+
+/** A new bucket and an agent (lease 1) that has pushed these files: its first snapshot. */
+async function pushedAgent(files: Record<string, string>, settings: Parameters<typeof sync>[3] = {}): Promise<{ dir: string; bucket: LocalBucket; a: Machine; s: BrainSync; first: PushResult }> {
+  const { dir, bucket } = await newBucket();
+  const a = machine();
+  write(a, files);
+  const s = sync(a, bucket, 1, settings);
+  await s.restoreOnBoot();
+  const first = await s.push({ reason: 'push', full: true });
+  return { dir, bucket, a, s, first };
 }
 
 function write(m: Machine, files: Record<string, string>): void {
@@ -40,12 +51,7 @@ async function restoresOnFreshMachine(bucket: LocalBucket, fence: number, files:
 
 describe('a bucket that vanishes or loses objects behind the agent', () => {
   it('moved away while the agent writes: not created again, an error naming it, and every file there once it is back', async () => {
-    const { dir, bucket } = await newBucket();
-    const a = machine();
-    write(a, { 'before.md': 'written before' });
-    const s = sync(a, bucket, 1, quick);
-    await s.restoreOnBoot();
-    await s.push({ reason: 'push', full: true });
+    const { dir, bucket, a, s } = await pushedAgent({ 'before.md': 'written before' }, quick);
     s.start();
     await new Promise((r) => setTimeout(r, 300));
     renameSync(dir, `${dir}.away`);
@@ -63,12 +69,7 @@ describe('a bucket that vanishes or loses objects behind the agent', () => {
   });
 
   it('a chunk deleted behind its back: the check finds it, everything is uploaded again, nothing is lost', async () => {
-    const { dir, bucket } = await newBucket();
-    const a = machine();
-    write(a, { 'a.md': 'first file', 'b.md': 'second file' });
-    const s = sync(a, bucket, 1, { ...quick, checkSample: 100 });
-    await s.restoreOnBoot();
-    await s.push({ reason: 'push', full: true });
+    const { dir, bucket, s } = await pushedAgent({ 'a.md': 'first file', 'b.md': 'second file' }, { ...quick, checkSample: 100 });
     s.start();
     for (const f of chunkFiles(dir, s, 'a.md')) rmSync(f);
     const before = s.current?.id;
@@ -80,12 +81,7 @@ describe('a bucket that vanishes or loses objects behind the agent', () => {
   });
 
   it('HEAD deleted behind its back: the check finds it and HEAD is written again; a fresh machine before that still restores', async () => {
-    const { dir, bucket } = await newBucket();
-    const a = machine();
-    write(a, { 'a.md': 'kept' });
-    const s = sync(a, bucket, 1, quick);
-    await s.restoreOnBoot();
-    await s.push({ reason: 'push', full: true });
+    const { dir, bucket, s } = await pushedAgent({ 'a.md': 'kept' }, quick);
     const pushed = s.current?.id;
     rmSync(join(dir, PREFIX, 'HEAD'));
     // Meanwhile a fresh machine does not start blank: HEAD is missing, the snapshots are not.
@@ -100,12 +96,7 @@ describe('a bucket that vanishes or loses objects behind the agent', () => {
   });
 
   it('HEAD changed behind its back (the bucket rolled back to an older copy): the next push uploads everything again', async () => {
-    const { dir, bucket } = await newBucket();
-    const a = machine();
-    write(a, { 'a.md': 'in the old copy' });
-    const s = sync(a, bucket, 1);
-    await s.restoreOnBoot();
-    await s.push({ reason: 'push', full: true });
+    const { dir, bucket, a, s } = await pushedAgent({ 'a.md': 'in the old copy' });
     cpSync(dir, `${dir}.copy`, { recursive: true });
     write(a, { 'b.md': 'only in the live bucket' });
     await s.push({ reason: 'push', full: true });
@@ -119,12 +110,7 @@ describe('a bucket that vanishes or loses objects behind the agent', () => {
   });
 
   it('a restore whose newest snapshot is incomplete uses the newest complete one, says so, and makes it current', async () => {
-    const { dir, bucket } = await newBucket();
-    const a = machine();
-    write(a, { 'a.md': 'version one' });
-    const s = sync(a, bucket, 1);
-    await s.restoreOnBoot();
-    const first = await s.push({ reason: 'push', full: true });
+    const { dir, bucket, a, s, first } = await pushedAgent({ 'a.md': 'version one' });
     write(a, { 'b.md': 'lost with its chunk' });
     const second = await s.push({ reason: 'push', full: true });
     for (const f of chunkFiles(dir, s, 'b.md')) rmSync(f);
@@ -139,12 +125,7 @@ describe('a bucket that vanishes or loses objects behind the agent', () => {
   });
 
   it('a restore skips a snapshot whose manifest is gone, and with nothing complete restores what it can', async () => {
-    const { dir, bucket } = await newBucket();
-    const a = machine();
-    write(a, { 'a.md': 'one', 'b.md': 'two' });
-    const s = sync(a, bucket, 1);
-    await s.restoreOnBoot();
-    const only = await s.push({ reason: 'push', full: true });
+    const { dir, bucket, a, s, first: only } = await pushedAgent({ 'a.md': 'one', 'b.md': 'two' });
     write(a, { 'c.md': 'three' });
     const gone = await s.push({ reason: 'push', full: true });
     rmSync(join(dir, PREFIX, 'manifests', gone.snapshot ?? ''));
@@ -155,12 +136,7 @@ describe('a bucket that vanishes or loses objects behind the agent', () => {
   });
 
   it("the agent's own newer brain wins over an older remote snapshot: kept, and everything uploaded again", async () => {
-    const { dir, bucket } = await newBucket();
-    const a = machine();
-    write(a, { 'a.md': 'one' });
-    const s = sync(a, bucket, 1);
-    await s.restoreOnBoot();
-    await s.push({ reason: 'push', full: true });
+    const { dir, bucket, a, s } = await pushedAgent({ 'a.md': 'one' });
     write(a, { 'b.md': 'its chunk goes' });
     await s.push({ reason: 'push', full: true });
     for (const f of chunkFiles(dir, s, 'b.md')) rmSync(f);
@@ -179,12 +155,7 @@ describe('a bucket that vanishes or loses objects behind the agent', () => {
   });
 
   it('with HEAD gone and its newest snapshot incomplete, a restarting agent keeps its newer files rather than restore an older snapshot', async () => {
-    const { dir, bucket } = await newBucket();
-    const a = machine();
-    write(a, { 'a.md': 'one' });
-    const s = sync(a, bucket, 1);
-    await s.restoreOnBoot();
-    await s.push({ reason: 'push', full: true });
+    const { dir, bucket, a, s } = await pushedAgent({ 'a.md': 'one' });
     write(a, { 'b.md': 'newer' });
     await s.push({ reason: 'push', full: true });
     for (const f of chunkFiles(dir, s, 'b.md')) rmSync(f);
@@ -198,12 +169,7 @@ describe('a bucket that vanishes or loses objects behind the agent', () => {
   });
 
   it('the restore command refuses an incomplete snapshot before it moves anything aside', async () => {
-    const { dir, bucket } = await newBucket();
-    const a = machine();
-    write(a, { 'a.md': 'one' });
-    const s = sync(a, bucket, 1);
-    await s.restoreOnBoot();
-    const old = await s.push({ reason: 'push', full: true });
+    const { dir, a, s, first: old } = await pushedAgent({ 'a.md': 'one' });
     for (const f of chunkFiles(dir, s, 'a.md')) rmSync(f);
     write(a, { 'a.md': 'two' });
     await s.push({ reason: 'push', full: true });
@@ -213,12 +179,7 @@ describe('a bucket that vanishes or loses objects behind the agent', () => {
   });
 
   it('a bucket that vanishes during a boot restore is an error, never a reason to fall back', async () => {
-    const { dir, bucket } = await newBucket();
-    const a = machine();
-    for (let i = 0; i < 80; i++) write(a, { [`f${i}.md`]: `file ${i}` });
-    const s = sync(a, bucket, 1);
-    await s.restoreOnBoot();
-    await s.push({ reason: 'push', full: true });
+    const { dir, bucket } = await pushedAgent(Object.fromEntries(Array.from({ length: 80 }, (_, i) => [`f${i}.md`, `file ${i}`])));
     renameSync(dir, `${dir}.away`);
     await failsWith(sync(machine(), bucket, 2).restoreOnBoot(), 'unavailable', /is missing/);
     execFileSync('mv', [`${dir}.away`, dir]);

@@ -100,6 +100,49 @@ describe('brain sync', () => {
     expect(s.status().skippedFiles).toBe(4);
   });
 
+  it('counts names that are not UTF-8 and paths too deep to keep by reason, logs each path once, and watches without errors', async () => {
+    const bucket = await LocalBucket.create(tmp('brain-bucket-'));
+    const a = machine();
+    writeFileSync(join(a.workspace, 'fine.md'), 'synced');
+    writeFileSync(Buffer.from(`${a.workspace}/bad-\xff.md`, 'latin1'), 'x');
+    mkdirSync(Buffer.from(`${a.workspace}/dir-\xfe`, 'latin1'));
+    writeFileSync(Buffer.from(`${a.workspace}/dir-\xfe/inside.md`, 'latin1'), 'x');
+    const deep = join(a.workspace, ...Array.from({ length: 6 }, () => 'd'.repeat(200)));
+    mkdirSync(deep, { recursive: true });
+    writeFileSync(join(deep, 'deep.md'), 'x');
+    const s = sync(a, bucket, 1, { debounceMs: 100, maxWaitMs: 300 });
+    await s.restoreOnBoot();
+    logs.length = 0;
+    await s.push({ reason: 'push' });
+    expect(Object.keys(s.current?.files ?? {})).toEqual(['fine.md']);
+    expect(s.status()).toMatchObject({ skippedFiles: 3, skippedByReason: { 'invalid-name': 2, 'path-too-long': 1 } });
+    const skipped = (): string[] => logs.filter((l) => l.msg === 'workspace file not synced').map((l) => `${String(l['file'])}: ${String(l['reason'])}`);
+    expect(skipped().sort()).toEqual([
+      'bad-\\xff.md: name is not valid UTF-8',
+      `${'d'.repeat(200)}/${'d'.repeat(200)}/${'d'.repeat(200)}/${'d'.repeat(200)}/${'d'.repeat(200)}/${'d'.repeat(200)}: path longer than 1024 bytes (nothing under this directory syncs)`,
+      'dir-\\xfe: directory name is not valid UTF-8 (nothing under it syncs)',
+    ]);
+    await s.push({ reason: 'push', full: true });
+    expect(skipped()).toHaveLength(3);
+    // While watching: a new bad name is found by the rescan its mangled event asks for; deeper trees raise no watch errors.
+    s.start();
+    await new Promise((r) => setTimeout(r, 300));
+    writeFileSync(Buffer.from(`${a.workspace}/late-\xfd.md`, 'latin1'), 'x');
+    mkdirSync(join(deep, 'e'.repeat(200), 'f'.repeat(200)), { recursive: true });
+    writeFileSync(join(deep, 'e'.repeat(200), 'f'.repeat(200), 'deeper.md'), 'x');
+    const t0 = Date.now();
+    while (s.status().skippedByReason?.['invalid-name'] !== 3) {
+      if (Date.now() - t0 > 5000) throw new Error(`not counted: ${JSON.stringify(s.status())}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(s.status().skippedFiles).toBe(4);
+    expect(logs.filter((l) => /watch error/.test(l.msg))).toEqual([]);
+    // Fixed, a file is no longer counted.
+    rmSync(Buffer.from(`${a.workspace}/bad-\xff.md`, 'latin1'));
+    await s.push({ reason: 'push', full: true });
+    expect(s.status().skippedByReason).toEqual({ 'invalid-name': 2, 'path-too-long': 1 });
+  });
+
   it('pushes a change within the debounce window and only the changed content goes up', async () => {
     const bucketDir = tmp('brain-bucket-');
     const bucket = await LocalBucket.create(bucketDir);

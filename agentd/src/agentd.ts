@@ -8,6 +8,7 @@ import type { Logger } from '../../common/src/logger.ts';
 import { validate } from '../../common/src/validate.ts';
 import { VERSION } from '../../common/src/version.ts';
 import type { BrainGrant__Output, Event, GatewayState, GatewayStatus, Heartbeat, TokenUsage } from '../../proto/index.ts';
+import type { SyncView } from '../../common/src/brain/sync-view.ts';
 import { CommandJournal } from './command-journal.ts';
 import { type CommandHandler, CommandRunner, type CommandSpec } from './commands/command-runner.ts';
 import { logsCommands } from './commands/logs-command.ts';
@@ -80,6 +81,8 @@ export interface AgentdStatus {
   usage: TokenUsage | null;
   /** Names and versions only: values never leave agentd's memory except to the gateway. */
   secrets: { revision: string; loaded: { name: string; version: number }[]; missing: string[]; resolverRequests: number; lastError: string };
+  /** Brain sync as in the heartbeat, plus the workspace files left out now, with why (the first 50). */
+  brain: (SyncView & { skippedList: { path: string; kind: string; reason: string }[] }) | null;
 }
 
 export type AgentdState = 'created' | 'enrolling' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -810,6 +813,8 @@ export class Agentd {
         resolverRequests: this.#resolver?.served ?? 0,
         lastError: this.#secrets.lastError,
       },
+      // Heartbeat numbers are plain numbers here (never Long): the view's type says so.
+      brain: this.#brain ? { ...(this.#brain.status() as SyncView), skippedList: this.#brain.skippedFiles(50) } : null,
     };
   }
 

@@ -1,21 +1,21 @@
-import { type FSWatcher, watch } from 'chokidar';
+import type { FSWatcher } from 'chokidar';
 import { schedule, type ScheduledTask } from 'node-cron';
-import { readFileSync, type Stats } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Backoff } from '../../../common/src/backoff.ts';
-import { brainPathProblem } from '../../../common/src/brain/brain-paths.ts';
-import { type BrainManifest, type BrainStore, chunksOf, HeadChangedError, StaleWriterError } from '../../../common/src/brain/brain-store.ts';
+import { type BrainManifest, type BrainStore, HeadChangedError, StaleWriterError } from '../../../common/src/brain/brain-store.ts';
 import type { BrainKey } from '../../../common/src/brain/brain-crypto.ts';
 import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
 import { ensureDir, writeFileAtomic } from '../../../common/src/files.ts';
 import type { Logger } from '../../../common/src/logger.ts';
 import type { RestoreFallback, SyncStatus } from '../../../proto/index.ts';
-import { bootRestore } from './boot-restore.ts';
-import { displace, exists } from './displace.ts';
+import { bootRestore, restoreChosen } from './local-restore.ts';
+import { exists } from './displace.ts';
 import { SkipTracker } from './skip-tracker.ts';
 import { SnapshotBuilder } from './snapshot-build.ts';
 import { type BootResult, type BrainSyncSettings, DEFAULT_SYNC_SETTINGS, type PushOptions, type PushResult, type RepairReport } from './sync-settings.ts';
-import { errnoSkip, excludedReason, type Skipped } from './workspace-scan.ts';
+import type { Skipped } from './workspace-scan.ts';
+import { watchWorkspace } from './workspace-watch.ts';
 
 export * from './sync-settings.ts';
 
@@ -66,7 +66,6 @@ export class BrainSync {
   #stopped = false;
   readonly #skips: SkipTracker;
   readonly #builder: SnapshotBuilder;
-  readonly #watchErrors = new Set<string>();
   #fallback: RestoreFallback | null = null;
   /** The boot kept the local brain on a snapshot nobody restored from: check all its chunks once running. */
   #checkAllAtStart = false;
@@ -230,28 +229,21 @@ export class BrainSync {
   /** Starts watching and the schedules. */
   start(): void {
     const s = this.#settings;
-    this.#watcher = watch(this.#workspace, {
-      ignoreInitial: true,
-      followSymlinks: false,
-      persistent: true,
-      ignored: (path: string, stats?: Stats) => {
-        const rel = relative(this.#workspace, path).split(sep).join('/');
-        if (rel === '' || rel.startsWith('..')) return false;
-        // Paths the brain cannot hold are not watched (a deep tree would only yield ENAMETOOLONG); scans count them.
-        return excludedReason(rel, stats?.isDirectory() ?? false) !== null || brainPathProblem(rel) !== null;
+    this.#watcher = watchWorkspace({
+      workspace: this.#workspace,
+      skips: this.#skips,
+      log: this.#log,
+      onPath: (rel) => {
+        this.#dirty.add(rel);
+        this.#markDirty();
+        this.#schedule();
+      },
+      onRescan: () => {
+        this.#fullPending = true;
+        this.#markDirty();
+        this.#schedule();
       },
     });
-    const onPath = (path: string): void => {
-      const rel = relative(this.#workspace, path).split(sep).join('/');
-      if (!rel || rel.startsWith('..')) return;
-      // A name that is not UTF-8 reaches us mangled (U+FFFD): only a scan of raw names sees it.
-      if (rel.includes('\uFFFD')) this.#fullPending = true;
-      else this.#dirty.add(rel);
-      this.#markDirty();
-      this.#schedule();
-    };
-    for (const ev of ['add', 'change', 'unlink', 'addDir', 'unlinkDir'] as const) this.#watcher.on(ev, onPath);
-    this.#watcher.on('error', (err) => this.#onWatchError(err as NodeJS.ErrnoException));
     const task = (expr: string, name: string, fn: () => Promise<unknown>): ScheduledTask =>
       schedule(
         expr,
@@ -272,19 +264,6 @@ export class BrainSync {
       task(s.snapshotCron, 'brain-snapshot', () => this.push({ reason: 'snapshot', databases: true })),
       task(s.checkCron, 'brain-check', () => this.check()),
     ];
-  }
-
-  /** A watch error about one path counts that path as left out (logged once); any other is logged once. A full rescan follows. */
-  #onWatchError(err: NodeJS.ErrnoException): void {
-    const rel = err.path ? relative(this.#workspace, err.path).split(sep).join('/') : '';
-    if (rel && !rel.startsWith('..')) this.#skips.add({ path: rel, ...errnoSkip(err, 'cannot watch') });
-    else if (!this.#watchErrors.has(err.message)) {
-      this.#watchErrors.add(err.message);
-      this.#log.warn('workspace watch error; a full rescan follows', { reason: err.message });
-    }
-    this.#fullPending = true;
-    this.#markDirty();
-    this.#schedule();
   }
 
   /**
@@ -546,38 +525,26 @@ export class BrainSync {
     return this.#enqueue(async () => {
       const fence = this.#fence();
       if (!fence || this.#stale) throw new PlaneError(ErrorCode.FailedPrecondition, 'this agentd does not hold the writer lease; cannot restore');
-      const manifest = await this.#store.readManifest(id);
-      // Refuse an incomplete snapshot before anything local is moved aside.
-      const present = await this.#store.presentChunks();
-      const missing = [...chunksOf(manifest)].filter((c) => !present.has(c));
-      if (missing.length > 0) {
-        await this.#store.bucket.assertPresent();
-        const paths = Object.entries({ ...manifest.databases, ...manifest.files }).filter(([, e]) => e.chunks.some((c) => missing.includes(c))).map(([p]) => p);
-        throw new PlaneError(ErrorCode.FailedPrecondition, `snapshot ${id} cannot be restored: ${missing.length} chunk(s) missing from the bucket, needed by ${paths.slice(0, 10).join(', ')}${paths.length > 10 ? ` and ${paths.length - 10} more` : ''}; nothing was changed`);
-      }
       this.#state = 'restoring';
-      const displacedTo = await displace({ syncDir: this.#dir, workspace: this.#workspace, dbDir: this.#dbDir, databases: Object.keys(manifest.databases), log: this.#log });
-      ensureDir(this.#workspace, 0o700);
-      await this.#store.restore(manifest, { workspaceDir: this.#workspace, databaseDir: this.#dbDir }, { onProgress: (p) => onProgress?.(`restoring ${p.done}/${p.total}`) });
-      const current = await this.#store.commit(
-        { reason: 'restore', files: manifest.files, databases: manifest.databases, tombstones: manifest.tombstones, stats: manifest.stats },
+      const { manifest, current, displacedTo } = await restoreChosen({
+        store: this.#store,
+        id,
         fence,
-      );
+        workspace: this.#workspace,
+        dbDir: this.#dbDir,
+        syncDir: this.#dir,
+        log: this.#log,
+        ...(onProgress ? { onProgress } : {}),
+      }).finally(() => {
+        this.#state = 'idle';
+      });
       this.#base = current;
       this.#writeLocal(current.id);
       this.#dirty.clear();
       this.#firstDirtyAt = undefined;
-      this.#state = 'idle';
       this.#lastSuccessMs = Date.now();
-      return {
-        restored: id,
-        current: current.id,
-        files: Object.keys(manifest.files).length,
-        databases: Object.keys(manifest.databases).length,
-        sessions: manifest.stats.sessions,
-        memoryFiles: manifest.stats.memoryFiles,
-        ...(displacedTo ? { displacedTo } : {}),
-      };
+      const { files, databases, stats } = manifest;
+      return { restored: id, current: current.id, files: Object.keys(files).length, databases: Object.keys(databases).length, sessions: stats.sessions, memoryFiles: stats.memoryFiles, ...(displacedTo ? { displacedTo } : {}) };
     });
   }
 }

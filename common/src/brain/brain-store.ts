@@ -215,6 +215,20 @@ export class BrainStore implements ChunkSource {
     return this.#parseManifest(name, id, this.#key.open(name, got.data));
   }
 
+  /**
+   * A snapshot's manifest, or why it cannot be had when it is gone (not_found)
+   * or does not open (failed_precondition); a bucket outage still throws.
+   */
+  async readManifestOrWhy(id: string): Promise<BrainManifest | PlaneError> {
+    try {
+      return await this.readManifest(id);
+    } catch (err) {
+      const e = PlaneError.from(err);
+      if (e.code !== ErrorCode.NotFound && e.code !== ErrorCode.FailedPrecondition) throw e;
+      return e;
+    }
+  }
+
   #parseManifest(name: string, id: string, sealedPlain: Buffer): BrainManifest {
     let m: BrainManifest;
     try {

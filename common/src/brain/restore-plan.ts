@@ -32,13 +32,9 @@ export async function chooseRestore(store: BrainStore, headId: string | null, ba
   let firstReadable: BrainManifest | null = null;
   let firstBroken = new Set<string>();
   for (const id of order) {
-    let m: BrainManifest;
-    try {
-      m = await store.readManifest(id);
-    } catch (err) {
-      const e = PlaneError.from(err);
-      if (e.code !== ErrorCode.NotFound && e.code !== ErrorCode.FailedPrecondition) throw e;
-      reasons.push(`snapshot ${id} does not open (${e.message})`);
+    const m = await store.readManifestOrWhy(id);
+    if (m instanceof PlaneError) {
+      reasons.push(`snapshot ${id} does not open (${m.message})`);
       continue;
     }
     if (id === newest) newestManifest = m;

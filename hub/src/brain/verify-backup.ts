@@ -1,7 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { isMemoryFile } from '../../../common/src/brain/brain-paths.ts';
-import type { BrainManifest } from '../../../common/src/brain/brain-store.ts';
 import { countSessions, integrityCheck } from '../../../common/src/brain/sqlite-checks.ts';
 import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
 import { ensureDir } from '../../../common/src/files.ts';
@@ -51,14 +50,10 @@ export async function verifyBackup(ctx: HubContext, plane: string, agent: string
     missing.push(`${store.prefix}HEAD`);
     problems.push(`HEAD is missing: no snapshot is current (checked the newest, ${id})`);
   }
-  let manifest: BrainManifest;
-  try {
-    manifest = await store.readManifest(id);
-  } catch (err) {
-    const e = PlaneError.from(err);
-    if (e.code !== ErrorCode.NotFound && e.code !== ErrorCode.FailedPrecondition) throw e;
-    (e.code === ErrorCode.NotFound ? missing : corrupt).push(`${store.prefix}manifests/${id}`);
-    problems.push(`snapshot ${id}: ${e.message}`);
+  const manifest = await store.readManifestOrWhy(id);
+  if (manifest instanceof PlaneError) {
+    (manifest.code === ErrorCode.NotFound ? missing : corrupt).push(`${store.prefix}manifests/${id}`);
+    problems.push(`snapshot ${id}: ${manifest.message}`);
     return { ...empty(id), missing, corrupt, problems, comparedWith: 'nothing: the snapshot does not open' };
   }
   ensureDir(join(ctx.dataDir, 'tmp'), 0o700);
@@ -69,7 +64,7 @@ export async function verifyBackup(ctx: HubContext, plane: string, agent: string
     const restoreMs = Date.now() - t0;
     const byObject = new Map<string, { kind: string; paths: string[] }>();
     for (const b of restored.broken) byObject.set(b.object, { kind: b.kind, paths: [...(byObject.get(b.object)?.paths ?? []), b.path] });
-    for (const [object, { kind, paths }] of byObject) {
+    for (const [object, { kind, paths }] of [...byObject].sort(([a], [b]) => (a < b ? -1 : 1))) {
       (kind === 'missing' ? missing : corrupt).push(object);
       problems.push(`${kind} ${object} (needed by ${[...new Set(paths)].join(', ')})`);
     }

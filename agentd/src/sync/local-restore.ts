@@ -1,11 +1,13 @@
 import { isMemoryFile } from '../../../common/src/brain/brain-paths.ts';
-import { type BrainHead, type BrainManifest, type BrainStore, BrokenChunkError, entriesOf, parseManifestId } from '../../../common/src/brain/brain-store.ts';
+import { type BrainHead, type BrainManifest, type BrainStore, BrokenChunkError, chunksOf, entriesOf, parseManifestId } from '../../../common/src/brain/brain-store.ts';
 import { chooseRestore, unrestoredPaths } from '../../../common/src/brain/restore-plan.ts';
 import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
 import { ensureDir } from '../../../common/src/files.ts';
 import type { Logger } from '../../../common/src/logger.ts';
 import type { RestoreFallback } from '../../../proto/index.ts';
 import { clearRestored, displace } from './displace.ts';
+
+// Restores onto this machine: at boot (bootRestore) and on the restore command (restoreChosen).
 
 /** At most this many paths are named in a fallback report; the count has them all. */
 const UNRESTORED_LISTED = 50;
@@ -113,16 +115,38 @@ function restoredDraft(m: BrainManifest, leftOut: readonly string[]): Parameters
 }
 
 async function readOrDistrust(store: BrainStore, id: string): Promise<BrainManifest | null> {
-  try {
-    return await store.readManifest(id);
-  } catch (err) {
-    const e = PlaneError.from(err);
-    if (e.code !== ErrorCode.NotFound && e.code !== ErrorCode.FailedPrecondition) throw e;
-    store.distrust(`snapshot ${id} does not open (${e.message})`);
-    return null;
-  }
+  const m = await store.readManifestOrWhy(id);
+  if (!(m instanceof PlaneError)) return m;
+  store.distrust(`snapshot ${id} does not open (${m.message})`);
+  return null;
 }
 
 function atMs(id: string): number {
   return parseManifestId(id)?.atMs ?? -1;
+}
+
+/**
+ * The restore command (the gateway is stopped): refuses an incomplete snapshot
+ * before anything local is moved aside, then moves the current brain aside,
+ * restores the snapshot and makes it current again as a new `restore`
+ * snapshot, so history stays linear.
+ */
+export async function restoreChosen(o: { store: BrainStore; id: string; fence: number; workspace: string; dbDir: string; syncDir: string; log: Logger; onProgress?: (message: string) => void }): Promise<{ manifest: BrainManifest; current: BrainManifest; displacedTo?: string }> {
+  const { store } = o;
+  const manifest = await store.readManifest(o.id);
+  const present = await store.presentChunks();
+  const missing = new Set([...chunksOf(manifest)].filter((c) => !present.has(c)));
+  if (missing.size > 0) {
+    await store.bucket.assertPresent();
+    const paths = entriesOf(manifest).filter(([, e]) => e.chunks.some((c) => missing.has(c))).map(([p]) => p);
+    throw new PlaneError(
+      ErrorCode.FailedPrecondition,
+      `snapshot ${o.id} cannot be restored: ${missing.size} chunk(s) missing from the bucket, needed by ${paths.slice(0, 10).join(', ')}${paths.length > 10 ? ` and ${paths.length - 10} more` : ''}; nothing was changed`,
+    );
+  }
+  const displacedTo = await displace({ syncDir: o.syncDir, workspace: o.workspace, dbDir: o.dbDir, databases: Object.keys(manifest.databases), log: o.log });
+  ensureDir(o.workspace, 0o700);
+  await store.restore(manifest, { workspaceDir: o.workspace, databaseDir: o.dbDir }, { onProgress: (p) => o.onProgress?.(`restoring ${p.done}/${p.total}`) });
+  const current = await store.commit({ reason: 'restore', files: manifest.files, databases: manifest.databases, tombstones: manifest.tombstones, stats: manifest.stats }, o.fence);
+  return { manifest, current, ...(displacedTo ? { displacedTo } : {}) };
 }
