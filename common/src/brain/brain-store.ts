@@ -155,12 +155,17 @@ export class BrainStore implements ChunkSource {
 
   /**
    * The thorough check, by listing: which chunks of a snapshot are not in the
-   * bucket. When any are, the store is untrusted. A missing bucket throws.
+   * bucket. When any are, the store is untrusted; when none are, they count as
+   * uploaded. A missing bucket throws.
    */
   async checkAll(manifest: BrainManifest): Promise<string | null> {
     const present = await this.presentChunks();
     const missing = [...chunksOf(manifest)].filter((c) => !present.has(c));
-    if (missing.length === 0) return null;
+    if (missing.length === 0) {
+      // Seen in the bucket just now: the next database snapshot need not upload its unchanged chunks again.
+      for (const c of chunksOf(manifest)) this.#known.add(c);
+      return null;
+    }
     await this.bucket.assertPresent();
     this.distrust(`snapshot ${manifest.id} is missing ${missing.length} chunk(s) (${this.#chunkObject(missing[0] as string)})`);
     return this.#untrusted;
