@@ -39,11 +39,12 @@ export type { GatewayStatus, GatewayStatus__Output } from './gen/agentplane/v1/G
 export type { EnrollRequest__Output } from './gen/agentplane/v1/EnrollRequest.ts';
 export type { EnrollResponse, EnrollResponse__Output } from './gen/agentplane/v1/EnrollResponse.ts';
 export type { LogChunk__Output } from './gen/agentplane/v1/LogChunk.ts';
-export type { Event__Output } from './gen/agentplane/v1/Event.ts';
+export type { Event, Event__Output } from './gen/agentplane/v1/Event.ts';
 export type { TokenUsage } from './gen/agentplane/v1/TokenUsage.ts';
 export type { AgentPlaneClient } from './gen/agentplane/v1/AgentPlane.ts';
 export type { AgentPlaneHandlers } from './gen/agentplane/v1/AgentPlane.ts';
 export type { SyncStatus, SyncStatus__Output } from './gen/agentplane/v1/SyncStatus.ts';
+export type { RestoreFallback, RestoreFallback__Output } from './gen/agentplane/v1/RestoreFallback.ts';
 export type { BrainGrant, BrainGrant__Output } from './gen/agentplane/v1/BrainGrant.ts';
 export type { SecretManifest, SecretManifest__Output } from './gen/agentplane/v1/SecretManifest.ts';
 export type { SecretRequest__Output } from './gen/agentplane/v1/SecretRequest.ts';

@@ -1,10 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listAll, PreconditionFailedError } from '../common/src/brain/bucket.ts';
+import { type Bucket, listAll, PreconditionFailedError } from '../common/src/brain/bucket.ts';
 import { GcsBucket } from '../common/src/brain/gcs-bucket.ts';
 import { openBucket } from '../common/src/brain/open-bucket.ts';
 import { PlaneError } from '../common/src/errors.ts';
-import { bucketContract } from './helpers/bucket-contract.ts';
+import { bucketContract, everyCall, failsWith } from './helpers/bucket-contract.ts';
 import { type GcsStandin, startGcsStandin } from './helpers/gcs-standin.ts';
 
 let standin: GcsStandin;
@@ -16,8 +16,18 @@ afterAll(async () => {
 });
 
 const freshUrl = (prefix = ''): string => `gs://test-${randomUUID().slice(0, 8)}${prefix}`;
+/** Opened and set up, as the hub does at start. */
+const open = async (url: string): Promise<Bucket> => {
+  const b = await openBucket(url, { gcsApiEndpoint: standin.endpoint });
+  await b.setUp({ createRoot: false, adoptEmpty: true });
+  return b;
+};
 /** Quick retries, so outages in these tests take about a second. */
-const quick = (url: string): GcsBucket => GcsBucket.fromUrl(url, { gcsApiEndpoint: standin.endpoint, retry: { maxRetries: 2, maxRetryDelayMs: 1000 } });
+const quick = async (url: string): Promise<GcsBucket> => {
+  const b = GcsBucket.fromUrl(url, { gcsApiEndpoint: standin.endpoint, retry: { maxRetries: 2, maxRetryDelayMs: 1000 } });
+  await b.setUp({ adoptEmpty: true });
+  return b;
+};
 /** The recorded requests made from here on. */
 const since = (): (() => GcsStandin['requests']) => {
   const start = standin.requests.length;
@@ -25,10 +35,10 @@ const since = (): (() => GcsStandin['requests']) => {
 };
 
 describe('GCS bucket on the JSON API stand-in', () => {
-  bucketContract(() => openBucket(freshUrl(), { gcsApiEndpoint: standin.endpoint }));
+  bucketContract(() => open(freshUrl()));
 
   it('sends a large put as a chunked resumable upload and a small one as a single multipart request', async () => {
-    const b = await openBucket(freshUrl(), { gcsApiEndpoint: standin.endpoint });
+    const b = await open(freshUrl());
     const seen = since();
     const big = randomBytes(9 * 1024 * 1024);
     const { generation } = await b.put('big', big, { ifGenerationMatch: '0' });
@@ -46,7 +56,7 @@ describe('GCS bucket on the JSON API stand-in', () => {
   });
 
   it('lists page by page with the pageToken GCS returns', async () => {
-    const b = await openBucket(freshUrl(), { gcsApiEndpoint: standin.endpoint });
+    const b = await open(freshUrl());
     for (let i = 0; i < 5; i++) await b.put(`o/${i}`, Buffer.from(String(i)));
     const seen = since();
     const names: string[] = [];
@@ -60,7 +70,7 @@ describe('GCS bucket on the JSON API stand-in', () => {
   });
 
   it('surfaces a 412 as PreconditionFailedError, on puts and deletes', async () => {
-    const b = await openBucket(freshUrl(), { gcsApiEndpoint: standin.endpoint });
+    const b = await open(freshUrl());
     const { generation } = await b.put('head', Buffer.from('a'));
     const err: unknown = await b.put('head', Buffer.from('b'), { ifGenerationMatch: String(Number(generation) - 1) }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PreconditionFailedError);
@@ -71,7 +81,7 @@ describe('GCS bucket on the JSON API stand-in', () => {
   });
 
   it('retries a short outage transparently, reads and conditional writes alike', async () => {
-    const b = quick(freshUrl());
+    const b = await quick(freshUrl());
     const { generation } = await b.put('x', Buffer.from('one'));
     const seen = since();
     standin.failNext(503);
@@ -89,7 +99,7 @@ describe('GCS bucket on the JSON API stand-in', () => {
   });
 
   it('does not mistake its own conditional write, whose reply was lost and was retried, for a lost race', async () => {
-    const b = quick(freshUrl());
+    const b = await quick(freshUrl());
     const { generation } = await b.put('x', Buffer.from('one'));
     standin.failNext(503, 1, 'after');
     const second = await b.put('x', Buffer.from('two'), { ifGenerationMatch: generation });
@@ -97,7 +107,7 @@ describe('GCS bucket on the JSON API stand-in', () => {
   });
 
   it('does not retry unconditional writes, and the library still retries what is safe afterwards', async () => {
-    const b = quick(freshUrl());
+    const b = await quick(freshUrl());
     for (const size of [3, 9 * 1024 * 1024]) {
       standin.failNext(503);
       const err: unknown = await b.put('x', randomBytes(size)).catch((e: unknown) => e);
@@ -114,7 +124,7 @@ describe('GCS bucket on the JSON API stand-in', () => {
   });
 
   it('reports an outage longer than the retry budget as unavailable', async () => {
-    const b = quick(freshUrl());
+    const b = await quick(freshUrl());
     await b.put('x', Buffer.from('one'));
     for (const call of [() => b.get('x'), () => b.head('x'), () => b.listPage(''), () => b.put('x', Buffer.from('two'), { ifGenerationMatch: '0' })]) {
       const seen = since();
@@ -128,7 +138,7 @@ describe('GCS bucket on the JSON API stand-in', () => {
   });
 
   it('reports 403 as permission_denied naming the role to grant', async () => {
-    const b = quick(freshUrl());
+    const b = await quick(freshUrl());
     standin.failNext(403);
     const err: unknown = await b.get('x').catch((e: unknown) => e);
     expect((err as PlaneError).code).toBe('permission_denied');
@@ -137,15 +147,41 @@ describe('GCS bucket on the JSON API stand-in', () => {
 
   it('keeps objects under the URL prefix and lists names without it', async () => {
     const root = freshUrl();
-    const b = await openBucket(`${root}/planes/p1/`, { gcsApiEndpoint: standin.endpoint });
+    const b = await open(`${root}/planes/p1/`);
     expect(b.url).toBe(`${root}/planes/p1`);
     await b.put('agents/a/x', Buffer.from('x'));
     const seen = since();
     expect((await b.listPage('agents/')).objects.map((o) => o.name)).toEqual(['agents/a/x']);
     expect(seen()[0]?.query.prefix).toBe('planes/p1/agents/');
-    const whole = await openBucket(root, { gcsApiEndpoint: standin.endpoint });
+    const whole = await open(root);
     expect((await whole.get('planes/p1/agents/a/x'))?.data.toString()).toBe('x');
     expect(await whole.get('agents/a/x')).toBeNull();
+  });
+
+  it('a bucket taken away fails every call as missing instead of looking empty, and works again when it is back', async () => {
+    const url = freshUrl();
+    const b = await quick(url);
+    const { generation } = await b.put('planes/p/agents/a/HEAD', Buffer.from('h1'));
+    const copy = standin.takeBucket(url.slice('gs://'.length));
+    for (const [what, call] of everyCall(b, generation)) {
+      if (what === 'delete') continue; // GCS answers a delete in a missing bucket like one of a missing object
+      await failsWith(call(), 'unavailable', /^bucket gs:\/\/test-\w+ is missing/, what);
+    }
+    standin.putBucket(url.slice('gs://'.length), copy);
+    expect((await b.get('planes/p/agents/a/HEAD'))?.generation).toBe(generation);
+    expect(await b.get('planes/p/agents/a/nothing')).toBeNull();
+  });
+
+  it('an emptied bucket (its marker gone too) is missing, until the setup step marks it again', async () => {
+    const url = freshUrl();
+    const b = await quick(url);
+    await b.put('planes/p/agents/a/HEAD', Buffer.from('h1'));
+    for (const name of standin.names(url.slice('gs://'.length))) standin.deleteObject(url.slice('gs://'.length), name);
+    await failsWith(b.get('planes/p/agents/a/HEAD'), 'unavailable', /no \.agents-plane-bucket object/);
+    await expect(b.listPage('planes/')).rejects.toMatchObject({ code: 'unavailable' });
+    await failsWith(b.setUp({ adoptEmpty: false }), 'unavailable', /is empty/);
+    expect(await b.setUp({ adoptEmpty: true })).toBe('adopted');
+    expect(await b.get('planes/p/agents/a/HEAD')).toBeNull();
   });
 
   it('refuses malformed gs:// URLs', async () => {

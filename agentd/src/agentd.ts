@@ -7,7 +7,8 @@ import { ensureDir } from '../../common/src/files.ts';
 import type { Logger } from '../../common/src/logger.ts';
 import { validate } from '../../common/src/validate.ts';
 import { VERSION } from '../../common/src/version.ts';
-import type { BrainGrant__Output, GatewayState, GatewayStatus, Heartbeat, TokenUsage } from '../../proto/index.ts';
+import type { BrainGrant__Output, Event, GatewayState, GatewayStatus, Heartbeat, TokenUsage } from '../../proto/index.ts';
+import type { SyncView } from '../../common/src/brain/sync-view.ts';
 import { CommandJournal } from './command-journal.ts';
 import { type CommandHandler, CommandRunner, type CommandSpec } from './commands/command-runner.ts';
 import { logsCommands } from './commands/logs-command.ts';
@@ -80,6 +81,8 @@ export interface AgentdStatus {
   usage: TokenUsage | null;
   /** Names and versions only: values never leave agentd's memory except to the gateway. */
   secrets: { revision: string; loaded: { name: string; version: number }[]; missing: string[]; resolverRequests: number; lastError: string };
+  /** Brain sync as in the heartbeat, plus the workspace files left out now, with why (the first 50). */
+  brain: (SyncView & { skippedList: { path: string; kind: string; reason: string }[] }) | null;
 }
 
 export type AgentdState = 'created' | 'enrolling' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -119,6 +122,7 @@ export class Agentd {
   readonly #startedAt = Date.now();
   #operator: OperatorServer | undefined;
   #brain: BrainSync | undefined;
+  #pendingBrainEvents: Event[] = [];
   #grant: BrainGrant__Output | undefined;
   #grantWaiter: (() => void) | undefined;
   #fence = 0;
@@ -341,6 +345,7 @@ export class Agentd {
   }
 
   #onGrant(grant: BrainGrant__Output): void {
+    for (const event of this.#pendingBrainEvents.splice(0)) this.#conn?.send({ event });
     const first = this.#grant === undefined;
     this.#grant = grant;
     this.#grantWaiter?.();
@@ -412,6 +417,12 @@ export class Agentd {
           log: this.#log,
           settings: this.#cfg.sync,
           onChange: () => this.#conn?.heartbeatNow(),
+          onRepair: (r) => this.#brainEvent('brain.repair', 'warning', `the bucket no longer held what this agent had uploaded (${r.reason}); every chunk of snapshot ${r.snapshot} was uploaded again`, {
+            snapshot: r.snapshot,
+            reason: r.reason,
+            files: String(r.files),
+            lost: r.lost.join('\n'),
+          }),
         });
         const r = await sync.restoreOnBoot({
           restore,
@@ -422,7 +433,17 @@ export class Agentd {
         });
         if (restore) this.#installing = '';
         this.#log.info('brain ready', { ...r, bucket: bucket.url, fence: this.#fence });
-        this.#conn?.send({ event: { kind: 'brain.boot', severity: 'info', message: `brain ${r.action}${r.snapshot ? ` (${r.snapshot})` : ''}`, attributes: { action: r.action, files: String(r.files), ms: String(r.ms) }, atMs: Date.now() } });
+        this.#brainEvent('brain.boot', 'info', `brain ${r.action}${r.snapshot ? ` (${r.snapshot})` : ''}`, { action: r.action, files: String(r.files), ms: String(r.ms) });
+        const f = r.fallback;
+        if (f) {
+          this.#brainEvent('brain.restore_fallback', 'error', `restored snapshot ${f.used}${f.newest ? ` instead of ${f.newest}` : ''}: ${f.reason}; ${f.unrestoredCount ?? 0} path(s) not restored as of the newest snapshot`, {
+            newest: f.newest ?? '',
+            used: f.used ?? '',
+            reason: f.reason ?? '',
+            unrestored: (f.unrestored ?? []).join('\n'),
+            unrestoredCount: String(f.unrestoredCount ?? 0),
+          });
+        }
         this.#brain = sync;
         this.#brainBoot = 'done';
         if (!this.#stopping.signal.aborted) sync.start();
@@ -440,6 +461,15 @@ export class Agentd {
         if (e.code === ErrorCode.InvalidArgument || !(await sleep(backoff.next(), this.#stopping.signal))) return;
       }
     }
+  }
+
+  /**
+   * An event for the hub (brain.repair and brain.restore_fallback go to its
+   * audit log). Sent again after the next HelloAck when the stream is down.
+   */
+  #brainEvent(kind: string, severity: string, message: string, attributes: Record<string, string>): void {
+    const event = { kind, severity, message, attributes, atMs: Date.now() };
+    if (!this.#conn?.send({ event }) && kind !== 'brain.boot') this.#pendingBrainEvents = [...this.#pendingBrainEvents, event].slice(-20);
   }
 
   #onGatewayState(s: SupervisorState): void {
@@ -784,6 +814,8 @@ export class Agentd {
         resolverRequests: this.#resolver?.served ?? 0,
         lastError: this.#secrets.lastError,
       },
+      // Heartbeat numbers are plain numbers here (never Long): the view's type says so.
+      brain: this.#brain ? { ...(this.#brain.status() as SyncView), skippedList: this.#brain.skippedFiles(50) } : null,
     };
   }
 

@@ -69,6 +69,9 @@ export const AgentdConfigSchema = Type.Object(
         /** node-cron expressions (5 fields, or 6 with seconds). */
         reconcileCron: Type.String({ default: '*/15 * * * *' }),
         snapshotCron: Type.String({ default: '*/5 * * * *' }),
+        /** The cheap check that the bucket still holds what was uploaded (HEAD, a sample of chunks). */
+        checkCron: Type.String({ default: '*/5 * * * *' }),
+        checkSample: Type.Integer({ minimum: 1, maximum: 1000, default: 8 }),
         maxDeleteShare: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.5 }),
         maxFileBytes: Type.Integer({ minimum: 1, default: 64 * 1024 * 1024 }),
         /** With a local brain on disk, start the gateway without the hub's grant after this long. */
@@ -118,7 +121,7 @@ export function parseAgentdFileConfig(text: string, file: string): AgentdFileCon
       if (cfg[field] === undefined) throw new PlaneError(ErrorCode.InvalidArgument, `${file}: ${field} is required`, { where: field });
     }
   }
-  for (const field of ['reconcileCron', 'snapshotCron'] as const) {
+  for (const field of ['reconcileCron', 'snapshotCron', 'checkCron'] as const) {
     const v = validateCron(cfg.sync[field]);
     if (v) throw new PlaneError(ErrorCode.InvalidArgument, `${file}: sync.${field} ${JSON.stringify(cfg.sync[field])} is not a cron expression: ${v}`, { where: `sync.${field}` });
   }

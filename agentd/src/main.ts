@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { operatorGet } from './operator/operator-client.ts';
 import { VERSION } from '../../common/src/version.ts';
 import { Agentd, type AgentdStatus } from './agentd.ts';
+import { describeSync } from '../../common/src/brain/sync-view.ts';
 import { resolveAgentdConfig } from './bootstrap.ts';
 import { loadAgentdFileConfig } from './config.ts';
 
@@ -100,6 +101,8 @@ function printStatus(s: AgentdStatus): void {
     ['model', `${s.model ?? '-'}${s.paused ? ' (paused)' : ''}`],
     ['secrets', gw.degradedSecretOwners?.length ? `missing: ${gw.degradedSecretOwners.join('; ')}` : 'ok'],
     ['usage', s.usage ? `${String(s.usage.totalTokens)} tokens, $${Number(s.usage.totalCostUsd).toFixed(4)}` : '-'],
+    ...(s.brain ? describeSync(s.brain) : [['brain', 'not syncing (no grant from the hub yet, sync off, or the bucket unreachable)'] as [string, string]]),
+    ...(s.brain?.skippedList ?? []).map((f): [string, string] => ['', `  ${f.path}: ${f.reason}`]),
   ];
   for (const [k, v] of lines) console.log(`${(k ?? '').padEnd(8)} ${v}`);
 }

@@ -12,7 +12,8 @@ import type { RunLink } from './store/command-store.ts';
 import type { HeartbeatRecord } from './store/heartbeat-store.ts';
 import { costLabels } from './cost/cost-labels.ts';
 import type { HealingState } from './store/healing-store.ts';
-import { brainStore, cloneBrain, listSnapshots, purgeBrain, type SnapshotInfo, verifyBackup, type VerifyReport } from './brain/brain-ops.ts';
+import { brainStore, cloneBrain, listSnapshots, purgeBrain, type SnapshotInfo } from './brain/brain-ops.ts';
+import { verifyBackup, type VerifyReport } from './brain/verify-backup.ts';
 
 export interface AgentView extends AgentRecord {
   health: Health;
@@ -322,7 +323,7 @@ export class Fleet {
   async verifyBackup(planeName: string, name: string, actor: string): Promise<VerifyReport> {
     const agent = this.#ctx.agents.get(planeName, name);
     const report = await verifyBackup(this.#ctx, planeName, name, this.#ctx.heartbeats.get(agent.id)?.heartbeat.sync ?? null);
-    this.#ctx.audit.record({ actor, action: 'brain.verify', plane: planeName, agent: name, outcome: report.ok ? 'ok' : 'failed', detail: { snapshot: report.snapshot, problems: report.problems.length } });
+    this.#ctx.audit.record({ actor, action: 'brain.verify', plane: planeName, agent: name, outcome: report.ok ? 'ok' : 'failed', detail: { snapshot: report.snapshot, problems: report.problems.length, missing: report.missing.length, corrupt: report.corrupt.length } });
     return report;
   }
 

@@ -67,7 +67,7 @@ describe('evaluateHealth', () => {
 
 describe('brain sync in health', () => {
   const sync = (over: Partial<NonNullable<Heartbeat__Output['sync']>>): NonNullable<Heartbeat__Output['sync']> => ({
-    state: 'idle', lastSuccessMs: now, lagMs: 0, pendingChanges: 0, lastError: '', snapshot: 's', lastDbSnapshotMs: now, memoryFiles: 0, sessions: 0, files: 1, skippedFiles: 0, fence: 1, ...over,
+    state: 'idle', lastSuccessMs: now, lagMs: 0, pendingChanges: 0, lastError: '', snapshot: 's', lastDbSnapshotMs: now, memoryFiles: 0, sessions: 0, files: 1, skippedFiles: 0, fence: 1, skippedByReason: {}, restoreFallback: null, lastCheckMs: 0, untrusted: '', ...over,
   });
   const withSync = (s: NonNullable<Heartbeat__Output['sync']>): HealthInput => input({ heartbeat: { receivedAt: now - 100, heartbeat: hb({}, { sync: s }) }, syncLagYellowMs: 60_000 });
 

@@ -36,6 +36,13 @@ export const HubOptionsSchema = Type.Object(
     localRpcIntervalMs: Type.Optional(Type.Integer({ minimum: 1000 })),
     /** Where agents' brains live: file:///abs/dir or gs://bucket[/prefix]; default file://<dataDir>/bucket. */
     bucketUrl: Type.Optional(Type.String({ pattern: '^(file:///|gs://)' })),
+    /**
+     * Make the bucket at start even though this data dir is not new: a missing local directory
+     * is created and an empty location (no marker) taken. Otherwise only a hub's first start does.
+     */
+    createBucket: Type.Boolean({ default: false }),
+    /** Sync settings written into local agents' agentd.json (tests shorten schedules through it). */
+    localSyncSettings: Type.Optional(Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()]))),
     /** Tests only: a GCS JSON API stand-in on loopback, passed to agents with the bucket URL. */
     gcsApiEndpoint: Type.Optional(Type.String({ pattern: '^https?://' })),
     /** Where agents' secrets live: 'local' (sealed in the hub's SQLite) or 'gcp-secret-manager:PROJECT'. */

@@ -43,6 +43,8 @@ import { RunStore } from './store/run-store.ts';
 import { GcpSecretManagerProvider } from '../../common/src/secrets/gcp-secret-manager-provider.ts';
 import type { SecretsProvider } from '../../common/src/secrets/secrets-provider.ts';
 import { ensureHubTls, type HubTls } from './tls/certificate-authority.ts';
+import { auditBrainEvents } from './brain/brain-audit.ts';
+import { setUpBucket } from './brain/bucket-setup.ts';
 
 export type HubState = 'created' | 'starting' | 'running' | 'closing' | 'closed';
 
@@ -152,6 +154,7 @@ export class Hub {
   async #start(): Promise<HubEndpoints> {
     const o = this.options;
     ensureDir(o.dataDir, 0o700);
+    const firstStart = !existsSync(join(o.dataDir, 'hub.db'));
     const db = openDatabase(join(o.dataDir, 'hub.db'));
     this.#db = db;
     const tls: HubTls = await ensureHubTls(o.dataDir, o.tlsNames.concat(o.grpcHost === '0.0.0.0' ? [] : [o.grpcHost]), this.log.child('tls'));
@@ -175,6 +178,7 @@ export class Hub {
       runtimeRoot: o.localRuntimeRoot ?? join(o.dataDir, 'runtime'),
       ...(o.localOpenclawVersion ? { openclawVersion: o.localOpenclawVersion } : {}),
       ...(o.localProbeIntervalMs ? { probeIntervalMs: o.localProbeIntervalMs } : {}),
+      ...(o.localSyncSettings ? { sync: o.localSyncSettings } : {}),
       ...(o.localRpcIntervalMs ? { rpcIntervalMs: o.localRpcIntervalMs } : {}),
     });
     infra.register(this.#local);
@@ -222,6 +226,8 @@ export class Hub {
     };
     ctx.events.setMaxListeners(0);
     this.#ctx = ctx;
+    await setUpBucket({ ...ctx.brain, create: firstStart || o.createBucket, log: this.log });
+    auditBrainEvents(ctx);
     this.#fleet = new Fleet(ctx);
     const fleet = this.#fleet;
     // A changed namespace reaches the agent as a command: stored, delivered once, answered.

@@ -15,7 +15,7 @@ import { ApiTokens } from './store/api-tokens.ts';
 
 const USAGE = `usage:
   hub serve --data-dir DIR [--grpc-listen HOST:PORT] [--api-listen HOST:PORT] [--advertise HOST:PORT]
-            [--tls-name NAME]... [--heartbeat-interval-ms N] [--bucket file:///DIR|gs://BUCKET[/PREFIX]]
+            [--tls-name NAME]... [--heartbeat-interval-ms N] [--bucket file:///DIR|gs://BUCKET[/PREFIX]] [--create-bucket]
             [--secrets local|gcp-secret-manager:PROJECT]
             [--instance-identity [--identity-audience AUD]]
             [--heal-red-after-ms N] [--no-self-healing] [--prices FILE.json]
@@ -32,6 +32,7 @@ async function serve(args: string[]): Promise<number> {
     'tls-name': { type: 'string', multiple: true },
     'heartbeat-interval-ms': { type: 'string' },
     bucket: { type: 'string' },
+    'create-bucket': { type: 'boolean', default: false },
     secrets: { type: 'string' },
     'instance-identity': { type: 'boolean', default: false },
     'identity-audience': { type: 'string' },
@@ -70,6 +71,7 @@ async function serve(args: string[]): Promise<number> {
     ...(values['tls-name'] ? { tlsNames: values['tls-name'] } : {}),
     ...(hb !== undefined ? { heartbeatIntervalMs: hb } : {}),
     ...(values.bucket ? { bucketUrl: values.bucket } : {}),
+    ...(values['create-bucket'] ? { createBucket: true } : {}),
     ...(values.secrets ? { secretsProvider: values.secrets } : {}),
     // Compute Engine instances of planes with a project enrol with Google-signed identity tokens (docs/image.md).
     ...(values['instance-identity'] ? { instanceIdentityEnrollment: true } : {}),

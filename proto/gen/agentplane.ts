@@ -20,6 +20,7 @@ import type { LogChunk as _agentplane_v1_LogChunk, LogChunk__Output as _agentpla
 import type { LogLine as _agentplane_v1_LogLine, LogLine__Output as _agentplane_v1_LogLine__Output } from './agentplane/v1/LogLine.ts';
 import type { ModelUsage as _agentplane_v1_ModelUsage, ModelUsage__Output as _agentplane_v1_ModelUsage__Output } from './agentplane/v1/ModelUsage.ts';
 import type { ResourceUsage as _agentplane_v1_ResourceUsage, ResourceUsage__Output as _agentplane_v1_ResourceUsage__Output } from './agentplane/v1/ResourceUsage.ts';
+import type { RestoreFallback as _agentplane_v1_RestoreFallback, RestoreFallback__Output as _agentplane_v1_RestoreFallback__Output } from './agentplane/v1/RestoreFallback.ts';
 import type { SecretEntry as _agentplane_v1_SecretEntry, SecretEntry__Output as _agentplane_v1_SecretEntry__Output } from './agentplane/v1/SecretEntry.ts';
 import type { SecretManifest as _agentplane_v1_SecretManifest, SecretManifest__Output as _agentplane_v1_SecretManifest__Output } from './agentplane/v1/SecretManifest.ts';
 import type { SecretRequest as _agentplane_v1_SecretRequest, SecretRequest__Output as _agentplane_v1_SecretRequest__Output } from './agentplane/v1/SecretRequest.ts';
@@ -55,6 +56,7 @@ export interface ProtoGrpcType {
       LogLine: MessageTypeDefinition<_agentplane_v1_LogLine, _agentplane_v1_LogLine__Output>
       ModelUsage: MessageTypeDefinition<_agentplane_v1_ModelUsage, _agentplane_v1_ModelUsage__Output>
       ResourceUsage: MessageTypeDefinition<_agentplane_v1_ResourceUsage, _agentplane_v1_ResourceUsage__Output>
+      RestoreFallback: MessageTypeDefinition<_agentplane_v1_RestoreFallback, _agentplane_v1_RestoreFallback__Output>
       SecretEntry: MessageTypeDefinition<_agentplane_v1_SecretEntry, _agentplane_v1_SecretEntry__Output>
       SecretManifest: MessageTypeDefinition<_agentplane_v1_SecretManifest, _agentplane_v1_SecretManifest__Output>
       SecretRequest: MessageTypeDefinition<_agentplane_v1_SecretRequest, _agentplane_v1_SecretRequest__Output>

@@ -495,7 +495,7 @@ async function run(o: Options): Promise<Report> {
   const setupS = (performance.now() - setupStart) / 1000;
 
   const bucketDir = join(dir, 'bucket');
-  mkdirSync(bucketDir);
+  await LocalBucket.create(bucketDir);
   const rawKey = BrainKey.generate();
   const key = new BrainKey(rawKey);
   const pushLog: LogRecord[] = [];

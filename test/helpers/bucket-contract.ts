@@ -1,12 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import { expect, it } from 'vitest';
-import { type Bucket, listAll, PreconditionFailedError } from '../../common/src/brain/bucket.ts';
+import { BUCKET_MARKER, type Bucket, listAll, PreconditionFailedError } from '../../common/src/brain/bucket.ts';
 
 /**
  * The behaviour every bucket backend must share. Each backend's test file calls
- * this with a factory giving a fresh, empty bucket.
+ * this with a factory giving a fresh, empty bucket that has been set up.
  */
 export function bucketContract(make: () => Promise<Bucket>): void {
+  it('set up once: setUp again finds it present, and the marker is never listed', async () => {
+    const b = await make();
+    expect(await b.setUp({ createRoot: false, adoptEmpty: false })).toBe('present');
+    await b.assertPresent();
+    expect((await b.listPage('')).objects).toEqual([]);
+    await b.put('x', Buffer.from('x'));
+    expect((await b.listPage('')).objects.map((o) => o.name)).toEqual(['x']);
+    expect(await b.get(BUCKET_MARKER)).not.toBeNull();
+  });
+
   it('reads back what it wrote, with a generation that changes on every write', async () => {
     const b = await make();
     expect(await b.get('planes/p/agents/a/x')).toBeNull();
@@ -84,4 +94,29 @@ export function bucketContract(make: () => Promise<Bucket>): void {
       await expect(b.put(bad, Buffer.from('x'))).rejects.toThrow(/invalid object name/);
     }
   });
+}
+
+/** Every kind of call, each of which must fail on a bucket that is not there. */
+export function everyCall(b: Bucket, generation: string): [string, () => Promise<unknown>][] {
+  return [
+    ['get', () => b.get('planes/p/agents/a/HEAD')],
+    ['get of a missing name', () => b.get('planes/p/agents/a/nothing')],
+    ['head', () => b.head('planes/p/agents/a/HEAD')],
+    ['list', () => b.listPage('planes/p/agents/a/')],
+    ['put', () => b.put('planes/p/agents/a/chunks/ab/abc', Buffer.from('c'))],
+    ['create', () => b.put('planes/p/agents/a/chunks/ab/abd', Buffer.from('c'), { ifGenerationMatch: '0' })],
+    ['compare-and-swap', () => b.put('planes/p/agents/a/HEAD', Buffer.from('h2'), { ifGenerationMatch: generation })],
+    ['delete', () => b.delete('planes/p/agents/a/HEAD')],
+  ];
+}
+
+/** Awaits a call that must fail with this error code and a message matching `message`. */
+export async function failsWith(call: Promise<unknown>, code: string, message: RegExp, what = ''): Promise<void> {
+  const err: unknown = await call.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err, `${what} should fail`).toBeInstanceOf(Error);
+  expect((err as { code?: string }).code, what).toBe(code);
+  expect((err as Error).message, what).toMatch(message);
 }

@@ -7,8 +7,9 @@ import { CRC32C } from '@google-cloud/storage';
  * An in-memory stand-in for the Google Cloud Storage JSON API v1, on loopback,
  * speaking what @google-cloud/storage needs for objects: metadata, media
  * download, listing, delete, multipart and resumable uploads, generation
- * preconditions and checksums. Buckets exist as soon as they are named; no
- * request is authenticated.
+ * preconditions and checksums. Buckets exist as soon as they are named, until
+ * a test takes one away (every call on it is then 404, as on a deleted bucket);
+ * no request is authenticated.
  */
 export interface GcsStandin {
   /** Pass as apiEndpoint / gcsApiEndpoint. */
@@ -20,7 +21,20 @@ export interface GcsStandin {
    * out first and only its response is replaced: a reply lost on the way back.
    */
   failNext(status: number, count?: number, when?: 'before' | 'after'): void;
+  /** Takes a bucket away (deleted, or its project gone): every call on it is 404 until it is put back. Returns its objects. */
+  takeBucket(bucket: string): BucketCopy;
+  /** Puts a bucket back with these objects (the same ones, or an older copy: a restored bucket). */
+  putBucket(bucket: string, copy: BucketCopy): void;
+  /** A copy of a bucket's objects as they are now. */
+  copyBucket(bucket: string): BucketCopy;
+  /** Names in a bucket, with or without a prefix. */
+  names(bucket: string, prefix?: string): string[];
+  /** Deletes one object behind every client's back. */
+  deleteObject(bucket: string, name: string): void;
 }
+
+/** A bucket's objects, opaque to tests. */
+export type BucketCopy = Map<string, unknown>;
 
 interface StoredObject {
   name: string;
@@ -76,7 +90,9 @@ export async function startGcsStandin(): Promise<GcsStandin> {
   // GCS generations are microsecond timestamps; keep them that large so precision bugs show.
   let lastGeneration = Date.now() * 1000;
 
+  const gone = new Set<string>();
   const objectsOf = (bucket: string): Map<string, StoredObject> => {
+    if (gone.has(bucket)) throw new HttpError(404, 'notFound', 'The specified bucket does not exist.');
     let objects = buckets.get(bucket);
     if (!objects) buckets.set(bucket, (objects = new Map<string, StoredObject>()));
     return objects;
@@ -305,6 +321,21 @@ export async function startGcsStandin(): Promise<GcsStandin> {
     requests,
     failNext(status, count = 1, when = 'before') {
       for (let i = 0; i < count; i++) failures.push({ status, when });
+    },
+    takeBucket(bucket) {
+      const copy = new Map(objectsOf(bucket));
+      buckets.delete(bucket);
+      gone.add(bucket);
+      return copy;
+    },
+    putBucket(bucket, copy) {
+      gone.delete(bucket);
+      buckets.set(bucket, new Map(copy as Map<string, StoredObject>));
+    },
+    copyBucket: (bucket) => new Map(objectsOf(bucket)),
+    names: (bucket, prefix = '') => [...objectsOf(bucket).keys()].filter((n) => n.startsWith(prefix)).sort(),
+    deleteObject(bucket, name) {
+      objectsOf(bucket).delete(name);
     },
     close: () =>
       new Promise<void>((resolve, reject) => {

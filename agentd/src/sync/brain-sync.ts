@@ -1,101 +1,38 @@
-import { type FSWatcher, watch } from 'chokidar';
+import type { FSWatcher } from 'chokidar';
 import { schedule, type ScheduledTask } from 'node-cron';
-import { existsSync, promises as fs, readFileSync, type Stats } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Backoff } from '../../../common/src/backoff.ts';
-import {
-  type BrainManifest,
-  type BrainStore,
-  type DatabaseEntry,
-  DEFAULT_RETENTION,
-  type FileEntry,
-  type ManifestReason,
-  mapLimit,
-  type RetentionPolicy,
-  StaleWriterError,
-} from '../../../common/src/brain/brain-store.ts';
+import { type BrainManifest, type BrainStore, HeadChangedError, StaleWriterError } from '../../../common/src/brain/brain-store.ts';
 import type { BrainKey } from '../../../common/src/brain/brain-crypto.ts';
-import { countSessions } from '../../../common/src/brain/sqlite-checks.ts';
 import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
 import { ensureDir, writeFileAtomic } from '../../../common/src/files.ts';
 import type { Logger } from '../../../common/src/logger.ts';
-import type { SyncStatus } from '../../../proto/index.ts';
-import { findDatabases, snapshotDatabase } from './db-snapshot.ts';
-import { excludedReason, type ScanEntry, scanTree, skipReason } from './workspace-scan.ts';
-import { isMemoryFile } from '../../../common/src/brain/brain-paths.ts';
+import type { RestoreFallback, SyncStatus } from '../../../proto/index.ts';
+import { bootRestore, restoreChosen } from './local-restore.ts';
+import { exists } from './displace.ts';
+import { SkipTracker } from './skip-tracker.ts';
+import { SnapshotBuilder } from './snapshot-build.ts';
+import { type BootResult, type BrainSyncSettings, DEFAULT_SYNC_SETTINGS, type PushOptions, type PushResult, type RepairReport } from './sync-settings.ts';
+import type { Skipped } from './workspace-scan.ts';
+import { watchWorkspace } from './workspace-watch.ts';
 
-export interface BrainSyncSettings {
-  /** Quiet time after a change before it is pushed. */
-  debounceMs: number;
-  /** A change is pushed within this long even while writes continue. */
-  maxWaitMs: number;
-  /** Full rescan of the workspace (catches anything a watch missed). */
-  reconcileCron: string;
-  /** Consistent snapshots of the databases. */
-  snapshotCron: string;
-  /** A sync that would delete more than this share of the files is refused ... */
-  maxDeleteShare: number;
-  /** ... once it deletes at least this many. */
-  maxDeleteMinFiles: number;
-  maxFileBytes: number;
-  retention: RetentionPolicy;
-}
-
-export const DEFAULT_SYNC_SETTINGS: BrainSyncSettings = {
-  debounceMs: 500,
-  maxWaitMs: 1500,
-  reconcileCron: '*/15 * * * *',
-  snapshotCron: '*/5 * * * *',
-  maxDeleteShare: 0.5,
-  maxDeleteMinFiles: 10,
-  maxFileBytes: 64 * 1024 * 1024,
-  retention: DEFAULT_RETENTION,
-};
-
-export interface PushOptions {
-  reason: ManifestReason;
-  /** Take fresh database snapshots (otherwise the last ones are kept). */
-  databases?: boolean;
-  /** Rescan the whole workspace instead of the changed paths. */
-  full?: boolean;
-  /** Let this sync delete more than the guard allows. */
-  allowDeletes?: boolean;
-}
-
-export interface PushResult {
-  committed: boolean;
-  snapshot: string | null;
-  uploadedFiles: number;
-  deletedFiles: number;
-  databases: number;
-  ms: number;
-  skipped?: string;
-}
-
-export interface BootResult {
-  action: 'none' | 'current' | 'restored';
-  snapshot: string | null;
-  files: number;
-  databases: number;
-  ms: number;
-  displacedTo?: string;
-}
+export * from './sync-settings.ts';
 
 interface LocalState {
   snapshot: string;
   keyId: string;
 }
 
-const TOMBSTONE_KEEP_MS = 30 * 86_400_000;
-
 /**
  * Keeps one agent's brain in its bucket. On boot it restores the current
  * snapshot before the gateway starts; while running it watches the workspace
  * and pushes changed files within seconds, takes database snapshots on a
- * schedule and on demand, reconciles the whole tree on a schedule, and makes a
- * final push at shutdown after the gateway has stopped. Pushes are serial.
- * Nothing local is ever deleted because of the bucket: a restore moves what it
- * replaces aside under <stateDir>/sync/displaced/.
+ * schedule and on demand, reconciles the whole tree on a schedule, checks that
+ * the bucket still holds what it uploaded, and makes a final push at shutdown
+ * after the gateway has stopped. Pushes are serial. Nothing local is ever
+ * deleted because of the bucket: a restore moves what it replaces aside under
+ * <stateDir>/sync/displaced/.
  */
 export class BrainSync {
   readonly #store: BrainStore;
@@ -106,6 +43,7 @@ export class BrainSync {
   readonly #log: Logger;
   readonly #settings: BrainSyncSettings;
   readonly #onChange: () => void;
+  readonly #onRepair: (r: RepairReport) => void;
   #base: BrainManifest | null = null;
   #dirty = new Set<string>();
   #fullPending = false;
@@ -120,11 +58,17 @@ export class BrainSync {
   #state = 'idle';
   #lastSuccessMs = 0;
   #lastSnapshotMs = 0;
+  #lastCheckMs = 0;
   #lastError = '';
+  /** The last error came from a check (cleared by the next good check), not from a push. */
+  #errorFromCheck = false;
   #stale = false;
   #stopped = false;
-  readonly #reportedSkips = new Set<string>();
-  #skippedCount = 0;
+  readonly #skips: SkipTracker;
+  readonly #builder: SnapshotBuilder;
+  #fallback: RestoreFallback | null = null;
+  /** The boot kept the local brain on a snapshot nobody restored from: check all its chunks once running. */
+  #checkAllAtStart = false;
   #lastPruneMs = 0;
 
   constructor(options: {
@@ -136,6 +80,7 @@ export class BrainSync {
     log: Logger;
     settings?: Partial<BrainSyncSettings>;
     onChange?: () => void;
+    onRepair?: (r: RepairReport) => void;
   }) {
     this.#store = options.store;
     this.#workspace = options.workspaceDir;
@@ -145,6 +90,9 @@ export class BrainSync {
     this.#log = options.log.child('sync');
     this.#settings = { ...DEFAULT_SYNC_SETTINGS, ...options.settings };
     this.#onChange = options.onChange ?? (() => undefined);
+    this.#onRepair = options.onRepair ?? (() => undefined);
+    this.#skips = new SkipTracker(this.#log);
+    this.#builder = new SnapshotBuilder({ store: this.#store, workspace: this.#workspace, dbDir: this.#dbDir, tmpDir: join(this.#dir, 'tmp'), settings: this.#settings, skips: this.#skips, log: this.#log });
   }
 
   get stale(): boolean {
@@ -169,9 +117,18 @@ export class BrainSync {
       memoryFiles: base?.stats.memoryFiles ?? 0,
       sessions: base?.stats.sessions ?? -1,
       files: base?.stats.files ?? 0,
-      skippedFiles: this.#skippedCount,
+      skippedFiles: this.#skips.count,
       fence: this.#fence() ?? 0,
+      skippedByReason: this.#skips.byKind(),
+      restoreFallback: this.#fallback,
+      lastCheckMs: this.#lastCheckMs,
+      untrusted: this.#store.untrusted ?? '',
     };
+  }
+
+  /** Files left out of the brain now, with why (for `agentd status`; heartbeats carry only counts). */
+  skippedFiles(limit = 50): Skipped[] {
+    return this.#skips.list(limit);
   }
 
   #readLocal(): LocalState | null {
@@ -188,78 +145,59 @@ export class BrainSync {
 
   /**
    * Before the gateway starts: take HEAD over for this lease, then bring the
-   * machine to the current snapshot unless it already is there (or restore is
-   * false). A machine that
-   * is current keeps its files (and a full rescan pushes anything it had not
-   * pushed yet).
+   * machine to its brain (see bootRestore): keep what it has when it is on the
+   * current snapshot or newer than anything restorable, else restore the newest
+   * snapshot the bucket holds in full (restore: false never swaps files under a
+   * running gateway). A machine that keeps its files pushes them on top.
    */
   async restoreOnBoot(options: { restore?: boolean; onProgress?: (message: string) => void } = {}): Promise<BootResult> {
-    const onProgress = options.onProgress;
     const started = Date.now();
     ensureDir(this.#dir, 0o700);
     const fence = this.#fence();
     if (fence) await this.#claim(fence);
     const head = await this.#store.readHead();
-    const local = this.#readLocal();
-    if (!head) {
-      this.#fullPending = true;
-      this.#dbPending = true;
-      this.#markDirty();
-      return { action: 'none', snapshot: null, files: 0, databases: 0, ms: Date.now() - started };
-    }
-    const manifest = await this.#store.readManifest(head.manifest);
-    // restore: false is for a gateway already running on its local brain (the hub was late):
-    // never swap files under it; push what it has on top (the bucket keeps the older snapshot).
-    if ((local?.snapshot === head.manifest || options.restore === false) && (await exists(this.#workspace))) {
-      this.#base = manifest;
-      this.#fullPending = true;
-      this.#markDirty();
-      return { action: 'current', snapshot: manifest.id, files: 0, databases: 0, ms: Date.now() - started };
-    }
+    const haveWorkspace = await exists(this.#workspace);
+    const local = haveWorkspace ? (this.#readLocal()?.snapshot ?? null) : null;
     this.#state = 'restoring';
-    const displacedTo = await this.#displace(manifest);
-    const total = Object.keys(manifest.files).length + Object.keys(manifest.databases).length;
-    onProgress?.(`restoring brain: 0/${total} files`);
-    ensureDir(this.#workspace, 0o700);
-    await this.#store.restore(manifest, { workspaceDir: this.#workspace, databaseDir: this.#dbDir }, { onProgress: (p) => onProgress?.(`restoring brain: ${p.done}/${p.total} files, ${Math.round(p.bytes / 1048576)} MiB`) });
-    this.#writeLocal(manifest.id);
-    this.#base = manifest;
-    this.#state = 'idle';
+    const outcome = await bootRestore({
+      store: this.#store,
+      fence,
+      head,
+      local,
+      haveWorkspace,
+      restore: options.restore !== false,
+      workspace: this.#workspace,
+      dbDir: this.#dbDir,
+      syncDir: this.#dir,
+      log: this.#log,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    }).finally(() => {
+      this.#state = 'idle';
+    });
+    if (outcome.kind !== 'restored') {
+      this.#base = outcome.kind === 'keep-local' ? outcome.base : null;
+      this.#checkAllAtStart = outcome.kind === 'keep-local' && outcome.base !== null && this.#store.untrusted === null;
+      this.#fullPending = true;
+      this.#dbPending ||= outcome.kind === 'none' || this.#store.untrusted !== null;
+      this.#markDirty();
+      const action = outcome.kind === 'none' ? 'none' : 'current';
+      return { action, snapshot: this.#base?.id ?? null, files: 0, databases: 0, ms: Date.now() - started };
+    }
+    this.#writeLocal(outcome.current.id);
+    this.#base = outcome.current;
+    this.#fallback = outcome.fallback;
     this.#lastSuccessMs = Date.now();
     const result: BootResult = {
       action: 'restored',
-      snapshot: manifest.id,
-      files: Object.keys(manifest.files).length,
-      databases: Object.keys(manifest.databases).length,
+      snapshot: outcome.restored.id,
+      files: Object.keys(outcome.current.files).length,
+      databases: Object.keys(outcome.current.databases).length,
       ms: Date.now() - started,
-      ...(displacedTo ? { displacedTo } : {}),
+      ...(outcome.displacedTo ? { displacedTo: outcome.displacedTo } : {}),
+      ...(outcome.fallback ? { fallback: outcome.fallback } : {}),
     };
-    this.#log.info('brain restored', { ...result });
+    this.#log.info('brain restored', { ...result, fallback: outcome.fallback ? outcome.fallback.used : undefined });
     return result;
-  }
-
-  /** Moves what a restore would overwrite aside, so nothing local is lost. Keeps the last 3. */
-  async #displace(manifest: BrainManifest): Promise<string | undefined> {
-    const dbs = new Set([...Object.keys(manifest.databases), ...(await findDatabases(this.#dbDir))]);
-    const workspaceHasFiles = (await fs.readdir(this.#workspace).catch(() => [])).length > 0;
-    if (!workspaceHasFiles && ![...dbs].some((d) => existsSync(join(this.#dbDir, d)))) return undefined;
-    const root = join(this.#dir, 'displaced');
-    const dest = join(root, new Date().toISOString().replace(/[:.]/g, '-'));
-    ensureDir(dest, 0o700);
-    if (workspaceHasFiles) await move(this.#workspace, join(dest, 'workspace'));
-    for (const d of dbs) {
-      for (const suffix of ['', '-wal', '-shm', '-journal']) {
-        const from = join(this.#dbDir, d + suffix);
-        if (await exists(from)) {
-          await fs.mkdir(join(dest, 'databases', d, '..'), { recursive: true });
-          await move(from, join(dest, 'databases', d + suffix));
-        }
-      }
-    }
-    const all = (await fs.readdir(root)).sort();
-    for (const old of all.slice(0, Math.max(0, all.length - 3))) await fs.rm(join(root, old), { recursive: true, force: true });
-    this.#log.warn('moved local brain aside before restoring', { to: dest });
-    return dest;
   }
 
   async #claim(fence: number): Promise<void> {
@@ -291,29 +229,20 @@ export class BrainSync {
   /** Starts watching and the schedules. */
   start(): void {
     const s = this.#settings;
-    this.#watcher = watch(this.#workspace, {
-      ignoreInitial: true,
-      followSymlinks: false,
-      persistent: true,
-      ignored: (path: string, stats?: Stats) => {
-        const rel = relative(this.#workspace, path).split(sep).join('/');
-        if (rel === '' || rel.startsWith('..')) return false;
-        return excludedReason(rel, stats?.isDirectory() ?? false) !== null;
+    this.#watcher = watchWorkspace({
+      workspace: this.#workspace,
+      skips: this.#skips,
+      log: this.#log,
+      onPath: (rel) => {
+        this.#dirty.add(rel);
+        this.#markDirty();
+        this.#schedule();
       },
-    });
-    const onPath = (path: string): void => {
-      const rel = relative(this.#workspace, path).split(sep).join('/');
-      if (!rel || rel.startsWith('..')) return;
-      this.#dirty.add(rel);
-      this.#markDirty();
-      this.#schedule();
-    };
-    for (const ev of ['add', 'change', 'unlink', 'addDir', 'unlinkDir'] as const) this.#watcher.on(ev, onPath);
-    this.#watcher.on('error', (err) => {
-      this.#log.warn('workspace watch error; a full rescan follows', { reason: (err as Error).message });
-      this.#fullPending = true;
-      this.#markDirty();
-      this.#schedule();
+      onRescan: () => {
+        this.#fullPending = true;
+        this.#markDirty();
+        this.#schedule();
+      },
     });
     const task = (expr: string, name: string, fn: () => Promise<unknown>): ScheduledTask =>
       schedule(
@@ -325,6 +254,7 @@ export class BrainSync {
       );
     // Anything found at boot (a new brain, unpushed local changes) goes up now, not at the next cron.
     if (this.#firstDirtyAt !== undefined) this.#schedule();
+    if (this.#checkAllAtStart) void this.check({ all: true });
     this.#tasks = [
       task(s.reconcileCron, 'brain-reconcile', async () => {
         this.#fullPending = true;
@@ -332,7 +262,49 @@ export class BrainSync {
         if (Date.now() - this.#lastPruneMs > 6 * 3600_000) await this.prune();
       }),
       task(s.snapshotCron, 'brain-snapshot', () => this.push({ reason: 'snapshot', databases: true })),
+      task(s.checkCron, 'brain-check', () => this.check()),
     ];
+  }
+
+  /**
+   * The cheap check (sync.checkCron): HEAD as this writer left it, the current
+   * snapshot's manifest and a sample of its chunks in the bucket. A change
+   * found makes the next push upload every chunk again (it is scheduled now);
+   * a bucket that is missing or unreachable is an error in status until a
+   * push or check succeeds. Returns what is wrong, or null.
+   */
+  async check(options: { all?: boolean } = {}): Promise<string | null> {
+    return this.#enqueue(async () => {
+      if (this.#stale || this.#stopped || !this.#fence()) return null;
+      let problem: string | null;
+      try {
+        problem = options.all && this.#base ? ((await this.#store.headAsExpected()) ? await this.#store.checkAll(this.#base) : this.#store.untrusted) : await this.#store.check(this.#base, this.#settings.checkSample);
+      } catch (err) {
+        const e = PlaneError.from(err);
+        this.#lastError = e.message;
+        this.#errorFromCheck = true;
+        this.#state = 'error';
+        this.#log.error('brain check failed', { reason: e.message, code: e.code });
+        this.#scheduleRetry();
+        this.#onChange();
+        return e.message;
+      }
+      this.#lastCheckMs = Date.now();
+      if (this.#errorFromCheck) {
+        this.#errorFromCheck = false;
+        this.#lastError = '';
+        if (this.#state === 'error') this.#state = 'idle';
+      }
+      if (problem) {
+        this.#log.error('the bucket no longer holds what this agent uploaded; uploading every chunk again', { reason: problem });
+        this.#fullPending = true;
+        this.#dbPending = true;
+        this.#markDirty();
+        this.#schedule();
+      }
+      this.#onChange();
+      return problem;
+    });
   }
 
   #markDirty(): void {
@@ -377,9 +349,10 @@ export class BrainSync {
         if (e instanceof StaleWriterError) this.#becomeStale(e);
         else {
           this.#lastError = e.message;
+          this.#errorFromCheck = false;
           this.#state = 'error';
           this.#log.error('brain push failed; local files are untouched and the push will be retried', { reason: e.message, code: e.code });
-          if (e.code === ErrorCode.Unavailable || e.code === ErrorCode.Internal) this.#scheduleRetry();
+          if (e.code === ErrorCode.Unavailable || e.code === ErrorCode.Internal || e.code === ErrorCode.Aborted) this.#scheduleRetry();
           this.#onChange();
         }
         throw e;
@@ -407,10 +380,13 @@ export class BrainSync {
     if (!(await exists(this.#workspace))) {
       throw new PlaneError(ErrorCode.FailedPrecondition, `workspace ${this.#workspace} is missing; refusing to sync that as a deletion of everything`);
     }
+    // HEAD still as this writer left it? If not, what it uploaded may be gone: everything goes up again.
+    await this.#store.headAsExpected();
+    const repair = this.#store.untrusted;
     // Take the work items; put them back if this push fails.
     const dirty = this.#dirty;
-    const full = options.full === true || this.#fullPending || !this.#base;
-    const databases = options.databases === true || this.#dbPending;
+    const full = options.full === true || this.#fullPending || !this.#base || repair !== null;
+    const databases = options.databases === true || this.#dbPending || repair !== null;
     const since = this.#firstDirtyAt;
     this.#dirty = new Set();
     this.#fullPending = false;
@@ -418,9 +394,17 @@ export class BrainSync {
     this.#firstDirtyAt = undefined;
     this.#state = 'syncing';
     try {
-      const result = await this.#build(fence, options, dirty, full, databases, started);
+      let result: PushResult;
+      try {
+        result = await this.#build(fence, options, dirty, full, databases, started, repair);
+      } catch (err) {
+        // HEAD moved during this push: the snapshot was not committed; upload everything again, now.
+        if (!(err instanceof HeadChangedError) || repair !== null) throw err;
+        result = await this.#build(fence, options, dirty, true, true, started, this.#store.untrusted ?? err.message);
+      }
       this.#state = 'idle';
       this.#lastError = '';
+      this.#errorFromCheck = false;
       this.#lastSuccessMs = Date.now();
       this.#onChange();
       return result;
@@ -433,157 +417,36 @@ export class BrainSync {
     }
   }
 
-  async #build(fence: number, options: PushOptions, dirty: Set<string>, full: boolean, takeDbs: boolean, started: number): Promise<PushResult> {
+  /** One snapshot (see SnapshotBuilder), committed: the manifest, then HEAD by compare-and-swap. */
+  async #build(fence: number, options: PushOptions, dirty: Set<string>, full: boolean, databases: boolean, started: number, repair: string | null): Promise<PushResult> {
+    const built = await this.#builder.build({ base: this.#base, dirty, full, databases, repair, options });
+    if (built.dbSnapshotMs) this.#lastSnapshotMs = built.dbSnapshotMs;
+    if (built.changedWhileRead.length > 0) {
+      for (const p of built.changedWhileRead) this.#dirty.add(p);
+      this.#markDirty();
+      this.#schedule();
+    }
     const base = this.#base;
-    const baseFiles = new Map(Object.entries(base?.files ?? {}));
-    const next = new Map<string, FileEntry>();
-    const candidates = new Map<string, ScanEntry>();
-    const opts = { maxFileBytes: this.#settings.maxFileBytes };
-    if (full) {
-      const scan = await scanTree(this.#workspace, '', opts);
-      this.#reportSkips(scan.skipped);
-      for (const [p, st] of scan.files) candidates.set(p, st);
-      // A file we cannot read now (permissions, grew past the limit) keeps its last synced version.
-      for (const s of scan.skipped) {
-        const b = baseFiles.get(s.path);
-        if (b) next.set(s.path, b);
-      }
-    } else {
-      for (const [p, e] of baseFiles) next.set(p, e);
-      for (const rel of dirty) {
-        let st: Stats | null = null;
-        try {
-          st = await fs.lstat(join(this.#workspace, rel));
-        } catch {
-          st = null;
-        }
-        if (!st || st.isDirectory()) {
-          for (const p of [...next.keys()]) if (p === rel || p.startsWith(rel + '/')) next.delete(p);
-          if (st) {
-            const scan = await scanTree(this.#workspace, rel, opts);
-            this.#reportSkips(scan.skipped);
-            for (const [p, e] of scan.files) candidates.set(p, e);
-          }
-          continue;
-        }
-        next.delete(rel);
-        const reason = skipReason(rel, st, opts);
-        if (reason === null) candidates.set(rel, { size: st.size, mode: st.mode & 0o777, mtimeMs: Math.floor(st.mtimeMs) });
-        else if (!excludedReason(rel, false)) {
-          this.#reportSkips([{ path: rel, reason }]);
-          const b = baseFiles.get(rel);
-          if (b && !st.isSymbolicLink()) next.set(rel, b);
-        }
-      }
-    }
-    // Only content that changed goes up.
-    const upload: [string, ScanEntry][] = [];
-    for (const [p, st] of candidates) {
-      const b = baseFiles.get(p);
-      if (b && b.size === st.size && b.mtimeMs === st.mtimeMs && b.mode === st.mode) next.set(p, b);
-      else upload.push([p, st]);
-    }
-    await mapLimit(upload, 8, async ([p, st]) => {
-      try {
-        const { chunks, size } = await this.#store.putFile(join(this.#workspace, p), st.size);
-        const after = await fs.lstat(join(this.#workspace, p));
-        if (after.size !== size || Math.floor(after.mtimeMs) !== st.mtimeMs) {
-          // Written to while we read it: push this version, and the next one soon.
-          this.#dirty.add(p);
-          this.#markDirty();
-        }
-        next.set(p, { size, mode: st.mode, mtimeMs: st.mtimeMs, chunks });
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (err instanceof PlaneError) throw err;
-        if (code === 'ENOENT') return; // gone since the scan; the unlink event follows
-        this.#reportSkips([{ path: p, reason: `unreadable (${code ?? String(err)})` }]);
-        const b = baseFiles.get(p);
-        if (b) next.set(p, b);
-      }
-    });
-    if (this.#dirty.size > 0) this.#schedule();
-
-    const deleted = [...baseFiles.keys()].filter((p) => !next.has(p));
-    const s = this.#settings;
-    if (!options.allowDeletes && deleted.length >= s.maxDeleteMinFiles && deleted.length > s.maxDeleteShare * baseFiles.size) {
-      throw new PlaneError(
-        ErrorCode.FailedPrecondition,
-        `refusing to delete ${deleted.length} of ${baseFiles.size} workspace files in one sync (limit ${Math.round(s.maxDeleteShare * 100)}%); ` +
-          'nothing was deleted from the bucket. If this is intended, run `planes sync --allow-deletes`',
-      );
-    }
-
-    let dbs: Record<string, DatabaseEntry> = base?.databases ?? {};
-    let sessions = base?.stats.sessions ?? -1;
-    if (takeDbs) ({ dbs, sessions } = await this.#snapshotDatabases());
-
-    const now = Date.now();
-    const tombstones: Record<string, number> = {};
-    for (const [p, at] of Object.entries(base?.tombstones ?? {})) if (now - at < TOMBSTONE_KEEP_MS && !next.has(p)) tombstones[p] = at;
-    for (const p of deleted) tombstones[p] = now;
-
-    const unchanged =
-      base !== null && !takeDbs && deleted.length === 0 && next.size === baseFiles.size && [...next].every(([p, e]) => baseFiles.get(p) === e);
-    if (unchanged && options.reason !== 'manual') {
-      return { committed: false, snapshot: base.id, uploadedFiles: 0, deletedFiles: 0, databases: 0, ms: Date.now() - started };
-    }
-    const sorted = Object.fromEntries([...next].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    let bytes = 0;
-    let memoryFiles = 0;
-    for (const [p, e] of next) {
-      bytes += e.size;
-      if (isMemoryFile(p)) memoryFiles++;
-    }
-    const manifest = await this.#store.commit(
-      { reason: options.reason, files: sorted, databases: dbs, tombstones, stats: { files: next.size, bytes, memoryFiles, sessions } },
-      fence,
-    );
+    if (!built.draft) return { committed: false, snapshot: base?.id ?? null, uploadedFiles: 0, deletedFiles: 0, databases: 0, ms: Date.now() - started };
+    const manifest = await this.#store.commit(built.draft, fence);
     this.#base = manifest;
     this.#writeLocal(manifest.id);
     const result: PushResult = {
       committed: true,
       snapshot: manifest.id,
-      uploadedFiles: upload.length,
-      deletedFiles: deleted.length,
-      databases: takeDbs ? Object.keys(dbs).length : 0,
+      uploadedFiles: built.uploadedFiles,
+      deletedFiles: built.deletedFiles,
+      databases: built.databases,
       ms: Date.now() - started,
     };
-    this.#log.info('brain pushed', { ...result, reason: options.reason });
+    this.#log.info('brain pushed', { ...result, reason: manifest.reason });
+    if (repair !== null) {
+      this.#store.trustAgain();
+      const report: RepairReport = { reason: repair, snapshot: manifest.id, files: manifest.stats.files, databases: Object.keys(manifest.databases).length, lost: built.lost };
+      this.#log.warn('brain repaired: every chunk of the current snapshot was uploaded again', { ...report, lost: built.lost.join(', ') });
+      this.#onRepair(report);
+    }
     return result;
-  }
-
-  async #snapshotDatabases(): Promise<{ dbs: Record<string, DatabaseEntry>; sessions: number }> {
-    const tmp = join(this.#dir, 'tmp');
-    await fs.rm(tmp, { recursive: true, force: true });
-    ensureDir(tmp, 0o700);
-    const dbs: Record<string, DatabaseEntry> = {};
-    let sessions = -1;
-    try {
-      for (const rel of await findDatabases(this.#dbDir)) {
-        const copy = join(tmp, rel.replace(/\//g, '__'));
-        const takenAtMs = Date.now();
-        await snapshotDatabase(join(this.#dbDir, rel), copy);
-        const n = countSessions(copy);
-        if (n >= 0) sessions = Math.max(0, sessions) + n;
-        const { chunks, size } = await this.#store.putFile(copy);
-        dbs[rel] = { size, chunks, takenAtMs };
-      }
-    } finally {
-      await fs.rm(tmp, { recursive: true, force: true });
-    }
-    this.#lastSnapshotMs = Date.now();
-    return { dbs, sessions };
-  }
-
-  #reportSkips(skips: { path: string; reason: string }[]): void {
-    for (const s of skips) {
-      const key = `${s.path}\0${s.reason}`;
-      if (this.#reportedSkips.has(key)) continue;
-      this.#reportedSkips.add(key);
-      this.#skippedCount++;
-      this.#log.warn('workspace file not synced', { file: s.path, reason: s.reason });
-    }
   }
 
   /** Applies the retention policy (lease holder only). */
@@ -662,50 +525,26 @@ export class BrainSync {
     return this.#enqueue(async () => {
       const fence = this.#fence();
       if (!fence || this.#stale) throw new PlaneError(ErrorCode.FailedPrecondition, 'this agentd does not hold the writer lease; cannot restore');
-      const manifest = await this.#store.readManifest(id);
       this.#state = 'restoring';
-      const displacedTo = await this.#displace(manifest);
-      ensureDir(this.#workspace, 0o700);
-      await this.#store.restore(manifest, { workspaceDir: this.#workspace, databaseDir: this.#dbDir }, { onProgress: (p) => onProgress?.(`restoring ${p.done}/${p.total}`) });
-      const current = await this.#store.commit(
-        { reason: 'restore', files: manifest.files, databases: manifest.databases, tombstones: manifest.tombstones, stats: manifest.stats },
+      const { manifest, current, displacedTo } = await restoreChosen({
+        store: this.#store,
+        id,
         fence,
-      );
+        workspace: this.#workspace,
+        dbDir: this.#dbDir,
+        syncDir: this.#dir,
+        log: this.#log,
+        ...(onProgress ? { onProgress } : {}),
+      }).finally(() => {
+        this.#state = 'idle';
+      });
       this.#base = current;
       this.#writeLocal(current.id);
       this.#dirty.clear();
       this.#firstDirtyAt = undefined;
-      this.#state = 'idle';
       this.#lastSuccessMs = Date.now();
-      return {
-        restored: id,
-        current: current.id,
-        files: Object.keys(manifest.files).length,
-        databases: Object.keys(manifest.databases).length,
-        sessions: manifest.stats.sessions,
-        memoryFiles: manifest.stats.memoryFiles,
-        ...(displacedTo ? { displacedTo } : {}),
-      };
+      const { files, databases, stats } = manifest;
+      return { restored: id, current: current.id, files: Object.keys(files).length, databases: Object.keys(databases).length, sessions: stats.sessions, memoryFiles: stats.memoryFiles, ...(displacedTo ? { displacedTo } : {}) };
     });
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await fs.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** rename, or copy and remove across filesystems. */
-async function move(from: string, to: string): Promise<void> {
-  try {
-    await fs.rename(from, to);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-    await fs.cp(from, to, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
-    await fs.rm(from, { recursive: true, force: true });
   }
 }

@@ -1,69 +1,31 @@
-import { randomBytes } from 'node:crypto';
 import { constants as fsc, promises as fs } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { ErrorCode, PlaneError } from '../errors.ts';
 import { type Bucket, isPreconditionFailure, listAll } from './bucket.ts';
 import type { BrainKey } from './brain-crypto.ts';
+import {
+  type BrainHead,
+  type BrainManifest,
+  BrokenChunkError,
+  chunksOf,
+  DEFAULT_RETENTION,
+  entriesOf,
+  type ManifestDraft,
+  manifestId,
+  mapLimit,
+  parseManifestId,
+  type RestoreTargets,
+  retained,
+  type RetentionPolicy,
+} from './brain-manifest.ts';
 import { checkBrainPath } from './brain-paths.ts';
+import { type ChunkSource, restoreManifest, type RestoreOptions, type RestoreResult } from './brain-restore.ts';
 import { LocalBucket } from './local-bucket.ts';
-import type { RestoreJob, RestoreWorkerData, RestoreWorkerMessage } from './restore-worker.ts';
-import { Worker } from 'node:worker_threads';
+
+export * from './brain-manifest.ts';
 
 /** Files are cut into chunks of this size; a snapshot of a big database re-uploads only the chunks that changed. */
 export const CHUNK_BYTES = 4 * 1024 * 1024;
-
-export interface FileEntry {
-  size: number;
-  /** Permission bits only. */
-  mode: number;
-  mtimeMs: number;
-  /** Content names of the chunks, in order. */
-  chunks: string[];
-}
-
-export interface DatabaseEntry {
-  size: number;
-  chunks: string[];
-  takenAtMs: number;
-}
-
-export interface BrainStats {
-  files: number;
-  bytes: number;
-  /** Markdown files under memory/ plus MEMORY.md. */
-  memoryFiles: number;
-  /** Rows in the agent database's sessions table at snapshot time (-1 when unknown). */
-  sessions: number;
-}
-
-export type ManifestReason = 'push' | 'snapshot' | 'manual' | 'shutdown' | 'restore' | 'clone' | 'claim';
-
-export interface BrainManifest {
-  format: 1;
-  plane: string;
-  agent: string;
-  id: string;
-  createdAtMs: number;
-  fence: number;
-  parent: string | null;
-  reason: ManifestReason;
-  /** Workspace files by relative path. */
-  files: Record<string, FileEntry>;
-  /** Consistent SQLite snapshots by path relative to OpenClaw's state dir. */
-  databases: Record<string, DatabaseEntry>;
-  /** Recently deleted workspace paths and when they went; kept for 30 days. */
-  tombstones: Record<string, number>;
-  stats: BrainStats;
-}
-
-export type ManifestDraft = Pick<BrainManifest, 'files' | 'databases' | 'tombstones' | 'stats' | 'reason'>;
-
-export interface BrainHead {
-  manifest: string;
-  fence: number;
-  updatedAtMs: number;
-}
 
 /** A writer whose lease was taken over by a newer one (a reprovisioned machine, another agentd). */
 export class StaleWriterError extends PlaneError {
@@ -74,45 +36,15 @@ export class StaleWriterError extends PlaneError {
   }
 }
 
-export interface RetentionPolicy {
-  /** Keep every snapshot younger than this. */
-  keepWithinMs: number;
-  /** Then the newest snapshot of each of this many hours ... */
-  hourly: number;
-  /** ... and of this many days. */
-  daily: number;
-  /** Snapshots made by `planes backup` are kept this long. */
-  manualDays: number;
+/** HEAD was moved or removed by someone other than this writer: what it uploaded may be gone too. */
+export class HeadChangedError extends PlaneError {
+  constructor(url: string, prefix: string) {
+    super(ErrorCode.Aborted, `${url}/${prefix}HEAD changed behind this writer; every chunk is uploaded again before the next snapshot`);
+  }
 }
 
-export const DEFAULT_RETENTION: RetentionPolicy = { keepWithinMs: 3600_000, hourly: 48, daily: 30, manualDays: 90 };
 /** Unreferenced chunks younger than this may belong to a push in progress and are left alone. */
 const GC_GRACE_MS = 3600_000;
-
-export interface RestoreTargets {
-  workspaceDir: string;
-  /** Where database paths are rooted (OpenClaw's state dir). */
-  databaseDir: string;
-}
-
-export interface RestoreProgress {
-  done: number;
-  total: number;
-  bytes: number;
-}
-
-function manifestId(now: number, reason: ManifestReason, fence: number): string {
-  const t = new Date(now).toISOString().replace(/[-:]/g, '');
-  return `${t}-${reason}-f${fence}-${randomBytes(3).toString('hex')}`;
-}
-
-/** When a manifest was made and why, from its id alone (no download). */
-export function parseManifestId(id: string): { atMs: number; reason: string } | null {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})\.(\d{3})Z-([a-z]+)-f\d+-[0-9a-f]+$/.exec(id);
-  if (!m) return null;
-  const [, y, mo, d, h, mi, s, ms, reason] = m;
-  return { atMs: Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), Number(ms)), reason: reason as string };
-}
 
 /**
  * One agent's brain in a bucket, under `planes/<plane>/agents/<agent>/`:
@@ -124,14 +56,20 @@ export function parseManifestId(id: string): { atMs: number; reason: string } | 
  * complete snapshot. HEAD carries the writer's fence: a writer that finds a
  * higher fence there is stale and stops.
  */
-export class BrainStore {
+export class BrainStore implements ChunkSource {
   readonly bucket: Bucket;
   readonly plane: string;
   readonly agent: string;
   readonly prefix: string;
   #key: BrainKey;
-  /** Chunks known to be in the bucket (uploaded by us or referenced by a manifest we read). */
+  /**
+   * Chunks this store uploaded or downloaded intact. Trusted only while HEAD is
+   * as this writer left it: when HEAD moves or vanishes behind its back, or a
+   * check finds a chunk gone, the set is dropped and the store is untrusted
+   * until a snapshot whose every chunk was uploaded again is committed.
+   */
   readonly #known = new Set<string>();
+  #untrusted: string | null = null;
   #headGeneration: string | undefined;
   #head: BrainHead | null | undefined;
 
@@ -152,8 +90,108 @@ export class BrainStore {
     this.#key = key;
   }
 
-  #chunkObject(name: string): string {
+  chunkObject(name: string): string {
     return `${this.prefix}chunks/${name.slice(0, 2)}/${name}`;
+  }
+
+  #chunkObject(name: string): string {
+    return this.chunkObject(name);
+  }
+
+  /** Why the bucket is not trusted to hold what this store uploaded, or null. */
+  get untrusted(): string | null {
+    return this.#untrusted;
+  }
+
+  /** Stop believing the cache of uploaded chunks: the next puts go to the bucket again. */
+  distrust(reason: string): void {
+    this.#untrusted ??= reason;
+    this.#known.clear();
+  }
+
+  /** After a snapshot whose every chunk was uploaded again is current. */
+  trustAgain(): void {
+    this.#untrusted = null;
+  }
+
+  /**
+   * Whether HEAD is still the one this writer last wrote or read (one metadata
+   * read). When it is not, the store is untrusted from now on.
+   */
+  async headAsExpected(): Promise<boolean> {
+    if (this.#headGeneration === undefined) return true;
+    const info = await this.bucket.head(`${this.prefix}HEAD`);
+    if ((info?.generation ?? '0') === this.#headGeneration) return true;
+    this.distrust(info ? 'HEAD was changed by someone else' : this.#headGeneration === '0' ? 'HEAD appeared behind this writer' : 'HEAD is missing');
+    return false;
+  }
+
+  /**
+   * The cheap periodic check: HEAD as expected, the current snapshot's manifest
+   * there, and a random sample of its chunks there. Returns what is wrong (and
+   * the store is then untrusted), or null. A missing bucket throws.
+   */
+  async check(current: BrainManifest | null, sample = 8): Promise<string | null> {
+    if (!(await this.headAsExpected())) return this.#untrusted;
+    if (!current) return null;
+    if (!(await this.bucket.head(`${this.prefix}manifests/${current.id}`))) {
+      this.distrust(`snapshot ${current.id} is missing its manifest`);
+      return this.#untrusted;
+    }
+    const chunks = [...chunksOf(current)];
+    for (let i = chunks.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [chunks[i], chunks[j]] = [chunks[j] as string, chunks[i] as string];
+    }
+    const picked = chunks.slice(0, sample);
+    const missing: string[] = [];
+    await mapLimit(picked, 8, async (c) => {
+      if (!(await this.bucket.head(this.#chunkObject(c)))) missing.push(c);
+    });
+    if (missing.length === 0) return null;
+    this.distrust(`${missing.length} of ${picked.length} sampled chunks of snapshot ${current.id} are missing (${this.#chunkObject(missing[0] as string)})`);
+    return this.#untrusted;
+  }
+
+  /**
+   * The thorough check, by listing: which chunks of a snapshot are not in the
+   * bucket. When any are, the store is untrusted; when none are, they count as
+   * uploaded. A missing bucket throws.
+   */
+  async checkAll(manifest: BrainManifest): Promise<string | null> {
+    const present = await this.presentChunks();
+    const missing = [...chunksOf(manifest)].filter((c) => !present.has(c));
+    if (missing.length === 0) {
+      // Seen in the bucket just now: the next database snapshot need not upload its unchanged chunks again.
+      for (const c of chunksOf(manifest)) this.#known.add(c);
+      return null;
+    }
+    await this.bucket.assertPresent();
+    this.distrust(`snapshot ${manifest.id} is missing ${missing.length} chunk(s) (${this.#chunkObject(missing[0] as string)})`);
+    return this.#untrusted;
+  }
+
+  /** Which of these chunks are in the bucket, by listing (a request per 1000 chunks, not one per chunk). */
+  async presentChunks(): Promise<Set<string>> {
+    const out = new Set<string>();
+    for await (const o of listAll(this.bucket, `${this.prefix}chunks/`)) out.add(o.name.slice(o.name.lastIndexOf('/') + 1));
+    return out;
+  }
+
+  /** A chunk's plaintext, authenticated and checked against its name. */
+  async readChunk(name: string): Promise<Buffer> {
+    const object = this.#chunkObject(name);
+    const got = await this.bucket.get(object);
+    if (!got) throw new BrokenChunkError(object, name, 'missing');
+    try {
+      return this.#key.openChunk(object, name, got.data);
+    } catch (err) {
+      throw new BrokenChunkError(object, name, 'corrupt', (err as Error).message);
+    }
+  }
+
+  workerKey(): Buffer {
+    return this.#key.forWorkerThread();
   }
 
   async readHead(): Promise<BrainHead | null> {
@@ -178,13 +216,31 @@ export class BrainStore {
     const name = `${this.prefix}manifests/${id}`;
     const got = await this.bucket.get(name);
     if (!got) throw new PlaneError(ErrorCode.NotFound, `snapshot ${id} not found in ${this.bucket.url}`, { where: name });
-    const m = this.#parseManifest(name, id, this.#key.open(name, got.data));
-    for (const e of [...Object.values(m.files), ...Object.values(m.databases)]) for (const c of e.chunks) this.#known.add(c);
-    return m;
+    // Its chunks are not taken as present: a manifest says what should be there, not what is.
+    return this.#parseManifest(name, id, this.#key.open(name, got.data));
+  }
+
+  /**
+   * A snapshot's manifest, or why it cannot be had when it is gone (not_found)
+   * or does not open (failed_precondition); a bucket outage still throws.
+   */
+  async readManifestOrWhy(id: string): Promise<BrainManifest | PlaneError> {
+    try {
+      return await this.readManifest(id);
+    } catch (err) {
+      const e = PlaneError.from(err);
+      if (e.code !== ErrorCode.NotFound && e.code !== ErrorCode.FailedPrecondition) throw e;
+      return e;
+    }
   }
 
   #parseManifest(name: string, id: string, sealedPlain: Buffer): BrainManifest {
-    const m = JSON.parse(gunzipSync(sealedPlain).toString('utf8')) as BrainManifest;
+    let m: BrainManifest;
+    try {
+      m = JSON.parse(gunzipSync(sealedPlain).toString('utf8')) as BrainManifest;
+    } catch (cause) {
+      throw new PlaneError(ErrorCode.FailedPrecondition, `${name}: not a readable manifest (${(cause as Error).message})`, { where: name, cause });
+    }
     if (m.format !== 1 || m.plane !== this.plane || m.agent !== this.agent || m.id !== id) {
       throw new PlaneError(ErrorCode.FailedPrecondition, `${name}: manifest does not belong to ${this.plane}/${this.agent}`, { where: name });
     }
@@ -213,7 +269,7 @@ export class BrainStore {
     const reseal = async (c: string): Promise<string> => {
       const object = this.#chunkObject(c);
       const got = await this.bucket.get(object);
-      if (!got) throw new PlaneError(ErrorCode.FailedPrecondition, `snapshot is missing chunk ${object}`, { where: object });
+      if (!got) throw new BrokenChunkError(object, c, 'missing');
       const { plain, index } = this.#key.openChunkWithIndex(object, c, got.data);
       if (index === 0) return c;
       this.#known.delete(c);
@@ -316,7 +372,12 @@ export class BrainStore {
    * compare-and-swap. Throws StaleWriterError if HEAD belongs to a newer lease.
    */
   async commit(draft: ManifestDraft, fence: number, now = Date.now()): Promise<BrainManifest> {
-    if (this.#head === undefined) await this.readHead();
+    const parent = this.#head?.manifest ?? null;
+    if (this.#head === undefined || this.#untrusted) {
+      // Untrusted, the caller uploaded every chunk again: swap against HEAD as it is now, unless a newer lease holds it.
+      const head = await this.readHead();
+      if (head && head.fence > fence) throw new StaleWriterError(this.bucket.url, fence, head.fence);
+    }
     const manifest: BrainManifest = {
       format: 1,
       plane: this.plane,
@@ -324,7 +385,7 @@ export class BrainStore {
       id: manifestId(now, draft.reason, fence),
       createdAtMs: now,
       fence,
-      parent: this.#head?.manifest ?? null,
+      parent: this.#head?.manifest ?? parent,
       ...draft,
     };
     const name = `${this.prefix}manifests/${manifest.id}`;
@@ -333,7 +394,7 @@ export class BrainStore {
       await this.#moveHead(manifest.id, fence, now);
     } catch (err) {
       // A snapshot that never became current is not left behind for a restore to pick.
-      if (err instanceof StaleWriterError) await this.bucket.delete(name).catch(() => undefined);
+      if (err instanceof StaleWriterError || err instanceof HeadChangedError) await this.bucket.delete(name).catch(() => undefined);
       throw err;
     }
     return manifest;
@@ -350,139 +411,31 @@ export class BrainStore {
   }
 
   async #moveHead(manifest: string, fence: number, now: number): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      if (this.#headGeneration === undefined) await this.readHead();
-      const body = Buffer.from(JSON.stringify({ manifest, fence, updatedAtMs: now } satisfies BrainHead));
-      try {
-        const { generation } = await this.bucket.put(`${this.prefix}HEAD`, body, { ifGenerationMatch: this.#headGeneration ?? '0' });
-        this.#headGeneration = generation;
-        this.#head = { manifest, fence, updatedAtMs: now };
-        return;
-      } catch (err) {
-        if (!isPreconditionFailure(err)) throw err;
-        // Someone moved HEAD since we last looked: a newer lease wins; the same lease retries once more.
-        const current = await this.readHead();
-        if (current && current.fence > fence) throw new StaleWriterError(this.bucket.url, fence, current.fence);
-        if (attempt >= 3) throw err;
-      }
-    }
-  }
-
-  /**
-   * Writes a snapshot's files and databases under the targets. Every chunk is
-   * authenticated (AES-GCM) and checked against its content name; each file is
-   * written to a temp name and renamed, so a crash leaves no half file. Stale
-   * `-wal`/`-shm`/`-journal` files next to a restored database are removed.
-   */
-  async restore(manifest: BrainManifest, targets: RestoreTargets, options: { concurrency?: number; onProgress?: (p: RestoreProgress) => void } = {}): Promise<RestoreProgress> {
-    const jobs: { path: string; entry: FileEntry | DatabaseEntry; db: boolean }[] = [
-      ...Object.entries(manifest.files).map(([p, entry]) => ({ path: join(targets.workspaceDir, p), entry, db: false })),
-      ...Object.entries(manifest.databases).map(([p, entry]) => ({ path: join(targets.databaseDir, p), entry, db: true })),
-    ];
-    for (const p of [...Object.keys(manifest.files), ...Object.keys(manifest.databases)]) checkBrainPath(p);
-    if (this.bucket instanceof LocalBucket && jobs.length >= 64) return this.#restoreInWorkers(jobs, this.bucket.root, options.onProgress);
-    const progress: RestoreProgress = { done: 0, total: jobs.length, bytes: 0 };
-    const made = new Set<string>();
-    let lastReport = 0;
-    await mapLimit(jobs, options.concurrency ?? 16, async (job) => {
-      const dir = dirname(job.path);
-      if (!made.has(dir)) {
-        await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-        made.add(dir);
-      }
-      await this.#restoreFile(job.entry, job.path, 'mode' in job.entry ? job.entry.mode : 0o600);
-      if (job.db) for (const s of ['-wal', '-shm', '-journal']) await fs.rm(job.path + s, { force: true });
-      if ('mtimeMs' in job.entry) await fs.utimes(job.path, new Date(job.entry.mtimeMs), new Date(job.entry.mtimeMs));
-      progress.done++;
-      progress.bytes += job.entry.size;
-      if (options.onProgress && (Date.now() - lastReport > 500 || progress.done === progress.total)) {
-        lastReport = Date.now();
-        options.onProgress({ ...progress });
-      }
-    });
-    return progress;
-  }
-
-  /** Restore from a local-directory bucket in two worker threads, biggest files dealt out first. */
-  async #restoreInWorkers(
-    jobs: { path: string; entry: FileEntry | DatabaseEntry; db: boolean }[],
-    root: string,
-    onProgress?: (p: RestoreProgress) => void,
-  ): Promise<RestoreProgress> {
-    const sorted = [...jobs].sort((a, b) => b.entry.size - a.entry.size);
-    const parts: RestoreJob[][] = [[], []];
-    sorted.forEach((j, i) =>
-      parts[i % 2]?.push({ path: j.path, chunks: j.entry.chunks, size: j.entry.size, mode: 'mode' in j.entry ? j.entry.mode : 0o600, db: j.db, ...('mtimeMs' in j.entry ? { mtimeMs: j.entry.mtimeMs } : {}) }),
-    );
-    const file = new URL(import.meta.url.endsWith('.ts') ? './restore-worker.ts' : './restore-worker.js', import.meta.url);
-    const state = parts.map(() => ({ done: 0, bytes: 0 }));
-    let lastReport = 0;
-    const report = (force: boolean): void => {
-      if (!onProgress || (!force && Date.now() - lastReport < 500)) return;
-      lastReport = Date.now();
-      onProgress({ done: state.reduce((n, s) => n + s.done, 0), total: jobs.length, bytes: state.reduce((n, s) => n + s.bytes, 0) });
-    };
-    // Every worker runs to its end (a failed one stops at its first error), so no temp file is left behind.
-    const results = await Promise.allSettled(
-      parts.map(
-        (part, i) =>
-          new Promise<void>((resolve, reject) => {
-            const data: RestoreWorkerData = { key: this.#key.forWorkerThread(), root, chunkPrefix: `${this.prefix}chunks/`, jobs: part };
-            const w = new Worker(file, { workerData: data });
-            let settled = false;
-            w.on('message', (m: RestoreWorkerMessage) => {
-              if ('error' in m) {
-                settled = true;
-                reject(new PlaneError(ErrorCode.FailedPrecondition, `restore failed: ${m.error}`));
-                return;
-              }
-              state[i] = { done: m.done, bytes: m.bytes };
-              report(false);
-              if (m.final) {
-                settled = true;
-                resolve();
-              }
-            });
-            w.on('error', (err: Error) => {
-              settled = true;
-              reject(new PlaneError(ErrorCode.Internal, `restore worker failed: ${err.message}`, { cause: err }));
-            });
-            w.on('exit', (code) => {
-              if (!settled) reject(new PlaneError(ErrorCode.Internal, `restore worker exited with code ${code} before finishing`));
-            });
-          }),
-      ),
-    );
-    const failed = results.find((r) => r.status === 'rejected');
-    if (failed) throw failed.reason;
-    report(true);
-    return { done: jobs.length, total: jobs.length, bytes: state.reduce((n, s) => n + s.bytes, 0) };
-  }
-
-  async #restoreFile(entry: FileEntry | DatabaseEntry, path: string, mode: number): Promise<void> {
-    const tmp = `${path}.apb-${randomBytes(4).toString('hex')}.tmp`;
-    const fh = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, (mode & 0o777) | 0o600);
-    let written = 0;
+    if (this.#headGeneration === undefined) await this.readHead();
+    const body = Buffer.from(JSON.stringify({ manifest, fence, updatedAtMs: now } satisfies BrainHead));
     try {
-      for (const c of entry.chunks) {
-        const object = this.#chunkObject(c);
-        const got = await this.bucket.get(object);
-        if (!got) throw new PlaneError(ErrorCode.FailedPrecondition, `snapshot is missing chunk ${object}`, { where: object });
-        const plain = this.#key.openChunk(object, c, got.data);
-        await fh.write(plain);
-        written += plain.length;
-      }
+      const { generation } = await this.bucket.put(`${this.prefix}HEAD`, body, { ifGenerationMatch: this.#headGeneration ?? '0' });
+      this.#headGeneration = generation;
+      this.#head = { manifest, fence, updatedAtMs: now };
     } catch (err) {
-      await fh.close();
-      await fs.rm(tmp, { force: true });
-      throw err;
+      if (!isPreconditionFailure(err)) throw err;
+      // Someone moved or removed HEAD since we last looked: a newer lease wins. Anyone else (a
+      // person, a lifecycle rule, a restored bucket) may have taken chunks with it: the caller
+      // uploads everything again before it commits.
+      const current = await this.readHead();
+      if (current && current.fence > fence) throw new StaleWriterError(this.bucket.url, fence, current.fence);
+      this.distrust(current ? 'HEAD was changed by someone else' : 'HEAD is missing');
+      throw new HeadChangedError(this.bucket.url, this.prefix);
     }
-    await fh.close();
-    if (written !== entry.size) {
-      await fs.rm(tmp, { force: true });
-      throw new PlaneError(ErrorCode.FailedPrecondition, `${path}: restored ${written} bytes, snapshot says ${entry.size}`, { where: path });
-    }
-    await fs.rename(tmp, path);
+  }
+
+  /** Writes a snapshot's files and databases under the targets (see restoreManifest). */
+  async restore(manifest: BrainManifest, targets: RestoreTargets, options: Omit<RestoreOptions, 'localRoot'> = {}): Promise<RestoreResult> {
+    const r = await restoreManifest(this, manifest, targets, { ...options, ...(this.bucket instanceof LocalBucket ? { localRoot: this.bucket.root } : {}) });
+    // What was just downloaded and authenticated is in the bucket.
+    const left = new Set([...r.skipped, ...r.broken.map((b) => b.path)]);
+    for (const [p, e] of entriesOf(manifest)) if (!left.has(p)) for (const c of e.chunks) this.#known.add(c);
+    return r;
   }
 
   /**
@@ -515,48 +468,4 @@ export class BrainStore {
     }
     return { snapshotsDeleted, chunksDeleted, snapshotsKept: keep.size };
   }
-}
-
-/** Which snapshot ids a retention policy keeps (restic-style keep-within / hourly / daily, plus manual ones). */
-export function retained(ids: string[], headId: string | null, policy: RetentionPolicy, now: number): Set<string> {
-  const keep = new Set<string>();
-  if (headId) keep.add(headId);
-  const hours = new Set<number>();
-  const days = new Set<number>();
-  const parsed = ids.map((id) => ({ id, p: parseManifestId(id) })).filter((x) => x.p !== null);
-  parsed.sort((a, b) => (b.p?.atMs ?? 0) - (a.p?.atMs ?? 0)); // newest first
-  for (const { id, p } of parsed) {
-    if (!p) continue;
-    const age = now - p.atMs;
-    if (age <= policy.keepWithinMs) keep.add(id);
-    if (p.reason === 'manual' && age <= policy.manualDays * 86_400_000) keep.add(id);
-    const hour = Math.floor(p.atMs / 3600_000);
-    if (age <= policy.hourly * 3600_000 && !hours.has(hour)) {
-      hours.add(hour);
-      keep.add(id);
-    }
-    const day = Math.floor(p.atMs / 86_400_000);
-    if (age <= policy.daily * 86_400_000 && !days.has(day)) {
-      days.add(day);
-      keep.add(id);
-    }
-  }
-  return keep;
-}
-
-export async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed: Error | undefined;
-  const worker = async (): Promise<void> => {
-    while (failed === undefined && next < items.length) {
-      const item = items[next++] as T;
-      try {
-        await fn(item);
-      } catch (err) {
-        failed ??= err instanceof Error ? err : new Error(String(err));
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failed !== undefined) throw failed;
 }

@@ -10,6 +10,13 @@ import { ErrorCode, PlaneError } from '../errors.ts';
  * ifGenerationMatch=0). A failed precondition throws PreconditionFailedError
  * (code Aborted); a missing name on get/head returns null; an unreachable store
  * throws PlaneError(Unavailable).
+ *
+ * A bucket is ours only while its marker object (BUCKET_MARKER) is there. It is
+ * written once, by an explicit setup step (the hub's, at start), and never by a
+ * reader or writer: a bucket that was moved away, unmounted or emptied answers
+ * every call with PlaneError(Unavailable) instead of looking empty, and is not
+ * created again behind anyone's back. So `null` always means "the bucket is
+ * there and this object is not".
  */
 export interface ObjectInfo {
   name: string;
@@ -28,9 +35,31 @@ export interface ListPage {
   nextPageToken?: string;
 }
 
+/** The object that makes a location one of our buckets; hidden from listings. */
+export const BUCKET_MARKER = '.agents-plane-bucket';
+
+/** How the setup step found the bucket: already marked, marked now (it existed), or created (a local directory). */
+export type BucketSetup = 'present' | 'adopted' | 'created';
+
+export interface SetUpOptions {
+  /** Make a missing local directory (a GCS bucket is never created here). */
+  createRoot: boolean;
+  /** Take an existing but empty location (no marker, no objects) as the bucket. */
+  adoptEmpty: boolean;
+}
+
 export interface Bucket {
   /** Where this bucket is, for messages (never holds credentials). */
   readonly url: string;
+  /**
+   * The explicit setup step, and the only thing that makes a bucket: writes the
+   * marker into a location that holds brain data already (a bucket from before
+   * markers); into an empty one only with adoptEmpty; and makes a missing local
+   * directory only with createRoot. Refused otherwise (missingBucketError).
+   */
+  setUp(options: SetUpOptions): Promise<BucketSetup>;
+  /** Throws PlaneError(Unavailable) unless the bucket and its marker are there. */
+  assertPresent(): Promise<void>;
   get(name: string): Promise<{ data: Buffer; generation: string } | null>;
   head(name: string): Promise<ObjectInfo | null>;
   put(name: string, data: Buffer, options?: PutOptions): Promise<{ generation: string }>;
@@ -48,6 +77,15 @@ export async function* listAll(bucket: Bucket, prefix: string, pageSize = 1000):
     yield* page.objects;
     pageToken = page.nextPageToken;
   } while (pageToken);
+}
+
+/** The error for a bucket whose marker is gone: moved, unmounted, deleted or emptied. */
+export function missingBucketError(url: string, detail: string): PlaneError {
+  return new PlaneError(
+    ErrorCode.Unavailable,
+    `bucket ${url} is missing (${detail}): it was moved, unmounted, deleted or emptied; nothing is written until it is back (it is not created again here)`,
+    { where: 'bucket' },
+  );
 }
 
 /** A write or delete whose generation precondition did not hold (HTTP 412 on GCS). */

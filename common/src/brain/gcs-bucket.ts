@@ -1,7 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { CRC32C, Storage, type Bucket as StorageBucket, type File, type FileMetadata } from '@google-cloud/storage';
 import { ErrorCode, PlaneError } from '../errors.ts';
-import { type Bucket, type ListPage, type ObjectInfo, type PutOptions, PreconditionFailedError, checkObjectName } from './bucket.ts';
+import {
+  BUCKET_MARKER,
+  type Bucket,
+  type BucketSetup,
+  type ListPage,
+  type SetUpOptions,
+  missingBucketError,
+  type ObjectInfo,
+  type PutOptions,
+  PreconditionFailedError,
+  checkObjectName,
+} from './bucket.ts';
 
 /** From this size a put is a resumable upload, sent in chunks of this size. */
 const RESUMABLE_BYTES = 8 * 1024 * 1024;
@@ -28,6 +39,10 @@ export interface GcsBucketOptions {
  * Storage client, and a plain multipart upload leaves it off for good; so those
  * unsafe calls go through a second client that never retries, and the first one's
  * flag is never touched.
+ *
+ * GCS answers 404 alike for a missing object and a missing bucket, so a miss
+ * is confirmed against the marker object (BUCKET_MARKER) under the prefix: a
+ * bucket that was deleted or emptied fails every call instead of looking new.
  */
 export class GcsBucket implements Bucket {
   readonly url: string;
@@ -90,6 +105,41 @@ export class GcsBucket implements Bucket {
     return this.#prefix + name;
   }
 
+  /** Writes the marker into the bucket, which must exist: buckets are made by whoever owns the project, never here. */
+  async setUp(options: Pick<SetUpOptions, 'adoptEmpty'>): Promise<BucketSetup> {
+    if (await this.#hasMarker()) return 'present';
+    let held: number;
+    try {
+      held = (await this.#bucket.getFiles({ prefix: this.#prefix, autoPaginate: false, maxResults: 1 }))[0].length;
+    } catch (err) {
+      if (httpStatus(err) === 404) throw missingBucketError(this.url, 'the bucket does not exist');
+      throw this.#error(err, BUCKET_MARKER);
+    }
+    if (held === 0 && !options.adoptEmpty) throw missingBucketError(this.url, `it is empty and has no ${BUCKET_MARKER} object`);
+    const body = Buffer.from(`${JSON.stringify({ createdAtMs: Date.now() })}\n`);
+    try {
+      await this.put(BUCKET_MARKER, body, { ifGenerationMatch: '0' });
+    } catch (err) {
+      if (!(err instanceof PreconditionFailedError)) throw err;
+      return 'present';
+    }
+    return 'adopted';
+  }
+
+  async assertPresent(): Promise<void> {
+    if (!(await this.#hasMarker())) throw missingBucketError(this.url, `no ${BUCKET_MARKER} object`);
+  }
+
+  async #hasMarker(): Promise<boolean> {
+    try {
+      await this.#bucket.file(this.#prefix + BUCKET_MARKER).getMetadata();
+      return true;
+    } catch (err) {
+      if (httpStatus(err) === 404) return false;
+      throw this.#error(err, BUCKET_MARKER);
+    }
+  }
+
   async get(name: string): Promise<{ data: Buffer; generation: string } | null> {
     // Downloads retry here, not in the library: when it retries a download stream,
     // teeny-request pipes into the stream retry-request has just destroyed, which
@@ -99,7 +149,7 @@ export class GcsBucket implements Bucket {
       try {
         return await download(file);
       } catch (err) {
-        if (httpStatus(err) === 404) return null;
+        if (httpStatus(err) === 404) return this.assertPresent().then(() => null);
         if (attempt >= this.#retry.maxRetries || !isTransient(err)) throw this.#error(err, name);
         await sleep(Math.min(2 ** (attempt + 1) * 1000 + Math.random() * 1000, this.#retry.maxRetryDelay * 1000));
       }
@@ -111,9 +161,10 @@ export class GcsBucket implements Bucket {
       const [metadata] = await this.#bucket.file(this.#key(name)).getMetadata();
       return this.#info(name, metadata);
     } catch (err) {
-      if (httpStatus(err) === 404) return null;
-      throw this.#error(err, name);
+      if (httpStatus(err) !== 404) throw this.#error(err, name);
     }
+    await this.assertPresent();
+    return null;
   }
 
   async put(name: string, data: Buffer, options: PutOptions = {}): Promise<{ generation: string }> {
@@ -135,6 +186,7 @@ export class GcsBucket implements Bucket {
         ...(wanted === undefined ? {} : { preconditionOpts: { ifGenerationMatch: wanted } }),
       });
     } catch (err) {
+      if (httpStatus(err) === 404) throw missingBucketError(this.url, 'the bucket does not exist');
       if (httpStatus(err) !== 412) throw this.#error(err, name, wanted);
       // A retried conditional write fails its precondition when the first attempt
       // landed and only its reply was lost; the write id tells that apart.
@@ -157,12 +209,14 @@ export class GcsBucket implements Bucket {
         maxResults: options.maxResults ?? 1000,
         ...(options.pageToken ? { pageToken: options.pageToken } : {}),
       });
-      const objects = files.map((f) => this.#info(f.name.slice(this.#prefix.length), f.metadata));
+      const objects = files.map((f) => this.#info(f.name.slice(this.#prefix.length), f.metadata)).filter((o) => o.name !== BUCKET_MARKER);
       // Without a next page the library hands back null where its type says an object.
       const pageToken = (next as typeof next | null)?.pageToken;
+      // Nothing at all under the prefix is an answer only while the bucket is ours.
+      if (objects.length === 0 && !pageToken && !options.pageToken) await this.assertPresent();
       return pageToken ? { objects, nextPageToken: pageToken } : { objects };
     } catch (err) {
-      if (httpStatus(err) === 404) throw new PlaneError(ErrorCode.NotFound, `${this.url}: the bucket does not exist`, { where: 'bucket' });
+      if (httpStatus(err) === 404) throw missingBucketError(this.url, 'the bucket does not exist');
       throw this.#error(err, prefix);
     }
   }

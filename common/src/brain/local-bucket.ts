@@ -2,7 +2,18 @@ import { randomBytes, createHash } from 'node:crypto';
 import { constants as fsc, type Dirent, promises as fs } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { ErrorCode, PlaneError } from '../errors.ts';
-import { type Bucket, type ListPage, type ObjectInfo, type PutOptions, PreconditionFailedError, checkObjectName } from './bucket.ts';
+import {
+  BUCKET_MARKER,
+  type Bucket,
+  type BucketSetup,
+  type ListPage,
+  type SetUpOptions,
+  missingBucketError,
+  type ObjectInfo,
+  type PutOptions,
+  PreconditionFailedError,
+  checkObjectName,
+} from './bucket.ts';
 
 const LOCK_STALE_MS = 30_000;
 
@@ -13,6 +24,10 @@ const LOCK_STALE_MS = 30_000;
  * The generation is the file's inode and change time; conditional writes take
  * a per-name lock file (with the holder's pid, broken when the holder is dead)
  * so two processes on this host cannot both win a compare-and-swap.
+ *
+ * The root directory is never created here except by setUp: directories are
+ * made one level at a time below it, and every call checks the marker, so a
+ * root that was moved away fails loudly instead of growing again empty.
  */
 export class LocalBucket implements Bucket {
   readonly url: string;
@@ -21,6 +36,39 @@ export class LocalBucket implements Bucket {
   constructor(root: string) {
     this.root = root;
     this.url = `file://${root}`;
+  }
+
+  /** A bucket in a new or existing directory, set up (tests and tools; the hub uses setUp itself). */
+  static async create(root: string): Promise<LocalBucket> {
+    const b = new LocalBucket(root);
+    await b.setUp({ createRoot: true, adoptEmpty: true });
+    return b;
+  }
+
+  async setUp(options: SetUpOptions): Promise<BucketSetup> {
+    const marker = join(this.root, BUCKET_MARKER);
+    if (await isFile(marker)) return 'present';
+    let created = false;
+    if (!(await isDir(this.root))) {
+      if (!options.createRoot) throw missingBucketError(this.url, `${this.root} does not exist`);
+      await fs.mkdir(this.root, { recursive: true, mode: 0o700 });
+      created = true;
+    } else if (!options.adoptEmpty) {
+      const held = (await fs.readdir(this.root)).filter((n) => n !== '.tmp' && n !== '.locks');
+      if (held.length === 0) throw missingBucketError(this.url, `${this.root} is empty and has no ${BUCKET_MARKER}`);
+    }
+    const body = Buffer.from(`${JSON.stringify({ createdAtMs: Date.now(), id: randomBytes(8).toString('hex') })}\n`);
+    await fs.rename(await this.#writeTemp(marker, body), marker);
+    return created ? 'created' : 'adopted';
+  }
+
+  async assertPresent(): Promise<void> {
+    try {
+      if ((await fs.stat(join(this.root, BUCKET_MARKER))).isFile()) return;
+    } catch (err) {
+      if (!isMissing(err)) throw this.#unavailable(err, BUCKET_MARKER);
+    }
+    throw missingBucketError(this.url, `no ${BUCKET_MARKER} in ${this.root}`);
   }
 
   /** Where an object's bytes are on disk (restore workers read chunks directly). */
@@ -39,9 +87,11 @@ export class LocalBucket implements Bucket {
       if (!st.isFile()) return null;
       return { name, size: Number(st.size), generation: `${st.ino}.${st.ctimeNs}`, updatedMs: Number(st.mtimeMs) };
     } catch (err) {
-      if (isMissing(err)) return null;
-      throw this.#unavailable(err, name);
+      if (!isMissing(err)) throw this.#unavailable(err, name);
     }
+    // Missing: an answer only while the bucket itself is there.
+    await this.assertPresent();
+    return null;
   }
 
   #unavailable(err: unknown, name: string): PlaneError {
@@ -59,8 +109,9 @@ export class LocalBucket implements Bucket {
     try {
       fh = await fs.open(path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
     } catch (err) {
-      if (isMissing(err)) return null;
-      throw this.#unavailable(err, name);
+      if (!isMissing(err)) throw this.#unavailable(err, name);
+      await this.assertPresent();
+      return null;
     }
     try {
       // Stat the open handle so the generation belongs to the bytes we read.
@@ -76,6 +127,7 @@ export class LocalBucket implements Bucket {
 
   async put(name: string, data: Buffer, options: PutOptions = {}): Promise<{ generation: string }> {
     const path = this.#path(name);
+    await this.assertPresent();
     const write = async (): Promise<{ generation: string }> => {
       if (options.ifGenerationMatch !== undefined) {
         const current = (await this.#stat(name))?.generation ?? '0';
@@ -116,9 +168,9 @@ export class LocalBucket implements Bucket {
 
   /** Writes data to a fresh temp file (fsynced) and makes the object's directory; returns the temp path. */
   async #writeTemp(path: string, data: Buffer): Promise<string> {
-    await fs.mkdir(dirname(path), { recursive: true });
+    await this.#mkdirBelowRoot(dirname(path));
     const tmpDir = join(this.root, '.tmp');
-    await fs.mkdir(tmpDir, { recursive: true });
+    await this.#mkdirBelowRoot(tmpDir);
     const tmp = join(tmpDir, randomBytes(8).toString('hex'));
     const fh = await fs.open(tmp, 'wx', 0o600);
     try {
@@ -133,8 +185,25 @@ export class LocalBucket implements Bucket {
     return tmp;
   }
 
+  /** mkdir -p, but never of the root itself: a missing root stays missing (ENOENT). */
+  async #mkdirBelowRoot(dir: string): Promise<void> {
+    if (dir === this.root) return;
+    try {
+      await fs.mkdir(dir, { mode: 0o700 });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return;
+      if (code !== 'ENOENT') throw err;
+      await this.#mkdirBelowRoot(dirname(dir));
+      await fs.mkdir(dir, { mode: 0o700 }).catch((e: unknown) => {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      });
+    }
+  }
+
   async delete(name: string, options: { ifGenerationMatch?: string } = {}): Promise<void> {
     const path = this.#path(name);
+    await this.assertPresent();
     const remove = async (): Promise<void> => {
       if (options.ifGenerationMatch !== undefined) {
         const current = (await this.#stat(name))?.generation ?? '0';
@@ -151,6 +220,7 @@ export class LocalBucket implements Bucket {
 
   async listPage(prefix: string, options: { pageToken?: string; maxResults?: number } = {}): Promise<ListPage> {
     const max = options.maxResults ?? 1000;
+    await this.assertPresent();
     const after = options.pageToken ? Buffer.from(options.pageToken, 'base64url').toString('utf8') : '';
     // Walk only the directory the prefix lives in.
     const cut = prefix.lastIndexOf('/');
@@ -168,7 +238,7 @@ export class LocalBucket implements Bucket {
       for (const e of entries) {
         const full = join(dir, e.name);
         const rel = relative(this.root, full).split(sep).join('/');
-        if (rel === '.tmp' || rel === '.locks') continue;
+        if (rel === '.tmp' || rel === '.locks' || rel === BUCKET_MARKER) continue;
         if (e.isDirectory()) {
           if ((rel + '/').startsWith(prefix) || prefix.startsWith(rel + '/')) await walk(full);
         } else if (e.isFile() && rel.startsWith(prefix) && rel > after) {
@@ -177,6 +247,8 @@ export class LocalBucket implements Bucket {
       }
     };
     await walk(base);
+    // A directory that vanished mid-walk reads as empty: only an answer while the bucket is there.
+    await this.assertPresent();
     names.sort();
     const pageNames = names.slice(0, max);
     const objects: ObjectInfo[] = [];
@@ -191,7 +263,7 @@ export class LocalBucket implements Bucket {
   /** Runs fn holding this name's lock file; breaks locks whose holder died or that are older than 30 s. */
   async #locked<T>(name: string, fn: () => Promise<T>): Promise<T> {
     const dir = join(this.root, '.locks');
-    await fs.mkdir(dir, { recursive: true }).catch((err: unknown) => {
+    await this.#mkdirBelowRoot(dir).catch((err: unknown) => {
       throw this.#unavailable(err, name);
     });
     const lock = join(dir, createHash('sha256').update(name).digest('hex').slice(0, 32));
@@ -235,6 +307,14 @@ async function lockIsStale(lock: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return fs.stat(path).then((st) => st.isFile(), () => false);
+}
+
+async function isDir(path: string): Promise<boolean> {
+  return fs.stat(path).then((st) => st.isDirectory(), () => false);
 }
 
 function isMissing(err: unknown): boolean {

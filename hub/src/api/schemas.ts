@@ -255,6 +255,9 @@ export const VerifyBackupReport = Type.Object({
   sessions: Type.Object({ restored: Type.Integer(), reported: Type.Union([Type.Integer(), Type.Null()]) }),
   memoryFiles: Type.Object({ restored: Type.Integer(), reported: Type.Union([Type.Integer(), Type.Null()]) }),
   comparedWith: Type.String(),
+  missing: Type.Array(Type.String(), { description: 'every object the snapshot needs that is not in the bucket (HEAD, manifest, chunks)' }),
+  corrupt: Type.Array(Type.String(), { description: 'every object that is there but does not open' }),
+  unrestorable: Type.Array(Type.String(), { description: 'files and databases that could not be restored because of them' }),
   problems: Type.Array(Type.String()),
 });
 

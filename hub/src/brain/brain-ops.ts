@@ -6,10 +6,9 @@ import { isMemoryFile } from '../../../common/src/brain/brain-paths.ts';
 import { BrainStore, type BrainManifest, type DatabaseEntry, type FileEntry, parseManifestId } from '../../../common/src/brain/brain-store.ts';
 import { openBucket } from '../../../common/src/brain/open-bucket.ts';
 import { listAll } from '../../../common/src/brain/bucket.ts';
-import { countSessions, integrityCheck } from '../../../common/src/brain/sqlite-checks.ts';
 import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
 import { ensureDir } from '../../../common/src/files.ts';
-import type { BrainGrant, SyncStatus__Output } from '../../../proto/index.ts';
+import type { BrainGrant } from '../../../proto/index.ts';
 import type { HubContext } from '../hub-context.ts';
 
 export const BRAIN_KEY_NAME = BRAIN_KEY_SECRET;
@@ -50,82 +49,6 @@ export async function listSnapshots(ctx: HubContext, plane: string, agent: strin
     const p = parseManifestId(id);
     return { id, at: new Date(p?.atMs ?? 0).toISOString(), reason: p?.reason ?? '?', current: id === head?.manifest };
   });
-}
-
-export interface VerifyReport {
-  ok: boolean;
-  snapshot: string;
-  takenAt: string;
-  restoreMs: number;
-  files: { expected: number; restored: number };
-  bytes: number;
-  databases: { name: string; integrity: string }[];
-  sessions: { restored: number; reported: number | null };
-  memoryFiles: { restored: number; reported: number | null };
-  /** Which report the counts were compared with. */
-  comparedWith: string;
-  problems: string[];
-}
-
-/**
- * The restore drill: restores the current snapshot into a scratch directory on
- * the hub, opens every database and runs integrity_check, and compares session
- * and memory-file counts with what the live agent reported for that snapshot.
- * The scratch directory is removed afterwards, whatever happens.
- */
-export async function verifyBackup(ctx: HubContext, plane: string, agent: string, lastSync: SyncStatus__Output | null): Promise<VerifyReport> {
-  const store = await brainStore(ctx, plane, agent);
-  const head = await store.readHead();
-  if (!head) throw new PlaneError(ErrorCode.NotFound, `agent ${plane}/${agent} has no backup in ${store.bucket.url} yet`);
-  const manifest = await store.readManifest(head.manifest);
-  ensureDir(join(ctx.dataDir, 'tmp'), 0o700);
-  const scratch = await fs.mkdtemp(join(ctx.dataDir, 'tmp', 'verify-'));
-  try {
-    const t0 = Date.now();
-    const progress = await store.restore(manifest, { workspaceDir: join(scratch, 'workspace'), databaseDir: join(scratch, 'state') });
-    const restoreMs = Date.now() - t0;
-    const problems: string[] = [];
-    const databases = Object.keys(manifest.databases).map((name) => {
-      let integrity: string;
-      try {
-        integrity = integrityCheck(join(scratch, 'state', name));
-      } catch (err) {
-        integrity = `does not open: ${(err as Error).message}`;
-      }
-      if (integrity !== 'ok') problems.push(`${name}: ${integrity}`);
-      return { name, integrity };
-    });
-    let sessions = -1;
-    for (const name of Object.keys(manifest.databases)) {
-      const n = countSessions(join(scratch, 'state', name));
-      if (n >= 0) sessions = Math.max(0, sessions) + n;
-    }
-    const restoredFiles = await listFiles(join(scratch, 'workspace'));
-    const memoryFiles = restoredFiles.filter(isMemoryFile).length;
-    const expected = Object.keys(manifest.files).length;
-    if (restoredFiles.length !== expected) problems.push(`restored ${restoredFiles.length} files, snapshot lists ${expected}`);
-    // Compare with the agent's own report for this snapshot when it has one, else with what the agent recorded in the snapshot.
-    const sameSnapshot = lastSync?.snapshot === manifest.id;
-    const reportedSessions = sameSnapshot ? (lastSync?.sessions ?? null) : manifest.stats.sessions;
-    const reportedMemory = sameSnapshot ? (lastSync?.memoryFiles ?? null) : manifest.stats.memoryFiles;
-    if (reportedSessions !== null && reportedSessions !== sessions) problems.push(`sessions: restored ${sessions}, agent reported ${reportedSessions}`);
-    if (reportedMemory !== null && reportedMemory !== memoryFiles) problems.push(`memory files: restored ${memoryFiles}, agent reported ${reportedMemory}`);
-    return {
-      ok: problems.length === 0,
-      snapshot: manifest.id,
-      takenAt: new Date(manifest.createdAtMs).toISOString(),
-      restoreMs,
-      files: { expected, restored: restoredFiles.length },
-      bytes: progress.bytes,
-      databases,
-      sessions: { restored: sessions, reported: reportedSessions },
-      memoryFiles: { restored: memoryFiles, reported: reportedMemory },
-      comparedWith: sameSnapshot ? "the agent's last heartbeat" : `the counts recorded in the snapshot (the agent last reported ${lastSync?.snapshot || 'no snapshot'})`,
-      problems,
-    };
-  } finally {
-    await fs.rm(scratch, { recursive: true, force: true });
-  }
 }
 
 /** Tables that hold logins, tokens and stored secrets in OpenClaw's databases: never copied to a clone. */
@@ -197,20 +120,6 @@ export async function cloneBrain(ctx: HubContext, plane: string, from: string, t
   } finally {
     await fs.rm(scratch, { recursive: true, force: true });
   }
-}
-
-async function listFiles(root: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (rel: string): Promise<void> => {
-    const entries = await fs.readdir(rel ? join(root, rel) : root, { withFileTypes: true }).catch(() => []);
-    for (const e of entries) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) await walk(r);
-      else out.push(r);
-    }
-  };
-  await walk('');
-  return out;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { SyncView } from '../../../common/src/brain/sync-view.ts';
 import { ago, bytes, colour, table } from './format.ts';
 
 /** The subset of the REST AgentView the CLI prints. */
@@ -15,6 +16,7 @@ export interface AgentRow {
       gateway?: { state?: string; runtime?: string; version?: string; restartCount?: number; ready?: boolean } | null;
       resources?: { cpuPercent?: number; agentdRssBytes?: number } | null;
       usage?: { totalTokens?: number; totalCostUsd?: number } | null;
+      sync?: SyncView | null;
     };
   } | null;
 }

@@ -12,6 +12,7 @@ import { VERSION } from '../../../common/src/version.ts';
 import { loadPlanesFile, readPlanesFile } from '../planes-file.ts';
 import { describePlan, type PlanView } from './plan-view.ts';
 import { agentTable, type AgentRow, isUp } from './agent-table.ts';
+import { brainText, verifyText, type VerifyView } from './brain-view.ts';
 import { colour, table } from './format.ts';
 import { HubClient, resolveTarget } from './hub-client.ts';
 import { up } from './up.ts';
@@ -277,6 +278,8 @@ const commands: Record<string, Command> = {
     for (const a of agents) counts[a.health.color] = (counts[a.health.color] ?? 0) + 1;
     if (out.json) out.printJson({ agents, summary: counts });
     else out.print(`${agentTable(agents, process.stdout.isTTY)}\n\n${agents.length} agents: ${counts['green']} green, ${counts['yellow']} yellow, ${counts['red']} red`);
+    // One agent: its brain too (what is synced, left out and why, the last restore).
+    if (!out.json && values.name && agents.length === 1) out.print(`\n${brainText(agents[0]?.heartbeat?.heartbeat.sync)}`);
     return values.check && agents.some((a) => a.health.color !== 'green') ? ExitCode.PartialFailure : ExitCode.Ok;
   },
 
@@ -356,17 +359,10 @@ const commands: Record<string, Command> = {
   async 'verify-backup'(args, out) {
     const values = agentFlags(args);
     out.progress(`restoring the latest snapshot of ${values.plane}/${values.name} into scratch space...`);
-    const r = await client(values).request<{ ok: boolean; snapshot: string; restoreMs: number; files: { expected: number; restored: number }; databases: Array<{ name: string; integrity: string }>; sessions: { restored: number; reported: number | null }; memoryFiles: { restored: number; reported: number | null }; problems: string[] }>(
-      'POST',
-      `${agentPath(values)}/verify-backup`,
-    );
+    const r = await client(values).request<VerifyView>('POST', `${agentPath(values)}/verify-backup`);
     if (out.json) out.printJson(r);
-    else {
-      out.print(`snapshot ${r.snapshot}: restored ${r.files.restored}/${r.files.expected} files in ${r.restoreMs} ms`);
-      for (const d of r.databases) out.print(`  ${d.name}: integrity_check ${d.integrity}`);
-      out.print(`  sessions ${r.sessions.restored} (agent reported ${r.sessions.reported ?? '?'}), memory files ${r.memoryFiles.restored} (agent reported ${r.memoryFiles.reported ?? '?'})`);
-      out.print(r.ok ? 'backup verified' : `backup FAILED verification:\n  ${r.problems.join('\n  ')}`);
-    }
+    else out.print(verifyText(r));
+    // 1: the drill ran and found something wrong (every problem is listed); errors before it ran exit as usual.
     return r.ok ? ExitCode.Ok : ExitCode.PartialFailure;
   },
 

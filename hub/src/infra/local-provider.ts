@@ -46,6 +46,8 @@ export interface LocalProviderOptions {
   rpcIntervalMs?: number;
   /** The OpenClaw release new agents start on (default: agentd's pin). */
   openclawVersion?: string;
+  /** agentd `sync` settings for new agents (tests shorten schedules with them). */
+  sync?: Record<string, string | number | boolean>;
 }
 
 /**
@@ -166,6 +168,7 @@ export class LocalProvider implements InfraProvider {
       stateDir: join(dir, 'state'),
       enrollmentBundleFile: join(dir, 'enrollment.bundle'),
       runtime,
+      ...(this.#o.sync ? { sync: this.#o.sync } : {}),
     };
     writeFileAtomic(join(dir, 'agentd.json'), `${JSON.stringify(config, null, 2)}\n`, 0o600);
     const inst: InstanceFile = { agentId: spec.agentId, plane: spec.plane, agentName: spec.agentName, machineType: 'local-process', labels: spec.labels };
