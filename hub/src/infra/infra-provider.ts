@@ -61,6 +61,12 @@ export interface InfraProvider {
    * status's detail, and self-healing reprovisions it.
    */
   readonly reportsDrift?: boolean;
+  /**
+   * Agents `apply` provisions at once on this provider (default 4). A cloud
+   * provider that rate-limits its own calls waits on Google, not on the CPU,
+   * so it can take many.
+   */
+  readonly provisionConcurrency?: number;
   provision(spec: AgentComputeSpec): Promise<AgentInstance>;
   deprovision(agentId: string): Promise<void>;
   restart(agentId: string): Promise<void>;
@@ -70,6 +76,8 @@ export interface InfraProvider {
   status(agentId: string): Promise<AgentStatus>;
   listInstances(plane: string): Promise<AgentInstance[]>;
   resize(agentId: string, spec: Partial<Pick<AgentComputeSpec, 'machineType' | 'diskSizeGb' | 'labels'>>): Promise<void>;
+  /** Refuses a plane spec this provider cannot run (e.g. gcp without a project). */
+  checkPlane?(spec: { region: string; project?: string | undefined; zone?: string | undefined }): void;
   /** The agent's owner changed: move machine access from one to the other. */
   setOwner?(agentId: string, from: string, to: string): Promise<void>;
   /** The agent's secrets changed (one was set or deleted): keep per-secret access current. */

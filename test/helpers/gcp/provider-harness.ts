@@ -1,6 +1,6 @@
 import { Logger } from '../../../common/src/logger.ts';
 import { type GcpHubOptions, type GcpSetup, createGcpProvider } from '../../../hub/src/infra/gcp/gcp-options.ts';
-import type { GcpAgentRef, GcpPlaneRef } from '../../../hub/src/infra/gcp/gcp-provider.ts';
+import type { GcpAgentRef, GcpPlaneRef } from '../../../hub/src/infra/gcp/gcp-refs.ts';
 import { GoogleStandin } from './google-standin.ts';
 
 export const PROJECT = 'acme-prod';

@@ -11,26 +11,10 @@ import { type AccessAudit, OwnerAccess, type OwnerTarget } from './owner-access.
 import { provisionAgent } from './provision.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 import type { SecretAccess } from './secret-access.ts';
+import type { GcpAgentRef, GcpPlaneRef } from './gcp-refs.ts';
+
+export type { GcpAgentRef, GcpPlaneRef };
 import { ServiceAccounts } from './service-accounts.ts';
-
-/** What the provider needs to know of a plane: where its agents live. */
-export interface GcpPlaneRef {
-  project: string;
-  region: string;
-  zone: string;
-  network: string;
-  subnetwork?: string | undefined;
-  /** projects/P/global/images/family/F or one image; default the golden image family in the plane's project. */
-  image?: string | undefined;
-}
-
-/** What the provider needs to know of an agent. */
-export interface GcpAgentRef {
-  agentId: string;
-  plane: string;
-  agent: string;
-  owner: string;
-}
 
 /** The provider's narrow view of the hub, passed in; it never reads the hub's store itself. */
 export interface GcpProviderDeps {
@@ -84,6 +68,8 @@ export class GcpProvider implements InfraProvider {
   readonly name = 'gcp';
   readonly canRestart = true;
   readonly reportsDrift = true;
+  /** Inserts are rate-limited by GcpCalls; 50 agents wait on Google together, not in turn. */
+  readonly provisionConcurrency = 50;
   readonly #d: GcpProviderDeps;
   readonly #log: Logger;
   readonly #accounts: ServiceAccounts;
@@ -132,6 +118,12 @@ export class GcpProvider implements InfraProvider {
       this.#firewalls.set(key, p);
     }
     return p;
+  }
+
+  checkPlane(spec: { region: string; project?: string | undefined; zone?: string | undefined }): void {
+    if (!spec.project) throw new PlaneError(ErrorCode.InvalidArgument, 'a gcp plane needs a project (--project, spec.infrastructure.project)', { where: 'project' });
+    if (spec.region === 'local') throw new PlaneError(ErrorCode.InvalidArgument, 'a gcp plane needs a region (--region, spec.infrastructure.region), e.g. us-east4', { where: 'region' });
+    if (spec.zone && !spec.zone.startsWith(`${spec.region}-`)) throw new PlaneError(ErrorCode.InvalidArgument, `zone ${spec.zone} is not in region ${spec.region}`, { where: 'zone' });
   }
 
   async provision(spec: AgentComputeSpec): Promise<AgentInstance> {

@@ -4,7 +4,7 @@ import type { Logger } from '../../../../common/src/logger.ts';
 import type { GcpCalls } from './gcp-calls.ts';
 import { gcpReason, isAlreadyExists, isNotFound, toPlaneError } from './gcp-errors.ts';
 import { DEFAULT_IMAGE_FAMILY, insertRequestId } from './gcp-names.ts';
-import type { GcpPlaneRef } from './gcp-provider.ts';
+import type { GcpPlaneRef } from './gcp-refs.ts';
 import { type Instance, instanceResource } from './instance-resource.ts';
 import { operationName } from './operations.ts';
 import type { OwnerAccess, OwnerTarget } from './owner-access.ts';
