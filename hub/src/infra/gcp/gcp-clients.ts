@@ -26,6 +26,8 @@ export interface GcpClients {
   iam: iam_v1.Iam;
   /** Plain REST for APIs without a split client (IAP tunnel IAM, Service Usage, Resource Manager). */
   rest: RestCaller;
+  /** The e-mail of the identity the clients call as, when the credentials say (a service account). */
+  identity(): Promise<string | undefined>;
   close(): Promise<void>;
 }
 
@@ -79,6 +81,10 @@ export function createGcpClients(options: GcpClientOptions = {}): GcpClients {
     machineTypes,
     iam: iamClient,
     rest,
+    async identity() {
+      if (!(auth instanceof GoogleAuth)) return undefined;
+      return (await auth.getCredentials().catch(() => undefined))?.client_email ?? undefined;
+    },
     async close() {
       await Promise.all([instances, zoneOperations, globalOperations, firewalls, disks, images, regions, machineTypes].map((c) => c.close().catch(() => undefined)));
     },

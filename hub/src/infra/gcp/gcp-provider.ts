@@ -9,6 +9,7 @@ import type { Instance } from './instance-resource.ts';
 import { operationName } from './operations.ts';
 import { type AccessAudit, OwnerAccess, type OwnerTarget } from './owner-access.ts';
 import { provisionAgent } from './provision.ts';
+import { gcpPreflight, type PreflightInput, type PreflightReport } from './preflight.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 import type { SecretAccess } from './secret-access.ts';
 import type { GcpAgentRef, GcpPlaneRef } from './gcp-refs.ts';
@@ -317,6 +318,12 @@ export class GcpProvider implements InfraProvider {
     const t = this.#target(w);
     await this.#access.grant(t, to);
     await this.#access.revoke(t, from);
+  }
+
+  /** `planes gcp preflight`: what the project lacks for this provider, asked with the hub's own identity. */
+  async preflight(input: PreflightInput): Promise<PreflightReport> {
+    const identity = input.identity ?? (await this.#d.calls.clients.identity());
+    return gcpPreflight(this.#d.calls, { ...input, ...(identity ? { identity } : {}) });
   }
 
   async secretsChanged(agentId: string): Promise<void> {
