@@ -92,7 +92,7 @@ export const HubOptionsSchema = Type.Object(
   },
   { additionalProperties: false },
 );
-export type HubOptions = Partial<Static<typeof HubOptionsSchema>> & { dataDir: string };
+export type HubOptions = Partial<Omit<Static<typeof HubOptionsSchema>, 'gcp'>> & { dataDir: string; gcp?: Partial<GcpHubOptions> };
 export type CompiledHubOptions = Readonly<Static<typeof HubOptionsSchema>>;
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);

@@ -78,7 +78,7 @@ async function serve(args: string[]): Promise<number> {
     ...(values['instance-identity'] ? { instanceIdentityEnrollment: true } : {}),
     ...(values['identity-audience'] ? { instanceIdentityAudience: values['identity-audience'] } : {}),
     // The gcp infra provider, with the hub's own Google identity (Application Default Credentials).
-    ...(values.gcp ? { gcp: { ...(insertsPerSecond !== undefined ? { insertsPerSecond } : {}) } as NonNullable<HubOptions['gcp']> } : {}),
+    ...(values.gcp ? { gcp: { ...(insertsPerSecond !== undefined ? { insertsPerSecond } : {}) } } : {}),
     ...(healMs !== undefined ? { healRedAfterMs: healMs } : {}),
     ...(values['no-self-healing'] ? { selfHealing: false } : {}),
     ...(prices !== undefined ? { prices: prices as HubOptions['prices'] } : {}),
