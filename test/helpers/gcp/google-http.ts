@@ -16,7 +16,8 @@ export class GoogleError extends Error {
     super(message);
     this.status = status;
     this.reason = reason;
-    this.grpcStatus = grpcStatus ?? STATUS_NAME[status] ?? 'UNKNOWN';
+    // A 409 is ALREADY_EXISTS unless it is a concurrency conflict (ABORTED), as Google sends them.
+    this.grpcStatus = grpcStatus ?? (reason === 'aborted' ? 'ABORTED' : STATUS_NAME[status]) ?? 'UNKNOWN';
   }
 }
 

@@ -165,9 +165,9 @@ export function gcpReason(err: unknown): string {
   if (f.quota) return `gcp: quota ${f.quota.metric} exceeded${f.quota.region ? ` in ${f.quota.region}` : ''}${f.quota.limit !== undefined ? ` (limit ${f.quota.limit})` : ''}`;
   const first = oneSentence(f.message);
   if (f.network) return `gcp: no answer from Google (${f.network})`;
+  if (f.httpStatus === 429 || f.reasons.some((r) => r !== 'backendError' && r !== 'internalError' && RATE_REASONS.has(r))) return `gcp: rate limited: ${first}`;
   if (f.httpStatus === 403) return `gcp: permission denied: ${first}`;
   if (f.httpStatus === 404) return `gcp: not found: ${first}`;
-  if (f.httpStatus === 429 || f.reasons.some((r) => RATE_REASONS.has(r))) return `gcp: rate limited: ${first}`;
   return `gcp: ${first}`;
 }
 
