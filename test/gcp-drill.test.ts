@@ -67,7 +67,8 @@ describe('cloud drill: gcp provider, real agentd per VM', () => {
     gcs = await startGcsStandin();
     fleet = await new TestFleet({
       heartbeatIntervalMs: 300,
-      healRedAfterMs: 1500,
+      // Short, so the preempted agent comes back within the test; long enough that a loaded machine's late heartbeats do not trigger it.
+      healRedAfterMs: 4000,
       googleCertsUrl: farm.google.certsUrl,
       secretsProvider: `gcp-secret-manager:${PROJECT}`,
       secretsApiEndpoint: `${gsm.host}:${gsm.port}`,

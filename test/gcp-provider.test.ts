@@ -9,6 +9,7 @@ import { ErrorCode, PlaneError } from '../common/src/errors.ts';
 import { gceInstanceName, ownerLabel, serviceAccountEmail, serviceAccountId } from '../hub/src/infra/gcp/gcp-names.ts';
 import { CA, PROJECT, ProviderHarness, ZONE } from './helpers/gcp/provider-harness.ts';
 import { startGsmStandin, type GsmStandin } from './helpers/gsm-standin.ts';
+import { waitUntil } from './helpers/fleet.ts';
 
 process.env['METADATA_SERVER_DETECTION'] = 'none';
 
@@ -171,6 +172,18 @@ describe('gcp provider', () => {
     await expect(h.setup.calls.clients.instances.setMachineType({ project: PROJECT, zone: ZONE, instance: 'acme-alice', instancesSetMachineTypeRequestResource: { machineType: `zones/${ZONE}/machineTypes/e2-micro` } }, { retry: null })).rejects.toThrow(/must be stopped/);
     await h.provider.resize('ag_alice', { diskSizeGb: 40 });
     expect(vm?.diskSizeGb).toBe(40);
+  });
+
+  it('a restart asked for during a resize (self-healing sees the stopped VM red) waits for it instead of breaking it', async () => {
+    await h.provider.provision(h.agent('alice'));
+    h.google.compute.latencyMs['setMachineType'] = 300;
+    const vm = h.google.compute.vms.get(h.google.compute.key(PROJECT, ZONE, 'acme-alice'));
+    const resizing = h.provider.resize('ag_alice', { machineType: 'e2-standard-2' });
+    await waitUntil(() => vm?.status === 'TERMINATED', 5000, 'the stop');
+    expect(await h.provider.status('ag_alice')).toMatchObject({ state: 'provisioning', detail: `resizing in ${ZONE}` });
+    await Promise.all([resizing, h.provider.restart('ag_alice')]);
+    expect(vm).toMatchObject({ machineType: 'e2-standard-2', status: 'RUNNING' });
+    expect(h.google.http.count(/^POST .*\/acme-alice\/(start|reset)$/)).toBe(1);
   });
 
   it('restart resets a running VM; a missing one says so; status and listInstances show drift', async () => {

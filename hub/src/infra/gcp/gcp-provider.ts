@@ -76,7 +76,7 @@ export class GcpProvider implements InfraProvider {
   readonly #accounts: ServiceAccounts;
   readonly #access: OwnerAccess;
   /** What the provider is doing to an agent right now: the instance may look missing or stopped meanwhile, and that is no drift. */
-  readonly #busy = new Map<string, string>();
+  readonly #busy = new Map<string, { verb: string; done: Promise<unknown> }>();
   readonly #firewalls = new Map<string, Promise<unknown>>();
 
   constructor(deps: GcpProviderDeps) {
@@ -98,11 +98,13 @@ export class GcpProvider implements InfraProvider {
   }
 
   async #busyWith<T>(agentId: string, verb: string, fn: () => Promise<T>): Promise<T> {
-    this.#busy.set(agentId, verb);
+    const done = fn();
+    const entry = { verb, done };
+    this.#busy.set(agentId, entry);
     try {
-      return await fn();
+      return await done;
     } finally {
-      this.#busy.delete(agentId);
+      if (this.#busy.get(agentId) === entry) this.#busy.delete(agentId);
     }
   }
 
@@ -197,6 +199,13 @@ export class GcpProvider implements InfraProvider {
   /** A running instance is reset; a stopped one (a preempted Spot VM) started. A missing one is a reprovision, not a restart. */
   async restart(agentId: string): Promise<void> {
     const w = this.#where(agentId);
+    // A restart asked for while the machine is being changed (a resize stops it) waits for the change:
+    // starting it in the middle would break the change, and afterwards it runs anyway.
+    const busy = this.#busy.get(agentId);
+    if (busy) {
+      await busy.done.catch(() => undefined);
+      if (String((await this.#get(w))?.status) === 'RUNNING') return;
+    }
     await this.#busyWith(agentId, 'restarting', async () => {
       const inst = await this.#get(w);
       if (!inst) throw new PlaneError(ErrorCode.NotFound, `instance missing in GCP (${w.instance} in ${w.plane.zone}); reprovision the agent`);
@@ -220,7 +229,7 @@ export class GcpProvider implements InfraProvider {
   async status(agentId: string): Promise<AgentStatus> {
     const w = this.#where(agentId);
     const busy = this.#busy.get(agentId);
-    if (busy) return { agentId, state: 'provisioning', detail: `${busy} in ${w.plane.zone}`, location: w.plane.zone };
+    if (busy) return { agentId, state: 'provisioning', detail: `${busy.verb} in ${w.plane.zone}`, location: w.plane.zone };
     const inst = await this.#get(w);
     if (!inst) return { agentId, state: 'missing', detail: 'instance missing in GCP', location: w.plane.zone };
     const st = String(inst.status);
@@ -237,7 +246,7 @@ export class GcpProvider implements InfraProvider {
     return this.#d.agents(plane).map((a) => {
       const inst = byName.get(gceInstanceName(a.plane, a.agent));
       const busy = this.#busy.get(a.agentId);
-      if (busy) return { ...this.#view(a, p, inst), state: 'provisioning' as const, providerStatus: busy };
+      if (busy) return { ...this.#view(a, p, inst), state: 'provisioning' as const, providerStatus: busy.verb };
       return this.#view(a, p, inst);
     });
   }
