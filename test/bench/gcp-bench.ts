@@ -21,9 +21,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { GoogleStandin } from '../helpers/gcp/google-standin.ts';
-import { benchMain } from './bench-main.ts';
+import { benchArgs, benchMain } from './bench-main.ts';
 import { CpuMeter, cpuSeconds, round } from './proc-stats.ts';
 
 const USAGE = 'usage: node test/bench/gcp-bench.ts [--agents N] [--insert-ms MS] [--google-rate N] [--hub-rate N] [--timeout-s S] [--json]';
@@ -58,34 +57,20 @@ interface Report {
 }
 
 function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      agents: { type: 'string', default: '50' },
-      'insert-ms': { type: 'string', default: '20000' },
-      'google-rate': { type: 'string', default: '20' },
-      'hub-rate': { type: 'string', default: '10' },
-      'timeout-s': { type: 'string', default: '600' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
-    strict: true,
+  const { values, num } = benchArgs(argv, USAGE, {
+    agents: { type: 'string', default: '50' },
+    'insert-ms': { type: 'string', default: '20000' },
+    'google-rate': { type: 'string', default: '20' },
+    'hub-rate': { type: 'string', default: '10' },
+    'timeout-s': { type: 'string', default: '600' },
+    json: { type: 'boolean', default: false },
   });
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  const num = (name: string, v: string | undefined, min: number): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number >= ${min}\n${USAGE}`);
-    return n;
-  };
   return {
-    agents: num('agents', values.agents, 1),
-    insertMs: num('insert-ms', values['insert-ms'], 1),
-    googleRate: num('google-rate', values['google-rate'], 1),
-    hubRate: num('hub-rate', values['hub-rate'], 0.1),
-    timeoutS: num('timeout-s', values['timeout-s'], 10),
+    agents: num('agents', 1),
+    insertMs: num('insert-ms', 1),
+    googleRate: num('google-rate', 1),
+    hubRate: num('hub-rate', 0.1, false),
+    timeoutS: num('timeout-s', 10),
     json: values.json,
   };
 }
