@@ -61,6 +61,8 @@ describe('cloud drill: gcp provider, real agentd per VM', () => {
     google.catalog.addImage(PROJECT, 'agents-plane-agentd-20261201-000000', 'agents-plane-agentd');
     google.compute.latencyMs = { insert: 300, delete: 50, stop: 50, start: 100, reset: 50, setMachineType: 50, setLabels: 20, resize: 20 };
     google.ops.waitCapMs = 2000;
+    // A new service account is unknown to Compute and IAM reads for a moment, as in Google Cloud.
+    google.iam.propagationMs = 500;
     farm = await new VmFarm({ root, preemptionNoticeMs: 15_000, shutdownGraceMs: 20_000 }).start();
     google.compute.lifecycle = farm;
     gsm = await startGsmStandin({ projectId: PROJECT });
@@ -134,6 +136,19 @@ describe('cloud drill: gcp provider, real agentd per VM', () => {
     await waitGreen('alice');
     // The final sync was asked of agentd (a sync-now command) before the stop.
     expect((await audit('command.sync-now')).filter((e) => e.agent === 'alice')).toHaveLength(1);
+  });
+
+  it("an owner change moves the owner's access and the VM's owner label", async () => {
+    const before = vm('alice')?.labels['owner'];
+    const r = await fleet.api('PATCH', '/v1/planes/acme/agents/alice', { ownerEmail: 'alice.new@acme.example' });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const tunnel = JSON.stringify(google.project.iap.get(`projects/${PROJECT}/iap_tunnel/zones/${ZONE}/instances/acme-alice`));
+    expect(tunnel).toContain('user:alice.new@acme.example');
+    expect(tunnel).not.toContain('user:alice@acme.example');
+    expect(JSON.stringify(google.compute.iam.get(`projects/${PROJECT}/zones/${ZONE}/instances/acme-alice`))).toContain('user:alice.new@acme.example');
+    expect(JSON.stringify(google.iam.policies.get(sa('alice')))).toContain('user:alice.new@acme.example');
+    expect(vm('alice')?.labels['owner']).not.toBe(before);
+    expect((await audit('gcp.access.revoke')).filter((e) => e.agent === 'alice').map((e) => e.detail['owner'])).toEqual(['alice@acme.example', 'alice@acme.example', 'alice@acme.example']);
   });
 
   it('a preempted Spot VM spends its notice on the final sync, goes red, and self-healing brings it back with the same brain', async () => {

@@ -49,7 +49,7 @@ describe('gcp provider', () => {
     });
     // The one-time bundle never reaches the machine: identity enrolment needs no secret in metadata.
     expect(JSON.stringify(body)).not.toContain('apb1.');
-    expect(vm?.labels).toEqual({ 'agents-plane': 'acme', agent: 'alice', plane: 'acme', 'model-tier': 'sonnet', owner: ownerLabel('alice@acme.example'), 'managed-by': 'agents-plane' });
+    expect(vm?.labels).toEqual({ 'agents-plane': 'acme', agent: 'alice', plane: 'acme', 'model-tier': 'sonnet', owner: ownerLabel('alice_acme_example'), 'managed-by': 'agents-plane' });
     expect(JSON.stringify(vm?.labels)).not.toContain('alice_acme');
     expect(body.scheduling).toMatchObject({ provisioningModel: 'STANDARD' });
     // The plane network's two rules: SSH from IAP only, and the higher-priority agent-to-agent deny.
@@ -129,6 +129,18 @@ describe('gcp provider', () => {
     await h.provider.provision(h.agent('bob'));
     await expect(h.provider.provision(h.agent('carol'))).rejects.toThrow(/^gcp: quota CPUS exceeded in us-east4 \(limit 2\)$/);
     expect(h.google.residue(PROJECT, ZONE, 'acme-carol', sa('carol'), 'carol@acme.example')).toEqual([]);
+  });
+
+  it('waits out IAM propagation: a new service account unknown for a moment to Compute and IAM reads', async () => {
+    h.google.iam.propagationMs = 400;
+    await h.provider.provision(h.agent('alice'));
+    expect(h.google.compute.vms.get(h.google.compute.key(PROJECT, ZONE, 'acme-alice'))?.status).toBe('RUNNING');
+    expect(h.google.http.requests.some((r) => r.status === 400 && /\/instances$/.test(r.path))).toBe(true);
+    // And a half-failed provision still deletes the account it made a moment ago (a delete may 404 meanwhile).
+    h.google.compute.failNextOperation.set('insert', [{ code: 'QUOTA_EXCEEDED', message: "Quota 'CPUS' exceeded.  Limit: 24.0 in region us-east4.", httpStatus: 403 }]);
+    h.google.compute.latencyMs['insert'] = 0;
+    await expect(h.provider.provision(h.agent('bob'))).rejects.toThrow('gcp: quota CPUS exceeded in us-east4 (limit 24)');
+    expect(h.google.residue(PROJECT, ZONE, 'acme-bob', sa('bob'), 'bob@acme.example')).toEqual([]);
   });
 
   it('a missing image or a full service account quota fail before anything is left behind', async () => {

@@ -69,7 +69,7 @@ export class GoogleStandin {
   residue(project: string, zone: string, instance: string, serviceAccount: string, owner: string): string[] {
     const out: string[] = [];
     if (this.compute.vms.has(this.compute.key(project, zone, instance))) out.push(`instance ${instance}`);
-    if (this.iam.has(serviceAccount)) out.push(`service account ${serviceAccount}`);
+    if (this.iam.exists(serviceAccount)) out.push(`service account ${serviceAccount}`);
     for (const store of [this.compute.iam, this.iam.policies, this.project.iap]) {
       for (const member of [`serviceAccount:${serviceAccount}`, `user:${owner}`]) {
         for (const g of store.grantsOf(member)) if (g.resource.includes(instance) || g.resource.includes(serviceAccount)) out.push(`binding ${g.role} for ${member} on ${g.resource}`);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { GoogleError, type GoogleHttpServer, invalid, PolicyStore, str } from './google-http.ts';
 
 interface ServiceAccount {
+  createdAt: number;
   email: string;
   project: string;
   uniqueId: string;
@@ -23,6 +24,11 @@ export class IamStandin {
   readonly policies = new PolicyStore();
   /** Per project, as Google's default. */
   quota = 100;
+  /**
+   * IAM is eventually consistent: for this long after creation an account is
+   * unknown to reads (404) and to Compute (400). Google says a minute or more.
+   */
+  propagationMs = 0;
 
   register(http: GoogleHttpServer): void {
     const P = '/v1/projects/([^/]+)/serviceAccounts';
@@ -47,7 +53,14 @@ export class IamStandin {
     });
   }
 
+  /** Known to other APIs (and to reads): created, and propagated. */
   has(email: string): boolean {
+    const a = this.accounts.get(email);
+    return a !== undefined && Date.now() >= a.createdAt + this.propagationMs;
+  }
+
+  /** Created, propagated or not (what must be gone after a removal). */
+  exists(email: string): boolean {
     return this.accounts.has(email);
   }
 
@@ -57,7 +70,7 @@ export class IamStandin {
 
   #find(project: string, email: string): ServiceAccount {
     const a = this.accounts.get(email);
-    if (!a || (a.project !== project && project !== '-')) throw new GoogleError(404, '', `Unknown service account`, 'NOT_FOUND');
+    if (!a || (a.project !== project && project !== '-') || !this.has(email)) throw new GoogleError(404, '', `Unknown service account`, 'NOT_FOUND');
     return a;
   }
 
@@ -73,6 +86,7 @@ export class IamStandin {
     }
     const sa = (body['serviceAccount'] ?? {}) as { displayName?: string; description?: string };
     const a: ServiceAccount = {
+      createdAt: Date.now(),
       email,
       project,
       uniqueId: BigInt(`0x${createHash('sha256').update(email).digest('hex').slice(0, 15)}`).toString(),

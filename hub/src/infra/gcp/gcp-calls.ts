@@ -1,7 +1,7 @@
 import { Backoff } from '../../../../common/src/backoff.ts';
 import type { Logger } from '../../../../common/src/logger.ts';
 import type { GcpClients } from './gcp-clients.ts';
-import { classifyGcpError, gcpReason } from './gcp-errors.ts';
+import { classifyGcpError, gcpReason, isAboutAccount } from './gcp-errors.ts';
 import { retry } from './gcp-retry.ts';
 import { callOptions, type OperationRef, type WaitCall, waitForOperation } from './operations.ts';
 import type { RateLimiter } from './rate-limiter.ts';
@@ -30,6 +30,8 @@ export class GcpCalls {
   /** Attempts per call kind, retries included. */
   readonly counts = new Map<string, number>();
   retries = 0;
+  /** Service accounts created a moment ago, until when other APIs may not know them yet. */
+  readonly #fresh = new Map<string, number>();
 
   constructor(clients: GcpClients, options: GcpCallsOptions, log: Logger, signal?: AbortSignal) {
     this.clients = clients;
@@ -46,7 +48,26 @@ export class GcpCalls {
     this.counts.set(kind, (this.counts.get(kind) ?? 0) + 1);
   }
 
+  /** A service account was just created: for a while, answers that do not know it yet are retried. */
+  freshAccount(email: string, forMs = 120_000): void {
+    this.#fresh.set(email, Date.now() + forMs);
+  }
+
+  /** classifyGcpError, plus IAM's eventual consistency: an unknown fresh account is worth waiting for. */
+  #classify = (err: unknown): 'retry' | 'fatal' => {
+    const c = classifyGcpError(err);
+    if (c === 'retry') return c;
+    const now = Date.now();
+    for (const [email, until] of this.#fresh) {
+      if (until < now) this.#fresh.delete(email);
+      else if (isAboutAccount(err, email)) return 'retry';
+    }
+    return 'fatal';
+  };
+
   async run<T>(kind: string, fn: () => Promise<T>, limiter?: RateLimiter, counted = true): Promise<T> {
+    // With an account in its first minutes, waits must be able to outlast IAM's propagation (about a minute).
+    const patient = this.#fresh.size > 0;
     return retry(
       async () => {
         if (limiter) await limiter.acquire(this.#signal);
@@ -54,9 +75,9 @@ export class GcpCalls {
         return fn();
       },
       {
-        classify: classifyGcpError,
+        classify: this.#classify,
         signal: this.#signal,
-        maxAttempts: this.options.maxAttempts,
+        maxAttempts: this.options.maxAttempts + (patient ? 4 : 0),
         backoff: new Backoff({ initialDelayMs: this.options.initialRetryDelayMs, maxDelayMs: this.options.maxRetryDelayMs }),
         onRetry: (err, attempt, delayMs) => {
           this.retries++;

@@ -138,6 +138,19 @@ export function classifyGcpError(err: unknown): 'retry' | 'fatal' {
   return 'fatal';
 }
 
+/**
+ * IAM is eventually consistent: for a minute or so after a service account is
+ * created, Compute, IAM itself and Secret Manager may answer 400 or 404 about
+ * it. True when `err` is such an answer about `email` (in its message, or in
+ * the URL a gaxios request went to).
+ */
+export function isAboutAccount(err: unknown, email: string): boolean {
+  const f = gcpFailureOf(err);
+  if (f.httpStatus !== 400 && f.httpStatus !== 404) return false;
+  const url = ((err ?? {}) as { config?: { url?: unknown } }).config?.url;
+  return f.message.includes(email) || (typeof url === 'string' && decodeURIComponent(url).includes(email));
+}
+
 /** Not found: a delete that finds nothing is done, a get that finds nothing is drift. */
 export function isNotFound(err: unknown): boolean {
   return gcpFailureOf(err).httpStatus === 404;

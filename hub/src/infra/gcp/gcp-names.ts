@@ -39,12 +39,13 @@ export function labelSafe(s: string): string {
  * made. `plane` and `agent` carry the names for listing by plane.
  */
 export function instanceLabels(input: { plane: string; agent: string; owner: string; costLabels: Record<string, string> }): Record<string, string> {
-  const { owner: _owner, ...rest } = input.costLabels;
+  // The cost labels carry the owner (label-safe); hashing that form gives the same label on create and on change.
+  const { owner, ...rest } = input.costLabels;
   return {
     ...Object.fromEntries(Object.entries(rest).map(([k, v]) => [labelSafe(k), labelSafe(v)])),
     plane: labelSafe(input.plane),
     agent: labelSafe(input.agent),
-    owner: ownerLabel(input.owner),
+    owner: ownerLabel(owner ?? labelSafe(input.owner)),
     'managed-by': 'agents-plane',
   };
 }

@@ -30,6 +30,7 @@ export class ServiceAccounts {
       await this.#calls.run('iam.serviceAccounts.create', () =>
         this.#calls.clients.iam.projects.serviceAccounts.create({ name: `projects/${project}`, requestBody: { accountId, serviceAccount: { displayName, description } } }),
       );
+      this.#calls.freshAccount(email);
     } catch (err) {
       if (isAlreadyExists(err)) return email;
       if (gcpFailureOf(err).quota?.metric === 'SERVICE_ACCOUNTS') {
