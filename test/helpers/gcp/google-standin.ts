@@ -22,15 +22,33 @@ import { ProjectStandin } from './project-standin.ts';
  * operation end with an error. Secret Manager is gRPC and lives in
  * gsm-standin.ts.
  *
- * Not covered: authentication and authorization (every caller may do
- * everything; permissions exist only as preflight's testIamPermissions
- * answers), IAM condition evaluation, Compute's per-minute request quotas
- * other than the insert rate, zones and regions beyond two, instance
- * templates, managed instance groups, the IAP tunnel itself (no TCP is
- * forwarded) and OS Login, Private Google Access and Cloud NAT (no network
- * exists), persistent disks apart from the boot disk, real boot times, and
- * what happens to an IAP tunnel policy when its instance is deleted (kept
- * here; Google's behaviour was not found).
+ * Not covered:
+ * - Authentication and authorization: no credential is checked; IAM policies
+ *   are stored with etags but never enforced, and conditions (the tunnel's
+ *   `destination.port == 22`) are never evaluated. Permissions exist only as
+ *   the answers to preflight's testIamPermissions that a test sets.
+ * - IAP and OS Login themselves: no TCP is forwarded, nobody logs in; only the
+ *   tunnel resource's IAM policy exists. What Google does with that policy
+ *   when the instance is deleted was not found; here it stays.
+ * - Networking: networks and subnetworks are not checked, firewall rules are
+ *   stored but no packet meets them, no Private Google Access, Cloud NAT or
+ *   routes.
+ * - Quotas: only the region's CPUS (answered 403 at insert) and an insert
+ *   rate per second (429); not IN_USE_ADDRESSES, DISKS_TOTAL_GB or the
+ *   per-minute request quotas (inject those), nor IAM's 600 writes a minute.
+ * - Compute breadth: two regions, five e2 machine types, images by name or
+ *   family (no deprecation, no cross-project image permissions), the boot
+ *   disk's size only, no instance templates or managed instance groups, no
+ *   SUSPENDED or REPAIRING states, no host maintenance, region operations,
+ *   setMetadata, setTags or setServiceAccount; list filters are one
+ *   `labels.K=V` term. Spot capacity shortages exist only as injected
+ *   operation errors, and preemption happens when a test calls `preempt`.
+ * - Timing: fixed operation latencies without Google's jitter or long tail;
+ *   IAM propagation as a fixed delay (`iam.propagationMs`).
+ * - IAM breadth: no keys, disabling, undelete or the deleted-account
+ *   markers Google leaves in policies.
+ * - Service Usage lists enabled services only; Resource Manager answers
+ *   testIamPermissions and getIamPolicy only; no audit logs are written.
  */
 export class GoogleStandin {
   readonly http = new GoogleHttpServer();
