@@ -831,6 +831,11 @@ export class Agentd {
     return { status: checks.some((c) => c.status === 'fail') ? 'fail' : 'warn', checks };
   }
 
+  /** Tells the hub, if connected, that something happened to this machine (e.g. a Spot preemption). */
+  report(kind: string, message: string): void {
+    this.#conn?.send({ event: { kind, severity: 'warning', message, attributes: { bootId: this.bootId }, atMs: Date.now() } });
+  }
+
   /**
    * Graceful stop: no new commands, let running ones finish, drain the gateway,
    * tell the hub, close the stream. Bounded by the caller's deadline.

@@ -54,6 +54,28 @@ export class GceMetadata {
     return body;
   }
 
+  /**
+   * A value and its ETag. With `etag`, the metadata server's `wait_for_change`:
+   * the answer comes when the value no longer has that ETag, or after
+   * `timeoutSec` with the value unchanged. Without it, the value now.
+   */
+  async watch(path: string, etag: string | undefined, timeoutSec: number, signal?: AbortSignal): Promise<{ value: string; etag: string }> {
+    const query = etag === undefined ? '' : `?wait_for_change=true&timeout_sec=${timeoutSec}&last_etag=${encodeURIComponent(etag)}`;
+    const url = `http://${this.host}/computeMetadata/v1/${path}${query}`;
+    const limit = AbortSignal.timeout(etag === undefined ? this.#timeoutMs : (timeoutSec + 5) * 1000);
+    let res: Response;
+    try {
+      res = await fetch(url, { headers: { 'Metadata-Flavor': FLAVOR }, signal: signal ? AbortSignal.any([signal, limit]) : limit, redirect: 'error' });
+    } catch (cause) {
+      const reason = (cause as { cause?: { code?: string } }).cause?.code ?? (cause as Error).name;
+      throw new MetadataUnreachable(`metadata server ${this.host} not reachable (${reason})`, cause);
+    }
+    const body = await res.text();
+    if (res.headers.get('metadata-flavor') !== FLAVOR) throw new MetadataUnreachable(`${this.host} answered without Metadata-Flavor: ${FLAVOR}; not a metadata server`);
+    if (res.status !== 200) throw new PlaneError(ErrorCode.Unavailable, `metadata server: GET ${path} answered ${res.status}: ${body.slice(0, 200)}`);
+    return { value: body, etag: res.headers.get('etag') ?? '' };
+  }
+
   /** Every custom instance attribute (one request). */
   async attributes(): Promise<Record<string, string>> {
     const body = await this.get('instance/attributes/?recursive=true');

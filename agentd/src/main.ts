@@ -18,6 +18,8 @@ import { Agentd, type AgentdStatus } from './agentd.ts';
 import { describeSync } from '../../common/src/brain/sync-view.ts';
 import { resolveAgentdConfig } from './bootstrap.ts';
 import { loadAgentdFileConfig } from './config.ts';
+import { GceMetadata } from './gce-metadata.ts';
+import { PreemptionWatch } from './preemption-watch.ts';
 
 const EX_CONFIG = 78;
 const DEFAULT_CONFIG = '/etc/agentd/agentd.yaml';
@@ -47,10 +49,12 @@ async function run(args: string[]): Promise<number> {
   }
   const agentd = new Agentd(cfg, log, ring);
   let exitCode = 0;
+  let preemption: PreemptionWatch | undefined;
   const stopped = new Promise<void>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (agentd.state === 'stopping') return;
-      log.info('signal received; stopping', { signal, deadlineMs: cfg.shutdownTimeoutMs });
+    const onSignal = (signal: NodeJS.Signals | 'preemption'): void => {
+      if (agentd.state === 'stopping' || agentd.state === 'stopped') return;
+      void preemption?.stop();
+      log.info(signal === 'preemption' ? 'preempted; stopping within the notice' : 'signal received; stopping', { signal, deadlineMs: cfg.shutdownTimeoutMs });
       const hard = setTimeout(() => {
         log.error('stop deadline exceeded; exiting now', { deadlineMs: cfg.shutdownTimeoutMs });
         process.exit(1);
@@ -64,6 +68,15 @@ async function run(args: string[]): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // On Compute Engine: a Spot VM's 30 s notice is spent on the final brain sync and a clean report
+    // (shutdownTimeoutMs, 25 s by default, fits inside it), before the guest is shut down.
+    if (loadAgentdFileConfig(configFile).bootstrap?.source === 'gce-metadata') {
+      preemption = new PreemptionWatch(new GceMetadata(), log, () => {
+        agentd.report('agentd.preempted', 'the Spot VM is being preempted; final sync and stop within the notice');
+        onSignal('preemption');
+      });
+      preemption.start();
+    }
   });
   try {
     await agentd.start();

@@ -19,12 +19,13 @@ export interface AgentDeclaration {
   ou?: string | undefined;
   /** The team the agent is billed to (cost-report --by group); not used for policy matching. */
   group?: string | undefined;
+  spot?: boolean | undefined;
 }
 
 /** Settings every agent gets unless the plane, a policy or the agent says otherwise. */
 export const BUILTIN_AGENT_DEFAULTS = Object.freeze({ modelTier: 'sonnet' as const, tools: [] as string[], channels: [] as string[] });
 
-const POLICY_FIELDS = ['machineType', 'diskSizeGb', 'modelTier', 'budgetCap', 'tools', 'channels'] as const;
+const POLICY_FIELDS = ['machineType', 'diskSizeGb', 'modelTier', 'budgetCap', 'tools', 'channels', 'spot'] as const;
 type PolicyField = (typeof POLICY_FIELDS)[number];
 
 function ouMatches(policyOu: string, agentOu: string | undefined): boolean {
@@ -53,6 +54,7 @@ function inherited(plane: PlaneSpec, member: { groups?: string[] | undefined; ou
     modelTier: BUILTIN_AGENT_DEFAULTS.modelTier,
     tools: [...BUILTIN_AGENT_DEFAULTS.tools],
     channels: [...BUILTIN_AGENT_DEFAULTS.channels],
+    ...(plane.defaults.spot ? { spot: true } : {}),
   };
   const policies = plane.policies ?? [];
   for (const i of matchingPolicies(plane, member)) {
@@ -66,6 +68,8 @@ function inherited(plane: PlaneSpec, member: { groups?: string[] | undefined; ou
 export function resolveAgentSpec(plane: PlaneSpec, decl: AgentDeclaration): AgentSpec {
   const base = inherited(plane, decl);
   const budgetCap = decl.budgetCap === null ? undefined : (decl.budgetCap ?? base.budgetCap);
+  // Only `spot: true` is stored: agents made before the setting existed keep resolving to the same spec.
+  const spot = decl.spot ?? base.spot ?? false;
   return {
     machineType: decl.machineType ?? base.machineType,
     diskSizeGb: decl.diskSizeGb ?? base.diskSizeGb,
@@ -77,6 +81,7 @@ export function resolveAgentSpec(plane: PlaneSpec, decl: AgentDeclaration): Agen
     ...(decl.groups !== undefined && decl.groups.length > 0 ? { groups: decl.groups } : {}),
     ...(decl.ou !== undefined ? { ou: decl.ou } : {}),
     ...(decl.group !== undefined ? { group: decl.group } : {}),
+    ...(spot ? { spot: true } : {}),
   };
 }
 
@@ -93,6 +98,10 @@ export function minimalDeclaration(plane: PlaneSpec, spec: AgentSpec): AgentDecl
   if (spec.group !== undefined) out.group = spec.group;
   for (const f of POLICY_FIELDS) {
     if (f === 'budgetCap') continue;
+    if (f === 'spot') {
+      if (Boolean(spec.spot) !== Boolean(base.spot)) out.spot = Boolean(spec.spot);
+      continue;
+    }
     if (!same(spec[f], base[f])) (out as Record<string, unknown>)[f] = spec[f];
   }
   if (spec.budgetCap !== base.budgetCap) out.budgetCap = spec.budgetCap ?? null;

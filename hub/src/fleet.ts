@@ -11,6 +11,8 @@ import { TERMINAL_COMMAND_STATES } from './model.ts';
 import type { RunLink } from './store/command-store.ts';
 import type { HeartbeatRecord } from './store/heartbeat-store.ts';
 import { costLabels } from './cost/cost-labels.ts';
+import { sleep } from '../../common/src/backoff.ts';
+import { driftReason, type InstanceWatch } from './infra/instance-watch.ts';
 import type { HealingState } from './store/healing-store.ts';
 import { brainStore, cloneBrain, listSnapshots, purgeBrain, type SnapshotInfo } from './brain/brain-ops.ts';
 import { verifyBackup, type VerifyReport } from './brain/verify-backup.ts';
@@ -21,6 +23,8 @@ export interface AgentView extends AgentRecord {
   heartbeat: (HeartbeatRecord & { ageMs: number }) | null;
   /** Self-healing: restarts since the agent was last green, and whether the breaker gave up. */
   healing: HealingState | null;
+  /** The machine as last listed, for providers that report drift (gcp): where, and the cloud's status. */
+  instance: { state: string; location: string | null; status: string | null } | null;
 }
 
 export interface AddAgentInput {
@@ -36,10 +40,11 @@ export interface AddAgentInput {
   configOverrides?: Record<string, unknown>;
   groups?: string[];
   ou?: string;
+  spot?: boolean;
 }
 
 /** What PATCH may change on an agent; `null` clears budgetCap or configOverrides. */
-export type AgentPatch = Partial<Pick<AddAgentInput, 'ownerEmail' | 'machineType' | 'diskSizeGb' | 'modelTier' | 'tools' | 'channels' | 'groups' | 'group'>> & {
+export type AgentPatch = Partial<Pick<AddAgentInput, 'ownerEmail' | 'machineType' | 'diskSizeGb' | 'modelTier' | 'tools' | 'channels' | 'groups' | 'group' | 'spot'>> & {
   budgetCap?: number | null;
   configOverrides?: Record<string, unknown> | null;
   ou?: string | null;
@@ -61,12 +66,14 @@ export type CommandKind = (typeof COMMAND_KINDS)[number];
  */
 export class Fleet {
   readonly #ctx: HubContext;
-  constructor(ctx: HubContext) {
+  readonly #instances: InstanceWatch | undefined;
+  constructor(ctx: HubContext, instances?: InstanceWatch) {
     this.#ctx = ctx;
+    this.#instances = instances;
   }
 
   createPlane(name: string, spec: PlaneSpec, actor: string): PlaneRecord {
-    this.#ctx.infra.get(spec.infraProvider);
+    this.#ctx.infra.get(spec.infraProvider).checkPlane?.(spec);
     const plane = this.#ctx.planes.create(name, spec);
     this.#ctx.audit.record({ actor, action: 'plane.create', plane: name, agent: null, outcome: 'ok', detail: { infraProvider: spec.infraProvider } });
     return plane;
@@ -105,8 +112,9 @@ export class Fleet {
     const provider = this.#ctx.infra.get(plane.spec.infraProvider);
     const { token, expiresAt } = this.#ctx.agents.issueEnrollmentToken(agent.id, this.#ctx.enrollmentTokenTtlMs);
     const bundle = encodeBundle({ v: 1, hub: this.#ctx.grpcAddress(), caPem: this.#ctx.caPem(), plane: agent.plane, agent: agent.name, token, expiresAt });
+    let instance;
     try {
-      await provider.provision({
+      instance = await provider.provision({
         agentId: agent.id,
         plane: agent.plane,
         agentName: agent.name,
@@ -118,6 +126,8 @@ export class Fleet {
         bootstrap: { enrollmentBundle: bundle },
         // A reprovisioned agent comes back on the release it was upgraded to, not the image's pin.
         ...(agent.runtimeVersions['openclaw'] ? { openclawVersion: agent.runtimeVersions['openclaw'] } : {}),
+        owner: agent.owner,
+        ...(agent.spec.spot ? { spot: true } : {}),
       });
     } catch (err) {
       this.#ctx.audit.record({ actor, action: 'agent.provision', plane: agent.plane, agent: agent.name, outcome: 'failed', detail: { reason: PlaneError.from(err).message } });
@@ -126,7 +136,8 @@ export class Fleet {
     this.#ctx.db
       .prepare('INSERT OR REPLACE INTO instances (agent_id, provider, instance_json, updated_at) VALUES (?, ?, ?, ?)')
       .run(agent.id, provider.name, JSON.stringify({ machineType: agent.spec.machineType }), Date.now());
-    this.#ctx.audit.record({ actor, action: 'agent.provision', plane: agent.plane, agent: agent.name, outcome: 'ok', detail: { owner: agent.owner, provider: provider.name } });
+    if (provider.reportsDrift) this.#instances?.record(instance);
+    this.#ctx.audit.record({ actor, action: 'agent.provision', plane: agent.plane, agent: agent.name, outcome: 'ok', detail: { owner: agent.owner, provider: provider.name, ...(instance.location ? { location: instance.location } : {}) } });
   }
 
   /**
@@ -135,14 +146,16 @@ export class Fleet {
    * working) and its agentd restores the brain from the bucket before its gateway
    * starts. Settings and secrets stay with the agent.
    */
-  async reprovisionAgent(planeName: string, name: string, actor: string): Promise<AgentView> {
+  async reprovisionAgent(planeName: string, name: string, actor: string, options: { keepHealing?: boolean } = {}): Promise<AgentView> {
     const plane = this.#ctx.planes.get(planeName);
     const agent = this.#ctx.agents.get(planeName, name);
     await this.#ctx.infra.get(plane.spec.infraProvider).deprovision(agent.id);
+    this.#instances?.forget(agent.id);
     this.#ctx.sessions.get(agent.id)?.close(grpc.status.UNAUTHENTICATED, 'agent reprovisioned');
     this.#ctx.heartbeats.forget(agent.id);
     await this.#provision(agent, actor);
-    this.#resetHealing(agent, Date.now(), actor);
+    // Self-healing's own reprovision counts against its breaker; a human's starts it afresh.
+    if (!options.keepHealing) this.#resetHealing(agent, Date.now(), actor);
     this.#ctx.audit.record({ actor, action: 'agent.reprovision', plane: planeName, agent: name, outcome: 'ok' });
     return this.view(this.#ctx.agents.get(planeName, name));
   }
@@ -173,12 +186,19 @@ export class Fleet {
     if (spec.diskSizeGb < agent.spec.diskSizeGb) {
       throw new PlaneError(ErrorCode.FailedPrecondition, `cannot shrink the disk of agent '${name}' from ${agent.spec.diskSizeGb} to ${spec.diskSizeGb} GB; a disk can only grow`, { where: 'diskSizeGb' });
     }
+    if (spec.spot === false) delete spec.spot;
+    const owner = ownerEmail ?? agent.owner;
+    const provider = this.#ctx.infra.get(plane.spec.infraProvider);
+    const labelsBefore = costLabels(agent);
+    const labelsAfter = costLabels({ ...agent, owner, spec });
     const resize = {
       ...(spec.machineType !== agent.spec.machineType ? { machineType: spec.machineType } : {}),
       ...(spec.diskSizeGb !== agent.spec.diskSizeGb ? { diskSizeGb: spec.diskSizeGb } : {}),
+      // Cost labels follow owner, group and tier, on providers that run the machine (manual cannot).
+      ...(provider.canRestart && JSON.stringify(labelsAfter) !== JSON.stringify(labelsBefore) ? { labels: labelsAfter } : {}),
     };
-    if (Object.keys(resize).length > 0) await this.#ctx.infra.get(plane.spec.infraProvider).resize(agent.id, resize);
-    const owner = ownerEmail ?? agent.owner;
+    if (Object.keys(resize).length > 0) await provider.resize(agent.id, resize);
+    if (owner !== agent.owner) await provider.setOwner?.(agent.id, agent.owner, owner);
     this.#ctx.agents.updateSpec(agent.id, owner, spec);
     const updated = this.#ctx.agents.getById(agent.id);
     const before = runtimeBefore ?? JSON.stringify(resolveAgentRuntimeSpec(plane, agent));
@@ -225,6 +245,7 @@ export class Fleet {
     const plane = this.#ctx.planes.get(planeName);
     const agent = this.#ctx.agents.get(planeName, name);
     await this.#ctx.infra.get(plane.spec.infraProvider).deprovision(agent.id);
+    this.#instances?.forget(agent.id);
     this.#ctx.sessions.get(agent.id)?.close(grpc.status.UNAUTHENTICATED, 'agent removed');
     this.#ctx.heartbeats.forget(agent.id);
     this.#ctx.healing.forget(agent.id);
@@ -389,7 +410,8 @@ export class Fleet {
     const connected = this.#ctx.sessions.isConnected(agent.id);
     const hb = this.#ctx.heartbeats.get(agent.id);
     const healing = this.#ctx.healing.get(agent.id) ?? null;
-    let health = evaluateHealth({ agent, connected, heartbeat: hb, heartbeatIntervalMs: this.#ctx.heartbeatIntervalMs, syncLagYellowMs: this.#ctx.brain.syncLagYellowMs, now });
+    const instance = this.#instances?.get(agent.id);
+    let health = evaluateHealth({ agent, connected, heartbeat: hb, heartbeatIntervalMs: this.#ctx.heartbeatIntervalMs, syncLagYellowMs: this.#ctx.brain.syncLagYellowMs, drift: instance && driftReason(instance), now });
     if (healing?.breakerOpenAt && health.color !== 'green') {
       health = { color: health.color, reason: `${health.reason}; self-healing stopped after ${healing.attempts} restarts (planes heal --reset)` };
     }
@@ -399,7 +421,35 @@ export class Fleet {
       health,
       heartbeat: hb ? { ...hb, ageMs: now - hb.receivedAt } : null,
       healing,
+      instance: instance ? { state: instance.state, location: instance.location ?? null, status: instance.providerStatus ?? null } : null,
     };
+  }
+
+  /**
+   * A brain sync now, before a machine stops or goes (resize, deprovision):
+   * a sync-now command, waited for up to `timeoutMs`. An agent that is not
+   * connected cannot sync; its last push is what the bucket has.
+   */
+  async finalSync(agentId: string, timeoutMs: number, actor: string): Promise<void> {
+    const agent = this.#ctx.agents.findById(agentId);
+    if (!agent || !this.#ctx.sessions.isConnected(agentId)) return;
+    const cmd = this.sendCommand(agent.plane, agent.name, 'sync-now', { databases: true }, actor);
+    const done = await this.waitForCommand(cmd.id, timeoutMs);
+    if (done.state !== 'succeeded') this.#ctx.log.warn('final brain sync did not finish; going on', { plane: agent.plane, agent: agent.name, state: done.state, error: done.errorMessage });
+  }
+
+  /** Resolves when the agent is green; rejects after `timeoutMs` with its last health. */
+  async waitGreen(agentId: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const agent = this.#ctx.agents.getById(agentId);
+      const { health } = this.view(agent);
+      if (health.color === 'green') return;
+      if (Date.now() >= deadline || this.#ctx.closing.aborted) {
+        throw new PlaneError(ErrorCode.DeadlineExceeded, `agent ${agent.plane}/${agent.name} is not green ${Math.round(timeoutMs / 1000)} s later: ${health.reason}`);
+      }
+      await sleep(500, this.#ctx.closing);
+    }
   }
 
   listAgents(planeName: string): AgentView[] {

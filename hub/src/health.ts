@@ -8,6 +8,8 @@ export interface HealthInput {
   heartbeatIntervalMs: number;
   /** Unsynced brain changes older than this turn the agent yellow. */
   syncLagYellowMs?: number;
+  /** The machine changed outside the plane (deleted, stopped): why, e.g. "instance missing in GCP". */
+  drift?: string | null | undefined;
   now: number;
 }
 
@@ -21,6 +23,8 @@ const secondsAgo = (now: number, t: number): string => `${Math.max(0, Math.round
  */
 export function evaluateHealth(input: HealthInput): Health {
   const { agent, connected, heartbeat, heartbeatIntervalMs: interval, now } = input;
+  // A live stream proves the machine runs; a listing that says otherwise is older than the stream.
+  if (input.drift && !connected) return { color: 'red', reason: input.drift };
   if (agent.enrolledAt === null) return { color: 'red', reason: 'not enrolled yet' };
   if (!connected) {
     const since = agent.lastDisconnectedAt ?? heartbeat?.receivedAt;

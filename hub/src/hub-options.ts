@@ -4,6 +4,7 @@ import { validateDetailed } from 'node-cron';
 import { ErrorCode, PlaneError } from '../../common/src/errors.ts';
 import { validate } from '../../common/src/validate.ts';
 import { PriceTableOverrides } from './cost/price-table.ts';
+import { GcpHubOptions } from './infra/gcp/gcp-options.ts';
 import { BudgetEnforcement } from './model.ts';
 
 /** Public options of a hub, with their defaults. Durations carry their unit in the name. */
@@ -57,6 +58,11 @@ export const HubOptionsSchema = Type.Object(
     instanceIdentityEnrollment: Type.Boolean({ default: false }),
     /** The audience such a token must carry; default https://<advertised gRPC address>. */
     instanceIdentityAudience: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+    /**
+     * The gcp infra provider (a Compute Engine VM per agent), with the hub's own
+     * Google identity. Its VMs enrol by instance identity, so this turns that on.
+     */
+    gcp: Type.Optional(GcpHubOptions),
     /** Google's JWK set; tests point it at a loopback stand-in. */
     googleCertsUrl: Type.String({ pattern: '^https?://', default: 'https://www.googleapis.com/oauth2/v3/certs' }),
     /** An agent whose brain has had unsynced changes this long turns yellow. */
@@ -93,7 +99,7 @@ export const HubOptionsSchema = Type.Object(
   },
   { additionalProperties: false },
 );
-export type HubOptions = Partial<Static<typeof HubOptionsSchema>> & { dataDir: string };
+export type HubOptions = Partial<Omit<Static<typeof HubOptionsSchema>, 'gcp'>> & { dataDir: string; gcp?: Partial<GcpHubOptions> };
 export type CompiledHubOptions = Readonly<Static<typeof HubOptionsSchema>>;
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -103,6 +109,8 @@ export function compileHubOptions(options: HubOptions): CompiledHubOptions {
   const copy = structuredClone(options) as Record<string, unknown>;
   const compiled = validate(HubOptionsSchema, copy, 'hub options');
   compiled.dataDir = resolve(compiled.dataDir);
+  // gcp VMs carry no enrolment bundle: they enrol with the instance identity token.
+  if (compiled.gcp) compiled.instanceIdentityEnrollment = true;
   const cron = validateDetailed(compiled.secretRotationCron);
   if (!cron.valid) {
     throw new PlaneError(ErrorCode.InvalidArgument, `secretRotationCron ${JSON.stringify(compiled.secretRotationCron)} is not a cron expression: ${cron.errors.map((e) => `${e.field}: ${e.message}`).join('; ') || 'invalid'}`, { where: 'secretRotationCron' });

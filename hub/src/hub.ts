@@ -25,6 +25,8 @@ import { type CompiledHubOptions, compileHubOptions, type HubOptions } from './h
 import { InfraRegistry } from './infra/infra-registry.ts';
 import { LocalProvider } from './infra/local-provider.ts';
 import { ManualProvider } from './infra/manual-provider.ts';
+import { InstanceWatch } from './infra/instance-watch.ts';
+import { registerGcp } from './infra/gcp/gcp-register.ts';
 import type { HealthColor } from './model.ts';
 import { AgentsStore } from './store/agents-store.ts';
 import { ApiTokens } from './store/api-tokens.ts';
@@ -228,15 +230,23 @@ export class Hub {
     this.#ctx = ctx;
     await setUpBucket({ ...ctx.brain, create: firstStart || o.createBucket, log: this.log });
     auditBrainEvents(ctx);
-    this.#fleet = new Fleet(ctx);
+    const instances = new InstanceWatch({ infra, planes: () => ctx.planes.list().map((p) => ({ name: p.name, infraProvider: p.spec.infraProvider })), log: this.log });
+    this.#fleet = new Fleet(ctx, instances);
     const fleet = this.#fleet;
+    if (o.gcp) this.#closers.push(registerGcp(o, ctx, fleet, instances));
     // A changed namespace reaches the agent as a command: stored, delivered once, answered.
     ctx.secrets.onChange = (agent, reason) => {
       fleet.sendCommand(agent.plane, agent.name, 'refresh-secrets', { reason }, 'hub');
     };
     this.#rotation = new SecretRotation(ctx, fleet, { rotationPeriodDays: o.secretRotationDays, rotationCron: o.secretRotationCron });
     this.#rotation.start();
-    if (o.selfHealing) this.#healer = new SelfHealer(ctx, { redAfterMs: o.healRedAfterMs, maxAttempts: o.healMaxAttempts });
+    if (o.selfHealing) {
+      this.#healer = new SelfHealer(ctx, {
+        redAfterMs: o.healRedAfterMs,
+        maxAttempts: o.healMaxAttempts,
+        reprovision: async (agent) => void (await fleet.reprovisionAgent(agent.plane, agent.name, 'hub:self-heal', { keepHealing: true })),
+      });
+    }
     this.#budgets = new BudgetGuard(ctx, this.#fleet, { enforcement: o.budgetEnforcement ?? 'pause', ...(o.budgetWebhook ? { webhook: o.budgetWebhook } : {}) });
     const runs = new CommandRuns(ctx, fleet, new RunStore(ctx.db), this.#rotation);
     runs.recover();

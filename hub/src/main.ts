@@ -17,7 +17,7 @@ const USAGE = `usage:
   hub serve --data-dir DIR [--grpc-listen HOST:PORT] [--api-listen HOST:PORT] [--advertise HOST:PORT]
             [--tls-name NAME]... [--heartbeat-interval-ms N] [--bucket file:///DIR|gs://BUCKET[/PREFIX]] [--create-bucket]
             [--secrets local|gcp-secret-manager:PROJECT]
-            [--instance-identity [--identity-audience AUD]]
+            [--instance-identity [--identity-audience AUD]] [--gcp [--gcp-inserts-per-second N]]
             [--heal-red-after-ms N] [--no-self-healing] [--prices FILE.json]
             [--budget-enforcement pause|alert-only] [--budget-webhook URL]
   hub token create --data-dir DIR --name NAME --role admin|viewer --out FILE
@@ -36,6 +36,8 @@ async function serve(args: string[]): Promise<number> {
     secrets: { type: 'string' },
     'instance-identity': { type: 'boolean', default: false },
     'identity-audience': { type: 'string' },
+    gcp: { type: 'boolean', default: false },
+    'gcp-inserts-per-second': { type: 'string' },
     'heal-red-after-ms': { type: 'string' },
     'no-self-healing': { type: 'boolean', default: false },
     prices: { type: 'string' },
@@ -47,6 +49,7 @@ async function serve(args: string[]): Promise<number> {
   const apiListen = hostPortFlag(values['api-listen'], 'api-listen');
   const hb = intFlag(values['heartbeat-interval-ms'], 'heartbeat-interval-ms');
   const healMs = intFlag(values['heal-red-after-ms'], 'heal-red-after-ms');
+  const insertsPerSecond = intFlag(values['gcp-inserts-per-second'], 'gcp-inserts-per-second');
   const enforcement = values['budget-enforcement'];
   if (enforcement !== undefined && enforcement !== 'pause' && enforcement !== 'alert-only') {
     throw new PlaneError(ErrorCode.InvalidArgument, `--budget-enforcement must be pause or alert-only, got '${enforcement}'`, { where: '--budget-enforcement' });
@@ -76,6 +79,8 @@ async function serve(args: string[]): Promise<number> {
     // Compute Engine instances of planes with a project enrol with Google-signed identity tokens (docs/image.md).
     ...(values['instance-identity'] ? { instanceIdentityEnrollment: true } : {}),
     ...(values['identity-audience'] ? { instanceIdentityAudience: values['identity-audience'] } : {}),
+    // The gcp infra provider, with the hub's own Google identity (Application Default Credentials).
+    ...(values.gcp ? { gcp: { ...(insertsPerSecond !== undefined ? { insertsPerSecond } : {}) } } : {}),
     ...(healMs !== undefined ? { healRedAfterMs: healMs } : {}),
     ...(values['no-self-healing'] ? { selfHealing: false } : {}),
     ...(prices !== undefined ? { prices: prices as HubOptions['prices'] } : {}),

@@ -20,11 +20,13 @@ export const Name = Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength
 export const Email = Type.String({ pattern: '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$', maxLength: 254 });
 export const ModelTier = Type.Union([Type.Literal('haiku'), Type.Literal('sonnet'), Type.Literal('opus')]);
 export const InfraProviderName = Type.Union([Type.Literal('local'), Type.Literal('manual'), Type.Literal('gcp')], {
-  description: '"local" runs agentd processes on the hub host; "manual" writes enrollment bundles for machines you run',
+  description: '"local" runs agentd processes on the hub host; "manual" writes enrollment bundles for machines you run; "gcp" makes a Compute Engine VM per agent',
 });
 const ToolName = Type.String({ pattern: '^[a-z][a-z0-9_-]{0,39}$' });
 const Tools = Type.Array(ToolName, { maxItems: 64, uniqueItems: true });
 const Channels = Type.Array(ToolName, { maxItems: 32, uniqueItems: true });
+/** gcp: run on Spot capacity (cheaper; Google may take it back with 30 s notice; the hub brings it back). */
+const Spot = Type.Boolean({ description: 'gcp: a Spot VM (preemptible); takes effect when the machine is (re)provisioned' });
 const BudgetCap = Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'USD per month' });
 
 /** A directory group an agent's owner belongs to, e.g. engineering@acme.com. */
@@ -41,6 +43,7 @@ export const PolicySettings = Type.Object(
     budgetCap: Type.Optional(BudgetCap),
     tools: Type.Optional(Tools),
     channels: Type.Optional(Channels),
+    spot: Type.Optional(Spot),
   },
   { additionalProperties: false },
 );
@@ -102,6 +105,9 @@ export const PlaneCosts = Type.Object(
 );
 export type PlaneCosts = Static<typeof PlaneCosts>;
 
+export const GcpZone = Type.String({ pattern: '^[a-z]+-[a-z]+[0-9]+-[a-z]$', maxLength: 64, description: 'gcp: a zone of the plane region, e.g. us-east4-b' });
+export const GcpNetwork = Type.String({ pattern: '^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$|^projects/', maxLength: 256, description: 'gcp: a name, or a full path for a shared VPC' });
+
 export const PlaneSpec = Type.Object(
   {
     infraProvider: InfraProviderName,
@@ -110,11 +116,16 @@ export const PlaneSpec = Type.Object(
     networkProvider: Type.String({ default: 'none', maxLength: 64 }),
     region: Type.String({ default: 'local', maxLength: 64 }),
     project: Type.Optional(Type.String({ maxLength: 64 })),
+    /** gcp: the zone agents run in (default <region>-b), the VPC network (default "default") and subnetwork. */
+    zone: Type.Optional(GcpZone),
+    network: Type.Optional(GcpNetwork),
+    subnetwork: Type.Optional(GcpNetwork),
     defaults: Type.Object(
       {
         machineType: Type.String({ default: 'e2-small', maxLength: 64 }),
         diskSizeGb: Type.Integer({ default: 20, minimum: 10, maximum: 65536 }),
         image: Type.Optional(Type.String({ maxLength: 512 })),
+        spot: Type.Optional(Spot),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -147,6 +158,7 @@ export const AgentSpec = Type.Object(
     /** The owner's groups and OU: what policies match on (from planes.yaml until an identity provider supplies them). */
     groups: Type.Optional(Type.Array(GroupName, { maxItems: 64, uniqueItems: true })),
     ou: Type.Optional(OuPath),
+    spot: Type.Optional(Spot),
   },
   { additionalProperties: false },
 );

@@ -90,7 +90,8 @@ export async function applyPlanesDocument(ctx: HubContext, fleet: Fleet, planeId
   const desired = new Map(desiredAgents(doc, want).map((d) => [d.name, d]));
   const results: AgentApplyResult[] = [];
   const commands = new Map<string, CommandRecord>();
-  await pool(plan.agents, options.concurrency ?? 4, async (entry) => {
+  const provider = ctx.infra.has(want.infraProvider) ? ctx.infra.get(want.infraProvider) : undefined;
+  await pool(plan.agents, options.concurrency ?? provider?.provisionConcurrency ?? 4, async (entry) => {
     const result: AgentApplyResult = { agent: entry.name, action: entry.action, outcome: 'ok', message: null, commandId: null };
     results.push(result);
     try {

@@ -64,13 +64,16 @@ export function desiredAgents(doc: PlanesFile, plane: PlaneSpec): DesiredAgent[]
   return doc.spec.agents.map((a, i) => ({ name: a.name, owner: a.owner, spec: resolveAgentSpec(plane, declarationOf(a)), path: `spec.agents[${i}]` }));
 }
 
-const AGENT_FIELDS = ['machineType', 'diskSizeGb', 'modelTier', 'budgetCap', 'tools', 'channels', 'configOverrides', 'groups', 'ou'] as const;
+const AGENT_FIELDS = ['machineType', 'diskSizeGb', 'modelTier', 'budgetCap', 'tools', 'channels', 'configOverrides', 'groups', 'ou', 'spot'] as const;
 
 /** Plane settings: where each lives in the file, and whether an existing plane may change it. */
 const PLANE_FIELDS: ReadonlyArray<{ field: string; path: string; get: (s: PlaneSpec) => unknown; immutable?: string }> = [
   { field: 'infraProvider', path: 'spec.infrastructure.provider', get: (s) => s.infraProvider, immutable: 'machines cannot move between infra providers; create a new plane' },
   { field: 'region', path: 'spec.infrastructure.region', get: (s) => s.region, immutable: 'machines cannot move between regions; create a new plane' },
   { field: 'project', path: 'spec.infrastructure.project', get: (s) => s.project, immutable: 'machines cannot move between projects; create a new plane' },
+  { field: 'zone', path: 'spec.infrastructure.zone', get: (s) => s.zone, immutable: 'machines cannot move between zones; create a new plane' },
+  { field: 'network', path: 'spec.infrastructure.network', get: (s) => s.network, immutable: 'machines cannot move between networks; create a new plane' },
+  { field: 'subnetwork', path: 'spec.infrastructure.subnetwork', get: (s) => s.subnetwork, immutable: 'machines cannot move between subnetworks; create a new plane' },
   { field: 'secretsProvider', path: 'spec.secrets.provider', get: (s) => s.secretsProvider, immutable: 'secrets cannot move between providers by editing the file' },
   { field: 'secretsProject', path: 'spec.secrets.project', get: (s) => s.secretsProject, immutable: 'secrets cannot move between projects by editing the file' },
   { field: 'identityProvider', path: 'spec.identity.provider', get: (s) => s.identityProvider },
@@ -81,6 +84,7 @@ const PLANE_FIELDS: ReadonlyArray<{ field: string; path: string; get: (s: PlaneS
   { field: 'defaults.machineType', path: 'spec.infrastructure.defaults.machineType', get: (s) => s.defaults.machineType },
   { field: 'defaults.diskSizeGb', path: 'spec.infrastructure.defaults.diskSizeGb', get: (s) => s.defaults.diskSizeGb },
   { field: 'defaults.image', path: 'spec.infrastructure.defaults.image', get: (s) => s.defaults.image },
+  { field: 'defaults.spot', path: 'spec.infrastructure.defaults.spot', get: (s) => s.defaults.spot },
   { field: 'models', path: 'spec.models', get: (s) => s.models },
   { field: 'policies', path: 'spec.policies', get: (s) => s.policies },
 ];

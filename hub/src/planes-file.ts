@@ -4,7 +4,7 @@ import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'y
 import { ErrorCode, PlaneError } from '../../common/src/errors.ts';
 import { validate, type ValidationIssue } from '../../common/src/validate.ts';
 import type { AgentDeclaration } from './agent-settings.ts';
-import { AgentSpec, EgressPolicy, Nullable, Email, GroupName, InfraProviderName, ModelTier, Name, OuPath, PlaneCosts, PlaneModels, type PlaneSpec, Policy } from './model.ts';
+import { AgentSpec, EgressPolicy, GcpNetwork, GcpZone, Nullable, Email, GroupName, InfraProviderName, ModelTier, Name, OuPath, PlaneCosts, PlaneModels, type PlaneSpec, Policy } from './model.ts';
 
 const Str = (maxLength: number, description?: string) => Type.String({ minLength: 1, maxLength, ...(description ? { description } : {}) });
 
@@ -22,6 +22,7 @@ export const PlanesFileAgent = Type.Object(
     groups: Type.Optional(Type.Array(GroupName, { maxItems: 64, uniqueItems: true, description: "the owner's groups; policies match on them" })),
     ou: Type.Optional(OuPath),
     group: Type.Optional(AgentSpec.properties.group),
+    spot: Type.Optional(AgentSpec.properties.spot),
   },
   { additionalProperties: false },
 );
@@ -43,9 +44,17 @@ export const PlanesFileSchema = Type.Object(
             provider: InfraProviderName,
             project: Type.Optional(Str(64)),
             region: Type.Optional(Str(64)),
+            zone: Type.Optional(GcpZone),
+            network: Type.Optional(GcpNetwork),
+            subnetwork: Type.Optional(GcpNetwork),
             defaults: Type.Optional(
               Type.Object(
-                { machineType: Type.Optional(Str(64)), diskSizeGb: Type.Optional(Type.Integer({ minimum: 10, maximum: 65536 })), image: Type.Optional(Str(512)) },
+                {
+                  machineType: Type.Optional(Str(64)),
+                  diskSizeGb: Type.Optional(Type.Integer({ minimum: 10, maximum: 65536 })),
+                  image: Type.Optional(Str(512)),
+                  spot: Type.Optional(AgentSpec.properties.spot),
+                },
                 { additionalProperties: false },
               ),
             ),
@@ -185,10 +194,14 @@ export function planeSpecOf(f: PlanesFile): PlaneSpec {
     networkProvider: s.networking?.provider ?? 'none',
     region: s.infrastructure.region ?? 'local',
     ...(s.infrastructure.project !== undefined ? { project: s.infrastructure.project } : {}),
+    ...(s.infrastructure.zone !== undefined ? { zone: s.infrastructure.zone } : {}),
+    ...(s.infrastructure.network !== undefined ? { network: s.infrastructure.network } : {}),
+    ...(s.infrastructure.subnetwork !== undefined ? { subnetwork: s.infrastructure.subnetwork } : {}),
     defaults: {
       machineType: s.infrastructure.defaults?.machineType ?? 'e2-small',
       diskSizeGb: s.infrastructure.defaults?.diskSizeGb ?? 20,
       ...(s.infrastructure.defaults?.image !== undefined ? { image: s.infrastructure.defaults.image } : {}),
+      ...(s.infrastructure.defaults?.spot !== undefined ? { spot: s.infrastructure.defaults.spot } : {}),
     },
     ...(s.models !== undefined && (s.models.tiers !== undefined || s.models.providers !== undefined) ? { models: s.models } : {}),
     ...(identity ? { identity } : {}),

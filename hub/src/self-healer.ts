@@ -1,6 +1,7 @@
 import { PlaneError } from '../../common/src/errors.ts';
 import type { Logger } from '../../common/src/logger.ts';
 import type { HubContext } from './hub-context.ts';
+import type { InfraProvider } from './infra/infra-provider.ts';
 import type { AgentRecord, Health } from './model.ts';
 
 export interface SelfHealerOptions {
@@ -8,6 +9,11 @@ export interface SelfHealerOptions {
   redAfterMs: number;
   /** Restarts without the agent turning green before the breaker opens. */
   maxAttempts: number;
+  /**
+   * A fresh machine for the agent (same brain). Used instead of a restart when
+   * a provider that reports drift says the machine is missing or stopped.
+   */
+  reprovision?: (agent: AgentRecord) => Promise<void>;
 }
 
 /**
@@ -72,8 +78,7 @@ export class SelfHealer {
     healing.recordAttempt(agent.id, now);
     this.#log.warn('restarting a red agent', { plane: agent.plane, agent: agent.name, attempt: attempts + 1, of: this.#o.maxAttempts, reason: health.reason });
     this.#ctx.audit.record({ actor: 'hub:self-heal', action: 'agent.heal.restart', plane: agent.plane, agent: agent.name, outcome: 'ok', detail: { attempt: attempts + 1, of: this.#o.maxAttempts, provider: provider.name, health: health.reason } });
-    const run = provider
-      .restart(agent.id)
+    const run = this.#heal(agent, provider)
       .then(
         () => {
           healing.recordAttemptDone(agent.id, Date.now(), null);
@@ -87,6 +92,23 @@ export class SelfHealer {
       )
       .finally(() => this.#inFlight.delete(agent.id));
     this.#inFlight.set(agent.id, run);
+  }
+
+  /**
+   * A restart through the provider; but a machine deleted or stopped outside
+   * the plane (drift) gets a fresh one, counted against the same breaker.
+   */
+  async #heal(agent: AgentRecord, provider: InfraProvider): Promise<void> {
+    const reprovision = this.#o.reprovision;
+    if (reprovision && provider.reportsDrift) {
+      const st = await provider.status(agent.id);
+      if (st.state === 'missing' || st.state === 'stopped') {
+        this.#log.warn('reprovisioning an agent whose machine is gone or stopped', { plane: agent.plane, agent: agent.name, detail: st.detail });
+        this.#ctx.audit.record({ actor: 'hub:self-heal', action: 'agent.heal.reprovision', plane: agent.plane, agent: agent.name, outcome: 'ok', detail: { provider: provider.name, instance: st.detail } });
+        return reprovision(agent);
+      }
+    }
+    return provider.restart(agent.id);
   }
 
   /** Waits for restarts still running. */

@@ -21,7 +21,6 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { Hub as HubClass } from '../../hub/src/hub.ts';
 import type { LogRecord, Logger as LoggerClass } from '../../common/src/logger.ts';
 import type { PINNED_RUNTIME as PinnedRuntime } from '../../agentd/src/runtime/pins.ts';
@@ -30,7 +29,7 @@ import { LlmStub } from '../helpers/llm-stub.ts';
 import { testRuntimeRoot } from '../helpers/runtime-cache.ts';
 import { alive, cmdline, groupRssMb, memoryDetail, type MemoryDetail } from './proc-info.ts';
 import { CpuMeter, percentile, round } from './proc-stats.ts';
-import { benchMain } from './bench-main.ts';
+import { benchArgs, benchMain } from './bench-main.ts';
 
 const USAGE = `usage: node test/bench/agent-bench.ts [--agents N] [--idle-s S] [--green-timeout-s S] [--timeout-s S]
        [--agentd-node-options FLAGS] [--agentd-env NAME=VALUE]... [--json]
@@ -61,32 +60,18 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      agents: { type: 'string', default: '3' },
-      'idle-s': { type: 'string', default: '30' },
-      'green-timeout-s': { type: 'string', default: '120' },
-      'timeout-s': { type: 'string' },
-      'agentd-node-options': { type: 'string', default: '' },
-      'agentd-env': { type: 'string', multiple: true, default: [] },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
-    strict: true,
+  const { values, num } = benchArgs(argv, USAGE, {
+    agents: { type: 'string', default: '3' },
+    'idle-s': { type: 'string', default: '30' },
+    'green-timeout-s': { type: 'string', default: '120' },
+    'timeout-s': { type: 'string' },
+    'agentd-node-options': { type: 'string', default: '' },
+    'agentd-env': { type: 'string', multiple: true, default: [] },
+    json: { type: 'boolean', default: false },
   });
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  const int = (name: string, v: string | undefined, min: number): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be a whole number >= ${min}, got '${v}'\n${USAGE}`);
-    return n;
-  };
-  const agents = int('agents', values.agents, 1);
-  const idleS = int('idle-s', values['idle-s'], 5);
-  const greenTimeoutS = int('green-timeout-s', values['green-timeout-s'], 10);
+  const agents = num('agents', 1);
+  const idleS = num('idle-s', 5);
+  const greenTimeoutS = num('green-timeout-s', 10);
   const agentdEnv: Record<string, string> = {};
   for (const kv of values['agentd-env']) {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(kv);
@@ -98,7 +83,7 @@ function parseOptions(argv: string[]): Options {
     idleS,
     greenTimeoutS,
     // Runtime check, then per agent: green, idle window, removal (agentd drains the gateway).
-    timeoutS: values['timeout-s'] !== undefined ? int('timeout-s', values['timeout-s'], 30) : 300 + agents * (greenTimeoutS + idleS + 60),
+    timeoutS: values['timeout-s'] !== undefined ? num('timeout-s', 30) : 300 + agents * (greenTimeoutS + idleS + 60),
     agentdNodeOptions: values['agentd-node-options'],
     agentdEnv,
     json: values.json,

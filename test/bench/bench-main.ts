@@ -4,6 +4,32 @@
  * whatever happens, and the exit code (0 ran and met, 1 failed or missed, 2 bad
  * options, 3 timed out, 130 interrupted).
  */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+type FlagOptions = NonNullable<ParseArgsConfig['options']>;
+
+/**
+ * A benchmark's flags: strict util.parseArgs with --help (prints the usage,
+ * exits 0), and `num(flag, min, whole)` that reads a numeric flag or throws
+ * a message naming it, with the usage.
+ */
+export function benchArgs<T extends FlagOptions>(argv: string[], usage: string, options: T) {
+  const { values } = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', default: false } }, strict: true });
+  if ((values as Record<string, unknown>)['help']) {
+    console.log(usage);
+    process.exit(0);
+  }
+  const num = (name: keyof T & string, min: number, whole = true): number => {
+    const v = (values as Record<string, unknown>)[name];
+    const n = Number(v);
+    if (typeof v !== 'string' || !Number.isFinite(n) || (whole && !Number.isInteger(n)) || n < min) {
+      throw new Error(`--${name} must be a ${whole ? 'whole ' : ''}number >= ${min}, got '${String(v)}'\n${usage}`);
+    }
+    return n;
+  };
+  return { values, num };
+}
+
 interface BenchReport {
   ok: boolean;
   failures: string[];

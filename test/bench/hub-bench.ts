@@ -13,10 +13,9 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { CpuMeter, memory, openFds, percentile, round } from './proc-stats.ts';
 import type { FanoutStatus, ParentMessage, ReadyMessage, RequestMessage, WindowStats, WorkerMessage } from './protocol.ts';
-import { benchMain } from './bench-main.ts';
+import { benchArgs, benchMain } from './bench-main.ts';
 
 const USAGE = `usage: node test/bench/hub-bench.ts [--agents N] [--interval-ms MS] [--window-s S] [--settle-s S]
        [--workers N] [--concurrency N] [--timeout-s S] [--json]`;
@@ -37,40 +36,26 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      agents: { type: 'string', default: '1000' },
-      'interval-ms': { type: 'string', default: '5000' },
-      'window-s': { type: 'string', default: '30' },
-      'settle-s': { type: 'string' },
-      workers: { type: 'string', default: '2' },
-      concurrency: { type: 'string', default: '16' },
-      'timeout-s': { type: 'string', default: '600' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
-    strict: true,
+  const { values, num } = benchArgs(argv, USAGE, {
+    agents: { type: 'string', default: '1000' },
+    'interval-ms': { type: 'string', default: '5000' },
+    'window-s': { type: 'string', default: '30' },
+    'settle-s': { type: 'string' },
+    workers: { type: 'string', default: '2' },
+    concurrency: { type: 'string', default: '16' },
+    'timeout-s': { type: 'string', default: '600' },
+    json: { type: 'boolean', default: false },
   });
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  const int = (name: string, v: string | undefined, min: number): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be a whole number >= ${min}, got '${v}'\n${USAGE}`);
-    return n;
-  };
-  const intervalMs = int('interval-ms', values['interval-ms'], 100);
+  const intervalMs = num('interval-ms', 100);
   return {
-    agents: int('agents', values.agents, 1),
+    agents: num('agents', 1),
     intervalMs,
-    windowS: int('window-s', values['window-s'], 1),
+    windowS: num('window-s', 1),
     // One full interval plus a margin, so every agent is heartbeating before the window opens.
-    settleS: values['settle-s'] !== undefined ? int('settle-s', values['settle-s'], 0) : Math.ceil(intervalMs / 1000) + 2,
-    workers: int('workers', values.workers, 1),
-    concurrency: int('concurrency', values.concurrency, 1),
-    timeoutS: int('timeout-s', values['timeout-s'], 10),
+    settleS: values['settle-s'] !== undefined ? num('settle-s', 0) : Math.ceil(intervalMs / 1000) + 2,
+    workers: num('workers', 1),
+    concurrency: num('concurrency', 1),
+    timeoutS: num('timeout-s', 10),
     json: values.json,
   };
 }

@@ -22,14 +22,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { BrainSync, DEFAULT_SYNC_SETTINGS, type PushResult } from '../../agentd/src/sync/brain-sync.ts';
 import { BrainKey } from '../../common/src/brain/brain-crypto.ts';
 import { BrainStore } from '../../common/src/brain/brain-store.ts';
 import { LocalBucket } from '../../common/src/brain/local-bucket.ts';
 import { Logger, type LogRecord } from '../../common/src/logger.ts';
 import { percentile, round } from './proc-stats.ts';
-import { benchMain } from './bench-main.ts';
+import { benchArgs, benchMain } from './bench-main.ts';
 
 const USAGE = `usage: node test/bench/sync-bench.ts [--files N] [--mb MB] [--db-mb MB] [--seed N]
        [--latency-iterations N] [--resync-iterations N] [--restore-runs N] [--timeout-s S] [--keep] [--json]
@@ -57,41 +56,27 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      files: { type: 'string', default: '10000' },
-      mb: { type: 'string', default: '200' },
-      'db-mb': { type: 'string', default: '50' },
-      seed: { type: 'string', default: '1' },
-      'latency-iterations': { type: 'string', default: '30' },
-      'resync-iterations': { type: 'string', default: '10' },
-      'restore-runs': { type: 'string', default: '3' },
-      'timeout-s': { type: 'string', default: '3600' },
-      keep: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
-    strict: true,
+  const { values, num } = benchArgs(argv, USAGE, {
+    files: { type: 'string', default: '10000' },
+    mb: { type: 'string', default: '200' },
+    'db-mb': { type: 'string', default: '50' },
+    seed: { type: 'string', default: '1' },
+    'latency-iterations': { type: 'string', default: '30' },
+    'resync-iterations': { type: 'string', default: '10' },
+    'restore-runs': { type: 'string', default: '3' },
+    'timeout-s': { type: 'string', default: '3600' },
+    keep: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
   });
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  const num = (name: string, v: string | undefined, min: number, whole = true): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || (whole && !Number.isInteger(n)) || n < min) throw new Error(`--${name} must be a ${whole ? 'whole ' : ''}number >= ${min}, got '${v}'\n${USAGE}`);
-    return n;
-  };
   return {
-    files: num('files', values.files, 20),
-    mb: num('mb', values.mb, 1, false),
-    dbMb: num('db-mb', values['db-mb'], 1, false),
-    seed: num('seed', values.seed, 1),
-    latencyIterations: num('latency-iterations', values['latency-iterations'], 1),
-    resyncIterations: num('resync-iterations', values['resync-iterations'], 1),
-    restoreRuns: num('restore-runs', values['restore-runs'], 1),
-    timeoutS: num('timeout-s', values['timeout-s'], 30),
+    files: num('files', 20),
+    mb: num('mb', 1, false),
+    dbMb: num('db-mb', 1, false),
+    seed: num('seed', 1),
+    latencyIterations: num('latency-iterations', 1),
+    resyncIterations: num('resync-iterations', 1),
+    restoreRuns: num('restore-runs', 1),
+    timeoutS: num('timeout-s', 30),
     keep: values.keep,
     json: values.json,
   };

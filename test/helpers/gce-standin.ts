@@ -4,9 +4,11 @@ import type { AddressInfo } from 'node:net';
 
 /**
  * A loopback stand-in for the two Google endpoints a first boot on Compute Engine
- * touches: the metadata server (instance attributes, the instance identity token)
- * and Google's JWK set (https://www.googleapis.com/oauth2/v3/certs). Tokens are
- * signed with an RSA key generated here, published under kid "test-key".
+ * touches: the metadata server (instance attributes, the instance identity token,
+ * `instance/preempted` with ETags and `wait_for_change`) and Google's JWK set
+ * (https://www.googleapis.com/oauth2/v3/certs). Tokens are signed with an RSA key
+ * generated here (or shared by several stand-ins, one per VM), published under
+ * kid "test-key".
  */
 export interface StandinInstance {
   projectId: string;
@@ -29,11 +31,29 @@ export class GceStandin {
   readonly #publicJwk: Record<string, unknown>;
   #server: Server | undefined;
   host = '';
+  #preempted = false;
+  #preemptedEtag = 1;
+  readonly #waiters = new Set<() => void>();
+  /** Requests for instance/preempted, held ones included. */
+  preemptedRequests = 0;
 
-  constructor() {
-    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  /** `keys`: sign with a key shared by other stand-ins (one Google, many VMs). */
+  constructor(keys?: { privateKey: KeyObject; publicKey: KeyObject }) {
+    const { privateKey, publicKey } = keys ?? generateKeyPairSync('rsa', { modulusLength: 2048 });
     this.privateKey = privateKey;
     this.#publicJwk = { ...publicKey.export({ format: 'jwk' }), kid: this.kid, alg: 'RS256', use: 'sig' };
+  }
+
+  /** Google sets this to TRUE about 30 s before it stops a Spot VM; held wait_for_change requests answer at once. */
+  get preempted(): boolean {
+    return this.#preempted;
+  }
+
+  set preempted(v: boolean) {
+    if (v === this.#preempted) return;
+    this.#preempted = v;
+    this.#preemptedEtag++;
+    for (const w of this.#waiters) w();
   }
 
   get certsUrl(): string {
@@ -87,6 +107,24 @@ export class GceStandin {
       }
       const path = url.pathname.slice('/computeMetadata/v1/'.length);
       if (path === 'instance/attributes/' && url.searchParams.get('recursive') === 'true') return send(200, JSON.stringify(this.attributes), 'application/json');
+      if (path === 'instance/preempted') {
+        this.preemptedRequests++;
+        const answer = (): void => send(200, this.#preempted ? 'TRUE' : 'FALSE', 'application/text', { etag: String(this.#preemptedEtag) });
+        const last = url.searchParams.get('last_etag');
+        if (url.searchParams.get('wait_for_change') !== 'true' || (last !== null && last !== String(this.#preemptedEtag))) return answer();
+        const timer = setTimeout(() => done(), Number(url.searchParams.get('timeout_sec') ?? 60) * 1000);
+        const done = (): void => {
+          clearTimeout(timer);
+          this.#waiters.delete(done);
+          if (!res.writableEnded) answer();
+        };
+        this.#waiters.add(done);
+        res.on('close', () => {
+          clearTimeout(timer);
+          this.#waiters.delete(done);
+        });
+        return;
+      }
       if (path === 'instance/service-accounts/default/identity') {
         const audience = url.searchParams.get('audience');
         if (!audience) return send(400, 'non-empty audience parameter required');

@@ -18,8 +18,12 @@ import { CRC32C } from '@google-cloud/storage';
  * refuses destroyed or disabled versions with FAILED_PRECONDITION, checks the
  * payload's CRC32C and the 64 KiB limit.
  *
- * Not covered: IAM (nothing is authenticated or authorized; permission denied
- * only by injection), CMEK, replication policies beyond being required,
+ * GetIamPolicy and SetIamPolicy keep a policy per secret (gone with the
+ * secret) with an etag: a write that carries a stale etag is refused ABORTED,
+ * as Google does.
+ *
+ * Not covered: IAM enforcement (nothing is authenticated or authorized;
+ * permission denied only by injection), conditions in secret policies, CMEK, replication policies beyond being required,
  * regional secrets, etags, expiry/TTL, rotation topics, version aliases,
  * disabling/enabling versions, delayed destruction, quotas and rate limits,
  * and any filter other than `labels.KEY=VALUE` terms joined by AND.
@@ -39,6 +43,8 @@ export interface GsmStandin {
   corruptNextAccess(): void;
   /** What is stored, by secret id: labels, and each version's number and state. */
   secrets(): Map<string, { labels: Record<string, string>; versions: { number: number; state: string; hasData: boolean; sentChecksum: boolean }[] }>;
+  /** Each secret's IAM bindings: role -> members. */
+  policies(): Map<string, Record<string, string[]>>;
   close(): Promise<void>;
 }
 
@@ -60,6 +66,7 @@ interface Secret {
   nextVersion: number;
   /** Creation order, for newest-first listing when two land in the same millisecond. */
   seq: number;
+  policy: { bindings: Array<{ role: string; members: string[] }>; etag: number };
 }
 
 type Call = grpc.ServerUnaryCall<Record<string, unknown>, unknown>;
@@ -212,7 +219,7 @@ export async function startGsmStandin(options: { projectId?: string; projectNumb
       const labels = { ...(body.labels ?? {}) };
       checkLabels(labels);
       if (secrets.has(id)) throw new RpcError(grpc.status.ALREADY_EXISTS, `Secret [${secretName(id)}] already exists.`);
-      const s: Secret = { id, created: new Date(), labels, replication: body.replication, versions: [], nextVersion: 1, seq: ++seq };
+      const s: Secret = { id, created: new Date(), labels, replication: body.replication, versions: [], nextVersion: 1, seq: ++seq, policy: { bindings: [], etag: 1 } };
       secrets.set(id, s);
       return secretResource(s);
     },
@@ -270,6 +277,18 @@ export async function startGsmStandin(options: { projectId?: string; projectNumb
       const p = page(newestFirst, Number(req.pageSize ?? 0), str(req.pageToken));
       return { versions: p.items.map((v) => versionResource(s, v)), nextPageToken: p.next, totalSize: newestFirst.length };
     },
+    GetIamPolicy: (req) => {
+      const s = findSecret(str(req.resource));
+      return { version: 1, bindings: s.policy.bindings, etag: Buffer.from(`etag-${s.policy.etag}`) };
+    },
+    SetIamPolicy: (req) => {
+      const s = findSecret(str(req.resource));
+      const policy = (req.policy ?? {}) as { bindings?: Array<{ role: string; members: string[] }>; etag?: Buffer };
+      const etag = policy.etag && policy.etag.length > 0 ? policy.etag.toString() : '';
+      if (etag && etag !== `etag-${s.policy.etag}`) throw new RpcError(grpc.status.ABORTED, 'There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.');
+      s.policy = { bindings: (policy.bindings ?? []).map((b) => ({ role: b.role, members: [...b.members] })), etag: s.policy.etag + 1 };
+      return { version: 1, bindings: s.policy.bindings, etag: Buffer.from(`etag-${s.policy.etag}`) };
+    },
     DestroySecretVersion: (req) => {
       const { secret, version } = findVersion(str(req.name));
       if (version.state === 'DESTROYED') throw new RpcError(grpc.status.FAILED_PRECONDITION, `${secretName(secret.id)}/versions/${version.number} is already DESTROYED.`);
@@ -286,7 +305,7 @@ export async function startGsmStandin(options: { projectId?: string; projectNumb
     const rpc = method[0]?.toUpperCase() + method.slice(1);
     implementation[method] = (call: Call, callback: Callback): void => {
       const req = call.request;
-      const named = req.name ?? req.parent ?? (req.secret as { name?: string } | undefined)?.name ?? '';
+      const named = req.name ?? req.parent ?? req.resource ?? (req.secret as { name?: string } | undefined)?.name ?? '';
       requests.push({
         method: rpc,
         name: str(named),
@@ -345,6 +364,7 @@ export async function startGsmStandin(options: { projectId?: string; projectNumb
           { labels: { ...s.labels }, versions: s.versions.map((v) => ({ number: v.number, state: v.state, hasData: v.data !== null, sentChecksum: v.checksum })) },
         ]),
       ),
+    policies: () => new Map([...secrets.values()].map((s) => [s.id, Object.fromEntries(s.policy.bindings.map((b) => [b.role, [...b.members]]))])),
     close: () =>
       new Promise<void>((resolve) => {
         server.tryShutdown(() => resolve());

@@ -11,6 +11,7 @@ import { checkRequestInput, MAX_BODY_BYTES, parseJsonBody } from './request-inpu
 import { registerRoutes } from './routes.ts';
 import { registerSecretRoutes } from './secret-routes.ts';
 import { registerRunRoutes } from './run-routes.ts';
+import { registerGcpRoutes } from './gcp-routes.ts';
 import type { CommandRuns } from '../command-runs.ts';
 import type { SecretRotation } from '../secrets/secret-rotation.ts';
 import { ErrorBody } from './schemas.ts';
@@ -80,6 +81,7 @@ export async function buildApi(ctx: HubContext, fleet: Fleet, rotation: SecretRo
   registerSecretRoutes(app, ctx, rotation);
   registerApplyRoutes(app, ctx, fleet);
   registerRunRoutes(app, ctx, runs);
+  registerGcpRoutes(app, ctx);
   await app.ready();
   return { app, routes };
 }

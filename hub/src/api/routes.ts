@@ -63,7 +63,15 @@ export function registerRoutes(app: FastifyInstance, ctx: HubContext, fleet: Fle
         networkProvider: b.networkProvider ?? 'none',
         region: b.region ?? 'local',
         ...(b.project ? { project: b.project } : {}),
-        defaults: { machineType: b.defaults?.machineType ?? 'e2-small', diskSizeGb: b.defaults?.diskSizeGb ?? 20, ...(b.defaults?.image ? { image: b.defaults.image } : {}) },
+        ...(b.zone ? { zone: b.zone } : {}),
+        ...(b.network ? { network: b.network } : {}),
+        ...(b.subnetwork ? { subnetwork: b.subnetwork } : {}),
+        defaults: {
+          machineType: b.defaults?.machineType ?? 'e2-small',
+          diskSizeGb: b.defaults?.diskSizeGb ?? 20,
+          ...(b.defaults?.image ? { image: b.defaults.image } : {}),
+          ...(b.defaults?.spot !== undefined ? { spot: b.defaults.spot } : {}),
+        },
         ...(b.models ? { models: b.models } : {}),
         ...(b.costs ? { costs: b.costs } : {}),
       };

@@ -26,6 +26,9 @@ export const CreatePlaneBody = Type.Object(
     networkProvider: Type.Optional(Type.String({ maxLength: 64 })),
     region: Type.Optional(Type.String({ maxLength: 64 })),
     project: Type.Optional(Type.String({ maxLength: 64 })),
+    zone: Type.Optional(PlaneSpec.properties.zone),
+    network: Type.Optional(PlaneSpec.properties.network),
+    subnetwork: Type.Optional(PlaneSpec.properties.subnetwork),
     defaults: Type.Optional(Type.Partial(Type.Omit(PlaneSpec.properties.defaults, []), { additionalProperties: false })),
     models: Type.Optional(PlaneModels),
     costs: Type.Optional(PlaneCosts),
@@ -52,6 +55,7 @@ const AgentSettings = {
   configOverrides: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   groups: Type.Optional(AgentSpec.properties.groups),
   ou: Type.Optional(OuPath),
+  spot: Type.Optional(AgentSpec.properties.spot),
 };
 
 export const ProvisionAgentBody = Type.Object(
@@ -160,6 +164,17 @@ export const AgentBody = Type.Object({
     }),
     Type.Null(),
   ]),
+  instance: Type.Union(
+    [
+      Type.Object({
+        state: Type.String({ description: 'provisioning, running, stopped, missing or unknown' }),
+        location: Type.Union([Type.String(), Type.Null()], { description: 'e.g. the zone' }),
+        status: Type.Union([Type.String(), Type.Null()], { description: "the cloud's own status, e.g. RUNNING, TERMINATED" }),
+      }),
+      Type.Null(),
+    ],
+    { description: 'the machine as last listed by a provider that reports drift (gcp); null otherwise' },
+  ),
 });
 
 export const HealBody = Type.Object(

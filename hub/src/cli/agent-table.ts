@@ -9,6 +9,8 @@ export interface AgentRow {
   connected: boolean;
   health: { color: string; reason: string };
   runtimeVersions: Record<string, string>;
+  /** The machine as the provider last listed it (gcp): zone and the VM's own status. */
+  instance?: { state: string; location: string | null; status: string | null } | null;
   heartbeat: {
     ageMs: number;
     heartbeat: {
@@ -52,5 +54,10 @@ export function agentTable(agents: AgentRow[], tty: boolean): string {
       usage ? `$${(usage.totalCostUsd ?? 0).toFixed(4)}` : '-',
     ];
   });
+  // Cloud agents get a column with where their VM runs and its status; local-only tables stay as they were.
+  if (agents.some((a) => a.instance)) {
+    const where = agents.map((a) => (a.instance ? `${a.instance.location ?? '-'} ${a.instance.status ?? a.instance.state}` : '-'));
+    return table(['PLANE', 'AGENT', 'OWNER', 'HEALTH', 'REASON', 'INSTANCE', 'RUNTIME', 'GATEWAY', 'RESTARTS', 'HEARTBEAT', 'CPU', 'RSS', 'TOKENS', 'COST'], rows.map((r, i) => [...r.slice(0, 5), where[i] ?? '-', ...r.slice(5)]));
+  }
   return table(['PLANE', 'AGENT', 'OWNER', 'HEALTH', 'REASON', 'RUNTIME', 'GATEWAY', 'RESTARTS', 'HEARTBEAT', 'CPU', 'RSS', 'TOKENS', 'COST'], rows);
 }

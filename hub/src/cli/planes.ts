@@ -16,6 +16,7 @@ import { brainText, verifyText, type VerifyView } from './brain-view.ts';
 import { colour, table } from './format.ts';
 import { HubClient, resolveTarget } from './hub-client.ts';
 import { up } from './up.ts';
+import { gcpCommands, preflightText, runPreflight } from './gcp-commands.ts';
 import type { CostRow } from '../cost/cost-ledger.ts';
 
 const GLOBAL = {
@@ -29,13 +30,14 @@ const GLOBAL = {
 const HELP = `usage: planes <command> [flags]
 
 Plane lifecycle
-  create --name P [--infra-provider local|manual] [--region R] [--project ID]
+  create --name P [--infra-provider local|manual|gcp] [--region R] [--project ID]
+         [--zone Z] [--network N --subnetwork S] [--skip-preflight]   (gcp: runs preflight first)
          [--identity-provider X] [--secrets-provider X] [--network-provider X] [--config planes.yaml]
   list
   delete --plane P [--force]
 Agent lifecycle
   add-agent --plane P --name A --owner EMAIL [--machine-type T] [--model-tier haiku|sonnet|opus]
-            [--budget-cap USD] [--group G] [--tools a,b] [--channels a,b] [--no-wait] [--timeout-seconds N]
+            [--budget-cap USD] [--group G] [--tools a,b] [--channels a,b] [--spot] [--no-wait] [--timeout-seconds N]
   update-agent --plane P --name A [--owner EMAIL] [--machine-type T] [--model-tier T] [--budget-cap USD]
                [--group G] [--tools a,b] [--channels a,b]
   remove-agent --plane P --name A
@@ -63,6 +65,10 @@ Secrets (values are write-only: stdin, a prompt, or --from-file; never argv)
   secrets set --plane P --name A KEY [--from-file F]
   secrets list --plane P --name A          secrets delete --plane P --name A KEY
   rotate-secrets: see Fleet operations
+Google Cloud
+  gcp preflight --project P --region R [--zone Z] [--agents N] [--machine-type T] [--image I]
+         (APIs, the hub's roles, the image, quotas: what is missing, with the gcloud command that fixes it)
+  ssh --plane P --name A [--exec]   (the owner's gcloud compute ssh ... --tunnel-through-iap; --exec runs it)
 Audit
   audit [--plane P] [--name A] [--actor X] [--since TIME] [--limit N]
   audit verify
@@ -115,6 +121,7 @@ const AGENT_FLAGS = {
   group: { type: 'string' },
   tools: { type: 'string' },
   channels: { type: 'string' },
+  spot: { type: 'boolean' },
 } as const;
 
 /** The REST body fields for an agent's settings, only those given on the command line. */
@@ -129,6 +136,7 @@ function agentSettings(values: Record<string, unknown>): Record<string, unknown>
     ...(str('group') ? { group: str('group') } : {}),
     ...(str('tools') !== undefined ? { tools: list(str('tools')) } : {}),
     ...(str('channels') !== undefined ? { channels: list(str('channels')) } : {}),
+    ...(typeof values['spot'] === 'boolean' ? { spot: values['spot'] } : {}),
   };
 }
 
@@ -137,6 +145,7 @@ interface Command {
 }
 
 const commands: Record<string, Command> = {
+  ...gcpCommands({ globalFlags: GLOBAL, client: (v) => client(v) }),
   async create(args, out) {
     const { values } = parseFlags(args, {
       ...GLOBAL,
@@ -147,11 +156,17 @@ const commands: Record<string, Command> = {
       'network-provider': { type: 'string' },
       region: { type: 'string' },
       project: { type: 'string' },
+      zone: { type: 'string' },
+      network: { type: 'string' },
+      subnetwork: { type: 'string' },
+      'skip-preflight': { type: 'boolean', default: false },
       config: { type: 'string' },
     });
     const file = values.config ? loadPlanesFile(values.config) : undefined;
     const name = values.name ?? file?.metadata.name;
     if (!name) throw new PlaneError(ErrorCode.InvalidArgument, '--name is required', { where: '--name' });
+    const infra = file?.spec.infrastructure;
+    const gcp = { zone: values.zone ?? infra?.zone, network: values.network ?? infra?.network, subnetwork: values.subnetwork ?? infra?.subnetwork };
     const body = {
       name,
       infraProvider: values['infra-provider'] ?? file?.spec.infrastructure.provider ?? 'local',
@@ -160,9 +175,26 @@ const commands: Record<string, Command> = {
       ...((values['network-provider'] ?? file?.spec.networking?.provider) ? { networkProvider: values['network-provider'] ?? file?.spec.networking?.provider } : {}),
       ...((values.region ?? file?.spec.infrastructure.region) ? { region: values.region ?? file?.spec.infrastructure.region } : {}),
       ...((values.project ?? file?.spec.infrastructure.project) ? { project: values.project ?? file?.spec.infrastructure.project } : {}),
+      ...Object.fromEntries(Object.entries(gcp).filter(([, v]) => v !== undefined)),
       ...(file?.spec.infrastructure.defaults ? { defaults: file.spec.infrastructure.defaults } : {}),
       ...(file?.spec.costs ? { costs: file.spec.costs } : {}),
     };
+    if (body.infraProvider === 'gcp' && !values['skip-preflight']) {
+      // A plane whose project cannot hold it fails here, before anything is created.
+      out.progress(`preflight for project ${String(body.project ?? '')}...`);
+      const r = await runPreflight(client(values), {
+        project: String(body.project ?? ''),
+        region: String(body.region ?? ''),
+        ...(gcp.zone ? { zone: gcp.zone } : {}),
+        ...(file?.spec.infrastructure.defaults?.image ? { image: file.spec.infrastructure.defaults.image } : {}),
+        ...(file ? { agents: Math.max(1, file.spec.agents.length), ...(file.spec.infrastructure.defaults?.machineType ? { machineType: file.spec.infrastructure.defaults.machineType } : {}) } : {}),
+      });
+      if (!r.ok) {
+        if (out.json) out.printJson({ preflight: r });
+        else out.print(preflightText(r));
+        throw new PlaneError(ErrorCode.FailedPrecondition, `plane ${name} not created: project ${r.project} failed preflight (--skip-preflight to create it anyway)`);
+      }
+    }
     const plane = await client(values).request<{ name: string; spec: { infraProvider: string } }>('POST', '/v1/planes', body);
     if (out.json) out.printJson(plane);
     else out.print(`created plane ${plane.name} (infra: ${plane.spec.infraProvider})`);

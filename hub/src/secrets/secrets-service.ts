@@ -31,6 +31,8 @@ export class SecretsService {
   readonly #stmt: ReturnType<typeof statementCache>;
   /** Called after a change to an agent's namespace so the agent reloads; set by the fleet. */
   onChange: (agent: AgentRecord, reason: string) => void = () => undefined;
+  /** A secret was written (set or generated), possibly created: infra that binds access per secret follows. */
+  onWritten: (plane: string, agent: string, name: string) => void = () => undefined;
 
   constructor(options: SecretsServiceOptions) {
     this.#o = options;
@@ -61,6 +63,7 @@ export class SecretsService {
       const info = await this.#o.provider.set(scope, name, value, kind);
       this.#index(scope, name, info.version);
       this.#o.audit.record({ actor, action: 'secret.set', plane, agent: agentName, outcome: 'ok', detail: { name, version: info.version, kind, bytes: value.length } });
+      this.onWritten(plane, agentName, name);
       this.onChange(agent, `secret ${name} set`);
       return info;
     } catch (err) {
@@ -90,6 +93,7 @@ export class SecretsService {
     const info = await this.#o.provider.set({ plane, agent: agentName }, name, value, 'generated');
     this.#index({ plane, agent: agentName }, name, info.version);
     this.#o.audit.record({ actor, action: 'secret.generate', plane, agent: agentName, outcome: 'ok', detail: { name, version: info.version } });
+    this.onWritten(plane, agentName, name);
     return { info, value };
   }
 
