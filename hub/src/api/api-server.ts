@@ -13,6 +13,8 @@ import { registerRunRoutes } from './run-routes.ts';
 import type { CommandRuns } from '../command-runs.ts';
 import type { SecretRotation } from '../secrets/secret-rotation.ts';
 import { ErrorBody } from './schemas.ts';
+import { type ConsoleOptions, consoleSessions, registerConsole } from '../console/console-routes.ts';
+import { registerSecurityHeaders } from '../console/security-headers.ts';
 
 export interface ApiRoute {
   method: string;
@@ -24,9 +26,16 @@ export interface ApiRoute {
  * The admin REST API (fastify). Route schemas validate requests and are the
  * single source of the OpenAPI document served at /v1/openapi.json.
  */
-export async function buildApi(ctx: HubContext, fleet: Fleet, rotation: SecretRotation, runs: CommandRuns): Promise<{ app: FastifyInstance; routes: ApiRoute[] }> {
+export async function buildApi(
+  ctx: HubContext,
+  fleet: Fleet,
+  rotation: SecretRotation,
+  runs: CommandRuns,
+  web: { https?: { key: Buffer; cert: Buffer }; console: ConsoleOptions },
+): Promise<{ app: FastifyInstance; routes: ApiRoute[] }> {
   const app = Fastify({
     logger: false,
+    ...(web.https ? { https: web.https } : {}),
     bodyLimit: 256 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   });
@@ -46,7 +55,10 @@ export async function buildApi(ctx: HubContext, fleet: Fleet, rotation: SecretRo
   });
   app.setErrorHandler(errorHandler(ctx.log.child('api')));
   app.setNotFoundHandler((req, reply) => sendError(reply, new PlaneError(ErrorCode.NotFound, `no route ${req.method} ${req.url.split('?')[0] ?? ''}`)));
-  app.addHook('onRequest', authHook(ctx.apiTokens));
+  // The console signs in once and then rides on an HttpOnly cookie instead of a bearer token.
+  const session = consoleSessions(ctx);
+  app.addHook('onRequest', authHook(ctx.apiTokens, session.auth));
+  registerSecurityHeaders(app, web.https !== undefined);
   // Bodies of action routes (restart, pause, ...) are optional: treat "no body" as {}.
   app.addHook('preValidation', async (req) => {
     if (req.body === undefined && req.method === 'POST') req.body = {};
@@ -68,6 +80,7 @@ export async function buildApi(ctx: HubContext, fleet: Fleet, rotation: SecretRo
   registerSecretRoutes(app, ctx, rotation);
   registerApplyRoutes(app, ctx, fleet);
   registerRunRoutes(app, ctx, runs);
+  registerConsole(app, ctx, fleet, runs, session.sessions, web.console);
   await app.ready();
   return { app, routes };
 }
