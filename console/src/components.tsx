@@ -5,7 +5,7 @@ import type { Color } from './types.ts';
 
 /** Health is colour and a word, never colour alone. */
 export function HealthBadge({ color, offline }: { color: Color; offline?: boolean }) {
-  const word = offline ? 'offline' : color;
+  const word = offline ? `${color}, offline` : color;
   const mark = color === 'green' ? '●' : color === 'yellow' ? '▲' : '■';
   return (
     <span class={`badge badge-${color}`}>

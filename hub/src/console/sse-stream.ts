@@ -21,6 +21,8 @@ export class SseStream {
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',
       'x-accel-buffering': 'no',
+      // One stream, one connection: when it ends, the socket goes too, so a closing hub does not wait out keep-alive.
+      connection: 'close',
       ...(gzip ? { 'content-encoding': 'gzip', vary: 'accept-encoding' } : {}),
     });
     if (gzip) {
