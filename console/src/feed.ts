@@ -57,6 +57,7 @@ class FleetFeed {
     es.onopen = () => this.#emit({ live: true }, false);
     es.onerror = () => this.#emit({ live: false }, false);
     es.addEventListener('snapshot', (e) => {
+      if (!performance.getEntriesByName('fleet-snapshot').length) performance.mark('fleet-snapshot');
       const s = JSON.parse((e as MessageEvent<string>).data) as Snapshot0;
       this.#byKey = new Map(s.rows.map((r) => [key(r), r]));
       this.#emit({ ready: true, live: true, runs: s.runs, heartbeatIntervalMs: s.heartbeatIntervalMs, skewMs: s.at - Date.now() }, true);

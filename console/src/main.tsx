@@ -82,14 +82,26 @@ function NotFound() {
 function App() {
   const [user, setUser] = useState<User | null | undefined>(undefined);
   useEffect(() => {
+    // The fleet page's feed opens alongside the session check rather than after it: one round trip less to the first table.
+    const early = location.pathname === '/console/' ? fleetFeed.subscribe(() => undefined) : undefined;
     api<{ user: User }>('GET', '/v1/console/session').then(
-      (r) => setUser(r.user),
-      () => setUser(null),
+      (r) => {
+        performance.mark('session-known');
+        setUser(r.user);
+      },
+      () => {
+        fleetFeed.close();
+        setUser(null);
+      },
     );
-    return onSignedOut(() => {
+    const off = onSignedOut(() => {
       fleetFeed.close();
       setUser(null);
     });
+    return () => {
+      early?.();
+      off();
+    };
   }, []);
   const signOut = (): void => {
     fleetFeed.close();

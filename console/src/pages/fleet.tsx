@@ -1,5 +1,5 @@
 import { memo } from 'preact/compat';
-import { useEffect, useMemo } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
 import { ago, HealthBadge, useNow, usd } from '../components.tsx';
 import { useFleet } from '../feed.ts';
@@ -29,11 +29,15 @@ const COLUMNS: Array<{ key: string; label: string; value: (r: Row) => string | n
   { key: 'run', label: 'Run', value: (r) => (r.run ? r.run.kind : '') },
 ];
 
+/** Every row is this tall (CSS keeps it so): the table draws only the rows in view, so 1,000 agents cost what 30 do. */
+const ROW_PX = 44;
+const OVERSCAN = 10;
+
 const lag = (ms: number | null): string => (ms === null ? '—' : ms < 1000 ? '<1s' : `${Math.round(ms / 1000)}s`);
 
-const FleetRowView = memo(function FleetRowView({ r, now }: { r: Row; now: number }) {
+const FleetRowView = memo(function FleetRowView({ r, now, index }: { r: Row; now: number; index: number }) {
   return (
-    <tr data-agent={`${r.plane}/${r.name}`} data-health={r.connected ? r.health.color : 'offline'}>
+    <tr data-agent={`${r.plane}/${r.name}`} data-health={r.connected ? r.health.color : 'offline'} aria-rowindex={index + 2}>
       <td>{r.plane}</td>
       <td>
         <a href={`/console/agents/${r.plane}/${r.name}`}>{r.name}</a>
@@ -60,6 +64,28 @@ const FleetRowView = memo(function FleetRowView({ r, now }: { r: Row; now: numbe
     </tr>
   );
 });
+
+/** The slice of rows in view, from the scroll position of the table's box. */
+function useWindow(total: number): { box: { current: HTMLDivElement | null }; start: number; end: number; onScroll: () => void } {
+  const box = useRef<HTMLDivElement>(null);
+  const [view, setView] = useState({ top: 0, height: 800 });
+  const frame = useRef(0);
+  const onScroll = (): void => {
+    cancelAnimationFrame(frame.current);
+    frame.current = requestAnimationFrame(() => {
+      const el = box.current;
+      if (el) setView({ top: el.scrollTop, height: el.clientHeight });
+    });
+  };
+  useEffect(() => {
+    onScroll();
+    addEventListener('resize', onScroll);
+    return () => removeEventListener('resize', onScroll);
+  }, []);
+  const start = Math.max(0, Math.floor(view.top / ROW_PX) - OVERSCAN);
+  const end = Math.min(total, Math.ceil((view.top + view.height) / ROW_PX) + OVERSCAN);
+  return { box, start, end, onScroll };
+}
 
 export function FleetPage() {
   const fleet = useFleet();
@@ -101,6 +127,7 @@ export function FleetPage() {
     });
   }, [fleet.rows, filter, plane, q, sort, dir]);
 
+  const win = useWindow(shown.length);
   useEffect(() => {
     // The benchmark reads when the first full table was on screen.
     if (fleet.ready && !performance.getEntriesByName('fleet-rendered').length) performance.mark('fleet-rendered', { detail: { rows: fleet.rows.length } });
@@ -147,8 +174,8 @@ export function FleetPage() {
           {fleet.ready ? `${shown.length} of ${fleet.rows.length} agents` : 'loading…'}
         </span>
       </div>
-      <div class="table-wrap">
-        <table class="fleet">
+      <div class="table-wrap fleet-box" ref={win.box} onScroll={win.onScroll} tabIndex={0} aria-label="Agents table (scrolls)">
+        <table class="fleet" aria-rowcount={shown.length + 1}>
           <thead>
             <tr>
               {COLUMNS.map((c) => (
@@ -162,9 +189,11 @@ export function FleetPage() {
             </tr>
           </thead>
           <tbody>
-            {shown.map((r) => (
-              <FleetRowView key={`${r.plane}/${r.name}`} r={r} now={now} />
+            {win.start > 0 ? <tr class="spacer" aria-hidden="true" style={{ height: `${win.start * ROW_PX}px` }} /> : null}
+            {shown.slice(win.start, win.end).map((r, i) => (
+              <FleetRowView key={`${r.plane}/${r.name}`} r={r} now={now} index={win.start + i} />
             ))}
+            {win.end < shown.length ? <tr class="spacer" aria-hidden="true" style={{ height: `${(shown.length - win.end) * ROW_PX}px` }} /> : null}
           </tbody>
         </table>
       </div>

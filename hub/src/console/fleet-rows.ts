@@ -99,7 +99,8 @@ export class FleetRows {
         health: v.health,
         connected: v.connected,
         paused: v.desiredState === 'paused' || hb?.paused === true,
-        gateway: gw ? gw.state.replace('GATEWAY_STATE_', '').toLowerCase() : null,
+        // A disconnected agent's last report says nothing of its gateway now.
+        gateway: gw && v.connected ? gw.state.replace('GATEWAY_STATE_', '').toLowerCase() : null,
         runtime: gw?.runtime || null,
         version: ver,
         outdated: !!ver && !!best && compareVersions(ver, best) < 0,
