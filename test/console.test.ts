@@ -179,7 +179,12 @@ describe('admin console in Chromium', () => {
     await page.locator('table.run-targets').waitFor();
     await expect.poll(() => page.locator('table.run-targets tbody tr').count()).toBe(AGENTS.length);
     await waitUntil(async () => (await page.locator('table.run-targets tr[data-state="queued"], table.run-targets tr[data-state="running"]').count()) === 0, 60_000, 'the upgrade run to finish');
-    const states = await page.locator('table.run-targets tbody tr').evaluateAll((rows) => rows.map((r) => [r.getAttribute('data-agent'), r.getAttribute('data-state'), r.children[1]?.textContent]));
+    const targets = page.locator('table.run-targets tbody tr');
+    const states: Array<[string | null, string | null, string | null]> = [];
+    for (let i = 0; i < (await targets.count()); i++) {
+      const t = targets.nth(i);
+      states.push([await t.getAttribute('data-agent'), await t.getAttribute('data-state'), await t.locator('td').nth(1).textContent()]);
+    }
     expect(states.filter(([, , wave]) => wave === 'canary')).toHaveLength(1);
     for (const [, state] of states) expect(['succeeded', 'failed', 'skipped']).toContain(state);
     await shot('upgrade');
@@ -221,10 +226,11 @@ describe('admin console in Chromium', () => {
     expect(requests.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith('data:') && !u.startsWith('blob:'))).toEqual([]);
     const secrets = [CANARY, fleet.adminToken, viewerToken];
     for (const b of bodies) for (const s of secrets) expect(b.text.includes(s), `${b.url} carries a secret`).toBe(false);
-    const stored = await page.evaluate(() => JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage }, cookie: document.cookie, html: document.documentElement.outerHTML }));
+    // Evaluated in the page (a string: the test's own types have no DOM).
+    const stored = await page.evaluate<string>('JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage }, cookie: document.cookie, html: document.documentElement.outerHTML })');
     for (const s of secrets) expect(stored.includes(s)).toBe(false);
     // The cookie is HttpOnly: the page's script cannot read it.
-    expect(JSON.parse(stored).cookie).toBe('');
+    expect((JSON.parse(stored) as { cookie: string }).cookie).toBe('');
     const cookies = await context.cookies(origin);
     expect(cookies).toEqual([expect.objectContaining({ name: 'planes_session', httpOnly: true, sameSite: 'Strict' })]);
     // The streams the page reads, opened with the page's own session: no secret either.

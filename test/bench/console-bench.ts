@@ -156,9 +156,9 @@ async function run(o: Options): Promise<Report> {
       // A function, not a string: the page's CSP forbids eval, which a string predicate needs.
       await page.waitForFunction(() => performance.getEntriesByName('fleet-rendered').length > 0, undefined, { timeout: 60_000, polling: 50 });
       counting = false;
-      const mark = (await page.evaluate(
+      const mark = await page.evaluate<{ at: number; rows: number; dom: number; steps: Record<string, number> }>(
         '(() => { const at = (n) => Math.round(performance.getEntriesByName(n)[0]?.startTime ?? NaN); const js = performance.getEntriesByType("resource").find((r) => r.name.endsWith(".js")); return { at: performance.getEntriesByName("fleet-rendered")[0].startTime, rows: performance.getEntriesByName("fleet-rendered")[0].detail.rows, dom: document.querySelectorAll("tr[data-agent]").length, steps: { js: Math.round(js?.responseEnd ?? NaN), session: at("session-known"), snapshot: at("fleet-snapshot"), rendered: at("fleet-rendered") } }; })()',
-      )) as { at: number; rows: number; dom: number; steps: Record<string, number> };
+      );
       progress(`  steps (ms from navigation start): ${JSON.stringify(mark.steps)}`);
       if (mark.rows !== o.agents) failures.push(`load ${i + 1}: the page has ${mark.rows}/${o.agents} agents`);
       bytes['fleet feed'] = feedBytes;

@@ -6,6 +6,7 @@ import type { User } from '../types.ts';
 interface Method {
   kind: string;
   label: string;
+  startUrl?: string;
 }
 
 /**
@@ -42,6 +43,15 @@ export function SignIn({ onSignedIn }: { onSignedIn: (u: User) => void }) {
   return (
     <main class="signin" id="main">
       <h1>Agents Plane console</h1>
+      {methods
+        .filter((m) => m.startUrl)
+        .map((m) => (
+          <p class="card">
+            <a class="button" href={m.startUrl}>
+              {m.label}
+            </a>
+          </p>
+        ))}
       {methods.some((m) => m.kind === 'token') ? (
         <form onSubmit={(e) => void submit(e)} class="card">
           <label for="token">API token</label>

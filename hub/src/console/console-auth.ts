@@ -79,6 +79,7 @@ const SignInMethods = Type.Object({
     Type.Object({
       kind: Type.String({ description: "'token': POST /v1/console/session with {token}" }),
       label: Type.String(),
+      startUrl: Type.Optional(Type.String({ description: 'a redirect-based method (OIDC) starts here' })),
     }),
   ),
 });
