@@ -1,3 +1,4 @@
+import { parseArgs } from 'node:util';
 /**
  * The shared outer shell of the benchmarks: options, a global timeout, signals,
  * figures as text (or JSON on stdout with the figure lines on stderr), cleanup
@@ -62,4 +63,20 @@ export function benchMain<O extends { timeoutS: number; json: boolean }, R exten
       void spec.cleanup().then(() => process.exit(1));
     },
   );
+}
+
+/** A benchmark's flags: `--help` prints the usage and exits; `int` reads a whole-number flag or says which and why not. */
+export function benchFlags<T extends Record<string, { type: 'string' | 'boolean'; default?: string | boolean }>>(argv: string[], options: T, usage: string) {
+  const values = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', default: false } }, strict: true }).values as Record<string, string | boolean | undefined>;
+  if (values['help'] === true) {
+    console.log(usage);
+    process.exit(0);
+  }
+  const int = (name: string, min: number): number => {
+    const v = values[name];
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be a whole number >= ${min}, got '${String(v)}'\n${usage}`);
+    return n;
+  };
+  return { values, int };
 }

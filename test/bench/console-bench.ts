@@ -12,8 +12,7 @@
  */
 import { get } from 'node:http';
 import { createGunzip, gzipSync } from 'node:zlib';
-import { parseArgs } from 'node:util';
-import { benchMain } from './bench-main.ts';
+import { benchFlags, benchMain } from './bench-main.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { percentile, round } from './proc-stats.ts';
 import { cleanup, hubLogTail, PLANE, progress, setProgressPrefix, sleep, startSimulatedFleet } from './sim-fleet.ts';
@@ -31,36 +30,26 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const { values, int } = benchFlags(
+    argv,
+    {
       agents: { type: 'string', default: '1000' },
       runs: { type: 'string', default: '5' },
       'interval-ms': { type: 'string', default: '5000' },
       workers: { type: 'string', default: '2' },
       'timeout-s': { type: 'string', default: '900' },
       json: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
     },
-    strict: true,
-  });
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  const int = (name: string, v: string | undefined, min: number): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be a whole number >= ${min}, got '${v}'\n${USAGE}`);
-    return n;
-  };
+    USAGE,
+  );
   return {
-    agents: int('agents', values.agents, 1),
-    runs: int('runs', values.runs, 1),
-    intervalMs: int('interval-ms', values['interval-ms'], 100),
-    workers: int('workers', values.workers, 1),
+    agents: int('agents', 1),
+    runs: int('runs', 1),
+    intervalMs: int('interval-ms', 100),
+    workers: int('workers', 1),
     concurrency: 16,
-    timeoutS: int('timeout-s', values['timeout-s'], 10),
-    json: values.json,
+    timeoutS: int('timeout-s', 10),
+    json: values['json'] === true,
   };
 }
 
