@@ -32,6 +32,7 @@ export type { Hello__Output } from './gen/agentplane/v1/Hello.ts';
 export type { Heartbeat, Heartbeat__Output } from './gen/agentplane/v1/Heartbeat.ts';
 export type { Command, Command__Output } from './gen/agentplane/v1/Command.ts';
 export type { CommandResult, CommandResult__Output } from './gen/agentplane/v1/CommandResult.ts';
+export type { CommandLedger, CommandLedger__Output } from './gen/agentplane/v1/CommandLedger.ts';
 export type { CommandStatus } from './gen/agentplane/v1/CommandStatus.ts';
 export type { GatewayState } from './gen/agentplane/v1/GatewayState.ts';
 export type { GatewayStatus, GatewayStatus__Output } from './gen/agentplane/v1/GatewayStatus.ts';

@@ -3,23 +3,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BrainKey } from '../common/src/brain/brain-crypto.ts';
 import { openedBy, sealedObjects } from './helpers/brain-objects.ts';
+import type { RunRecord as Run, RunTarget as Target } from '../hub/src/run-model.ts';
 import { TestFleet, run, waitUntil } from './helpers/fleet.ts';
 
-interface Target {
-  agent: string;
-  state: string;
-  commands: Array<{ kind: string; id: string }>;
-  error: string | null;
-}
-interface Run {
-  id: string;
-  state: string;
-  maxConcurrency: number;
-  maxErrors: number;
-  stopReason: string | null;
-  summary: { total: number; succeeded: number; failed: number; timedOut: number; skipped: number };
-  targets: Target[];
-}
 interface Cmd {
   id: string;
   state: string;
@@ -111,12 +97,13 @@ describe('fan-out runs with maxConcurrency and maxErrors', () => {
     expect(resumed.code, resumed.stderr).toBe(0);
   });
 
-  it('withdraws a command an offline agent never received when its time runs out (timed-out, nothing ran)', async () => {
+  it('withdraws a command an offline agent never received when its time runs out (not-delivered, nothing ran)', async () => {
     const f6 = await fleet.agent(plane, 'f6');
     await fleet.hub.localProvider.stop(f6.id);
     await fleet.waitFor(plane, 'f6', (a) => !a.connected);
     const r = await fleet.api<{ run: Run }>('POST', `/v1/planes/${plane}/runs`, { kind: 'restart', agents: ['f6'], timeoutSeconds: 1, waitSeconds: 30 });
-    expect(r.body.run.targets[0]).toMatchObject({ agent: 'f6', state: 'timed-out' });
+    expect(r.body.run.targets[0]).toMatchObject({ agent: 'f6', state: 'not-delivered' });
+    expect(r.body.run.summary).toMatchObject({ notDelivered: 1, timedOut: 0 });
     expect(r.body.run.targets[0]?.error).toMatch(/not reachable within 1 s; the command was withdrawn, nothing ran/);
     const [cmd] = await commandsOf(r.body.run);
     expect(cmd?.state).toBe('expired');

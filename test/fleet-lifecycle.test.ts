@@ -205,8 +205,8 @@ describe('command ordering and hub shutdown', () => {
 
   it('applies pause then resume in order even when sent back to back, without counting a crash', async () => {
     const before = await fleet.agent(plane, 'o1');
-    // No body at all: action routes take an optional body.
-    const [p, r] = await Promise.all([fleet.api<{ command: { id: string } }>('POST', `/v1/planes/${plane}/agents/o1/pause`), fleet.api<{ command: { id: string } }>('POST', `/v1/planes/${plane}/agents/o1/resume`)]);
+    // {}: action routes need a body, even with no field in it.
+    const [p, r] = await Promise.all([fleet.api<{ command: { id: string } }>('POST', `/v1/planes/${plane}/agents/o1/pause`, {}), fleet.api<{ command: { id: string } }>('POST', `/v1/planes/${plane}/agents/o1/resume`, {})]);
     expect([p.status, r.status]).toEqual([202, 202]);
     for (const id of [p.body.command.id, r.body.command.id]) {
       const c = await fleet.api<{ state: string }>('GET', `/v1/planes/${plane}/agents/o1/commands/${id}?waitSeconds=30`);

@@ -186,7 +186,7 @@ export class Agentd {
     const cfg = this.#cfg;
     ensureDir(cfg.stateDir, 0o700);
     this.#journal = new CommandJournal(join(cfg.stateDir, 'agentd.db'));
-    this.#journal.prune(7 * 24 * 3600_000);
+    this.#journal.prune();
     this.#operator = new OperatorServer(join(cfg.stateDir, 'agentd.sock'), { status: () => this.status(), doctor: () => this.doctor(), ring: this.#ring }, this.#log);
     await this.#operator.start();
     ensureDir(join(cfg.stateDir, 'run'), 0o700);
@@ -231,6 +231,7 @@ export class Agentd {
           [runtime.kind]: runtime.version,
         },
         capabilities: this.#runner?.kinds ?? [],
+        ...(this.#runner ? { ledger: this.#runner.ledger() } : {}),
       }),
       heartbeat: () => this.#heartbeat(),
       log: this.#log,

@@ -124,6 +124,8 @@ export async function ensureEnrolled(
     if (e.code === grpc.status.UNAUTHENTICATED || e.code === grpc.status.PERMISSION_DENIED) {
       throw new PlaneError(ErrorCode.Unauthenticated, `the hub refused enrolment: ${e.details}`, { cause: err });
     }
+    // Too many failed claims with this token lately: retried (with backoff) until the hub takes it again.
+    if (e.code === grpc.status.RESOURCE_EXHAUSTED) throw new PlaneError(ErrorCode.Unavailable, `the hub refuses this enrolment token for now: ${e.details}`, { cause: err });
     throw new PlaneError(ErrorCode.Unavailable, `cannot reach the hub at ${proof.hub} to enrol: ${e.details ?? e.message}`, { cause: err });
   } finally {
     client.close();

@@ -7,7 +7,7 @@ import type { Logger } from '../../common/src/logger.ts';
 import { loadContract } from '../../proto/index.ts';
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, PlaneError } from '../../common/src/errors.ts';
-import type { AgentMessage, AgentPlaneClient, BrainGrant__Output, Command__Output, Heartbeat, HubMessage__Output, SecretManifest__Output, SecretResponse__Output } from '../../proto/index.ts';
+import type { AgentMessage, AgentPlaneClient, CommandLedger, BrainGrant__Output, Command__Output, Heartbeat, HubMessage__Output, SecretManifest__Output, SecretResponse__Output } from '../../proto/index.ts';
 import type { StoredCredential } from './credential-store.ts';
 
 export interface HelloInfo {
@@ -15,6 +15,8 @@ export interface HelloInfo {
   agentdVersion: string;
   runtimeVersions: Record<string, string>;
   capabilities: string[];
+  /** What this agentd did with recent commands (its journal), for the hub to settle missed results. */
+  ledger?: CommandLedger;
 }
 
 export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'backoff' | 'closed';

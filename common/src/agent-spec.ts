@@ -18,7 +18,7 @@ export const ModelProviderSpec = Type.Object(
           id: Type.String({ minLength: 1, maxLength: 128 }),
           name: Type.Optional(Type.String({ maxLength: 128 })),
           /** USD per million tokens, for OpenClaw's cost accounting. */
-          cost: Type.Optional(Type.Object({ input: Type.Number({ minimum: 0 }), output: Type.Number({ minimum: 0 }) }, { additionalProperties: false })),
+          cost: Type.Optional(Type.Object({ input: Type.Number({ minimum: 0, maximum: 1_000_000 }), output: Type.Number({ minimum: 0, maximum: 1_000_000 }) }, { additionalProperties: false })),
         },
         { additionalProperties: false },
       ),

@@ -1,15 +1,20 @@
 import { ErrorCode, PlaneError } from '../../common/src/errors.ts';
 import { newId } from '../../common/src/ids.ts';
-import type { CommandKind, Fleet } from './fleet.ts';
+import type { Fleet } from './fleet.ts';
 import type { HubContext } from './hub-context.ts';
 import type { CommandRecord } from './model.ts';
 import { TERMINAL_COMMAND_STATES } from './model.ts';
+import { RunReconciler } from './run-reconciler.ts';
 import type { SecretRotation } from './secrets/secret-rotation.ts';
 import type { RunStore } from './store/run-store.ts';
 
-import { RUN_KINDS, type RunKind, type RunRecord, type RunState, type RunSummary, type RunTarget, type TargetState } from './run-model.ts';
+import { ERROR_STATES, failedStep, RUN_KINDS, type RunKind, type RunRecord, type RunState, type RunTarget, runSteps, summarize, type TargetState } from './run-model.ts';
 
 export { RUN_KINDS, type RunKind, type RunRecord };
+
+/** What the plane-wide fan-out route sends, and the run kind it is recorded as. */
+export const FAN_OUT_KINDS = { restart: 'restart', pause: 'pause', resume: 'resume', ping: 'ping', 'sync-now': 'sync' } as const satisfies Record<string, RunKind>;
+export type FanOutKind = keyof typeof FAN_OUT_KINDS;
 
 export interface StartRunInput {
   kind: RunKind;
@@ -46,17 +51,6 @@ export function resolveLimit(value: number | string, total: number, what: 'maxCo
   return Number(text);
 }
 
-const ERROR_STATES: ReadonlySet<TargetState> = new Set(['failed', 'timed-out']);
-
-function summarize(targets: RunTarget[]): RunSummary {
-  const s: RunSummary = { total: targets.length, queued: 0, running: 0, succeeded: 0, failed: 0, timedOut: 0, skipped: 0 };
-  for (const t of targets) {
-    if (t.state === 'timed-out') s.timedOut++;
-    else s[t.state]++;
-  }
-  return s;
-}
-
 /**
  * Fan-out runs: one kind of command over one agent, a list, or a whole plane,
  * at most `maxConcurrency` agents at a time, stopping once more than
@@ -73,23 +67,23 @@ export class CommandRuns {
   readonly #live = new Map<string, { run: RunRecord; cancel: AbortController; done: Promise<void> }>();
   #flushTimer: NodeJS.Timeout | undefined;
   readonly #dirty = new Set<string>();
+  readonly #stopped: RunReconciler;
 
   constructor(ctx: HubContext, fleet: Fleet, store: RunStore, rotation: SecretRotation) {
     this.#ctx = ctx;
     this.#fleet = fleet;
     this.#store = store;
     this.#rotation = rotation;
+    this.#stopped = new RunReconciler(ctx, store);
   }
 
-  /** After a hub start: runs the previous process left running end as interrupted; commands already sent still complete. */
+  /**
+   * After a hub start: runs the previous process left running end `interrupted`,
+   * each target settled from the commands it stored (see RunReconciler); targets
+   * whose command may have reached the agent wait, `unknown`, for its report.
+   */
   recover(): void {
-    for (const run of this.#store.running()) {
-      for (const t of run.targets) {
-        if (t.state === 'queued') Object.assign(t, { state: 'skipped', error: 'the hub restarted before this agent was started', finishedAt: Date.now() });
-        else if (t.state === 'running') Object.assign(t, { state: 'timed-out', error: `the hub restarted while this agent ran; see its commands (${t.commands.map((c) => c.id).join(', ')})`, finishedAt: Date.now() });
-      }
-      this.#finish(run, 'interrupted', 'the hub restarted during the run');
-    }
+    this.#stopped.recover();
   }
 
   start(planeName: string, input: StartRunInput, actor: string): RunRecord {
@@ -156,26 +150,122 @@ export class CommandRuns {
       outcome: 'ok',
       detail: { runId: run.id, phase: 'started', agents: names.length, maxConcurrency: run.maxConcurrency, maxErrors, ...(waves ? { waves } : {}), ...(run.kind === 'upgrade' ? { args: run.args } : {}) },
     });
+    this.#launch(run, (cancelled) => this.#execute(run, cancelled));
+    return structuredClone(run);
+  }
+
+  #launch(run: RunRecord, engine: (cancelled: AbortSignal) => Promise<void>): void {
     const cancel = new AbortController();
-    const done = this.#execute(run, cancel.signal).catch((err: unknown) => {
+    const done = engine(cancel.signal).catch((err: unknown) => {
       this.#ctx.log.error('run failed unexpectedly', { runId: run.id, reason: PlaneError.from(err).message });
       for (const t of run.targets) if (t.state === 'queued') this.#settle(run, t, 'skipped', `the run failed: ${PlaneError.from(err).message}`);
       this.#finish(run, 'failed', PlaneError.from(err).message);
     });
     this.#live.set(run.id, { run, cancel, done });
     void done.finally(() => this.#live.delete(run.id));
-    return structuredClone(run);
+  }
+
+  /**
+   * Waits for a fan-out's results: each target settles with its command; what has
+   * no result by the command deadline is withdrawn if it was never sent
+   * (not-delivered) or timed out if it was. A closing hub leaves targets whose
+   * command is out `unknown` for the next start to settle.
+   */
+  async #trackFanOut(run: RunRecord, commands: CommandRecord[], cancelled: AbortSignal): Promise<void> {
+    const closing = this.#ctx.closing;
+    const open = new Map(commands.map((c, i) => [c.id, run.targets[i] as RunTarget]));
+    const settleWith = (c: CommandRecord): void => {
+      const t = open.get(c.id);
+      if (!t || !TERMINAL_COMMAND_STATES.has(c.state)) return;
+      open.delete(c.id);
+      t.output = c.output;
+      if (c.state === 'succeeded') this.#settle(run, t, 'succeeded', null);
+      else this.#settle(run, t, failedStep(c).state, failedStep(c).error);
+    };
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => finish(), run.timeoutMs);
+      timer.unref();
+      const onCommand = (c: CommandRecord): void => {
+        if (c.runId !== run.id) return;
+        settleWith(c);
+        if (open.size === 0) finish();
+      };
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.#ctx.events.off('command', onCommand);
+        closing.removeEventListener('abort', finish);
+        resolve();
+      };
+      this.#ctx.events.on('command', onCommand);
+      closing.addEventListener('abort', finish, { once: true });
+      if (open.size === 0 || closing.aborted) finish();
+    });
+    for (const [id, t] of open) {
+      if (closing.aborted) {
+        this.#settle(run, t, 'unknown', `${t.commands[0]?.kind ?? run.kind}: the hub stopped before the agent answered; its report settles it`);
+        continue;
+      }
+      const expired = this.#ctx.commands.expirePending(id, 'withdrawn: the agent was not reachable before the command deadline');
+      if (expired) this.#ctx.events.emit('command', expired);
+      else this.#settle(run, t, 'timed-out', `${t.commands[0]?.kind ?? run.kind}: no result within ${Math.round(run.timeoutMs / 1000)} s (command ${id}; the agent may still complete it)`);
+    }
+    const s = summarize(run.targets);
+    const state: RunState = cancelled.aborted ? 'cancelled' : closing.aborted ? 'interrupted' : s.succeeded === s.total ? 'succeeded' : 'failed';
+    this.#finish(run, state, cancelled.aborted ? 'cancelled' : closing.aborted ? 'the hub is shutting down' : null);
+  }
+
+  /**
+   * The plane-wide fan-out (`POST /v1/planes/P/commands`): one command to every
+   * agent at once, not rate-controlled; an offline agent gets it when it
+   * reconnects, until the command's deadline. Its run record is stored in the
+   * same transaction as the commands, before any is sent, so a hub crash right
+   * after cannot lose what was sent. No agents: no run.
+   */
+  fanOut(planeName: string, kind: FanOutKind, args: Record<string, unknown>, actor: string): { run: RunRecord | null; commands: CommandRecord[] } {
+    this.#ctx.planes.get(planeName);
+    const names = new Map(this.#ctx.agents.list(planeName).map((a) => [a.id, a.name]));
+    if (names.size === 0) return { run: null, commands: this.#fleet.fanOut(planeName, kind, args, actor) };
+    const now = Date.now();
+    const run: RunRecord = {
+      id: newId('run'),
+      plane: planeName,
+      kind: FAN_OUT_KINDS[kind],
+      args,
+      actor,
+      state: 'running',
+      requested: { maxConcurrency: '100%', maxErrors: '100%' },
+      maxConcurrency: names.size,
+      maxErrors: names.size,
+      timeoutMs: this.#ctx.commandTtlMs,
+      waves: null,
+      createdAt: now,
+      finishedAt: null,
+      stopReason: null,
+      summary: summarize([]),
+      targets: [],
+    };
+    const commands = this.#fleet.fanOut(planeName, kind, args, actor, {
+      runId: run.id,
+      record: (created) => {
+        run.targets = created.map((c) => ({ agent: names.get(c.agentId) ?? c.agentId, state: 'running', wave: null, commands: [{ kind, id: c.id }], startedAt: now, finishedAt: null, error: null, output: null }));
+        run.summary = summarize(run.targets);
+        this.#store.save(run);
+      },
+    });
+    this.#ctx.audit.record({ actor, action: `run.${run.kind}`, plane: planeName, agent: null, outcome: 'ok', detail: { runId: run.id, phase: 'started', fanOut: true, agents: run.targets.length } });
+    this.#launch(run, (cancelled) => this.#trackFanOut(run, commands, cancelled));
+    return { run: structuredClone(run), commands };
   }
 
   get(planeName: string, id: string): RunRecord {
-    const live = this.#live.get(id)?.run;
+    const live = this.#live.get(id)?.run ?? this.#stopped.get(id);
     if (live && live.plane === planeName) return structuredClone(live);
     return this.#store.get(planeName, id);
   }
 
   list(planeName: string, limit?: number, kind?: string): RunRecord[] {
     this.#ctx.planes.get(planeName);
-    return this.#store.list(planeName, limit, kind).map((r) => (this.#live.has(r.id) ? this.get(planeName, r.id) : r));
+    return this.#store.list(planeName, limit, kind).map((r) => (this.#live.has(r.id) || this.#stopped.get(r.id) ? this.get(planeName, r.id) : r));
   }
 
   /** Resolves when the run has finished or `timeoutMs` passed. */
@@ -247,7 +337,7 @@ export class CommandRuns {
     const why = stopWhy();
     for (const t of queue) this.#settle(run, t, 'skipped', why ? `not started: ${why}` : 'not started');
     const s = summarize(run.targets);
-    const state: RunState = cancelled.aborted ? 'cancelled' : closing.aborted ? 'interrupted' : s.skipped > 0 ? 'stopped' : s.failed + s.timedOut > 0 ? 'failed' : 'succeeded';
+    const state: RunState = cancelled.aborted ? 'cancelled' : closing.aborted ? 'interrupted' : s.skipped > 0 ? 'stopped' : s.failed + s.timedOut + s.notDelivered > 0 ? 'failed' : 'succeeded';
     this.#finish(run, state, why);
   }
 
@@ -259,19 +349,25 @@ export class CommandRuns {
     const deadline = t.startedAt + run.timeoutMs;
     const outputs: Record<string, unknown> = {};
     try {
-      for (const step of this.#steps(run, t)) {
-        const cmd = step.kind === 'rotate-secrets' ? this.#rotation.rotate(run.plane, t.agent, run.actor)[0] : this.#fleet.sendCommand(run.plane, t.agent, step.kind, step.args, run.actor);
+      // Each command names this run and when the run gives up on it, before it is sent.
+      const link = { runId: run.id, giveUpAt: deadline };
+      for (const step of runSteps(run, t)) {
+        const cmd = step.kind === 'rotate-secrets' ? this.#rotation.rotate(run.plane, t.agent, run.actor, 'manual', link)[0] : this.#fleet.sendCommand(run.plane, t.agent, step.kind, step.args, run.actor, link);
         if (!cmd) throw new PlaneError(ErrorCode.Internal, `no command was created for ${t.agent}`);
         t.commands.push({ kind: step.kind, id: cmd.id });
         this.#touch(run);
         const seconds = Math.round(run.timeoutMs / 1000);
         let done: CommandRecord = await this.#fleet.waitForCommand(cmd.id, Math.max(0, deadline - Date.now()));
         if (!TERMINAL_COMMAND_STATES.has(done.state)) {
+          if (this.#ctx.closing.aborted) {
+            this.#settle(run, t, 'unknown', `${step.kind}: the hub stopped before the agent answered (command ${cmd.id} was ${done.state}); its report settles it`);
+            return;
+          }
           const expired = this.#ctx.commands.expirePending(cmd.id, `withdrawn: the agent was not reachable within ${seconds} s`);
           if (expired) {
             done = expired;
             this.#ctx.events.emit('command', expired);
-            this.#settle(run, t, 'timed-out', `${step.kind}: the agent was not reachable within ${seconds} s; the command was withdrawn, nothing ran`);
+            this.#settle(run, t, 'not-delivered', `${step.kind}: the agent was not reachable within ${seconds} s; the command was withdrawn, nothing ran`);
           } else {
             this.#settle(run, t, 'timed-out', `${step.kind}: no result within ${seconds} s (command ${cmd.id} is ${done.state}; the agent may still complete it)`);
           }
@@ -279,9 +375,9 @@ export class CommandRuns {
         }
         outputs[step.kind] = done.output;
         if (done.state !== 'succeeded') {
-          const why = done.errorMessage ?? done.state;
           t.output = run.kind === 'upgrade' ? outputs : done.output;
-          this.#settle(run, t, done.state === 'expired' && why.startsWith('withdrawn') ? 'skipped' : 'failed', `${step.kind}: ${done.state === 'failed' ? '' : `${done.state}: `}${why}`);
+          const f = failedStep(done);
+          this.#settle(run, t, f.state, f.error);
           return;
         }
       }
@@ -301,24 +397,6 @@ export class CommandRuns {
           detail: { runId: run.id, wave: t.wave, to: t.args?.['version'] ?? run.args['version'], from: (up['from']) ?? null, state: t.state, error: t.error },
         });
       }
-    }
-  }
-
-  #steps(run: RunRecord, t: RunTarget): Array<{ kind: CommandKind; args: Record<string, unknown> }> {
-    const args = { ...run.args, ...(t.args ?? {}) };
-    switch (run.kind) {
-      case 'sync':
-        return [{ kind: 'sync-now', args: { databases: args['databases'] !== false, allowDeletes: args['allowDeletes'] === true } }];
-      case 'upgrade':
-        // The brain first (files and consistent database copies): an upgrade never starts without a fresh snapshot.
-        return [
-          { kind: 'sync-now', args: { databases: true } },
-          { kind: 'upgrade', args },
-        ];
-      case 'rotate-secrets':
-        return [{ kind: 'rotate-secrets', args: {} }];
-      default:
-        return [{ kind: run.kind, args: {} }];
     }
   }
 

@@ -8,6 +8,7 @@ import { resolveAgentSpec } from './agent-settings.ts';
 import type { HubContext } from './hub-context.ts';
 import type { AgentRecord, AgentSpec, CommandRecord, Health, PlaneRecord, PlaneSpec } from './model.ts';
 import { TERMINAL_COMMAND_STATES } from './model.ts';
+import type { RunLink } from './store/command-store.ts';
 import type { HeartbeatRecord } from './store/heartbeat-store.ts';
 import { costLabels } from './cost/cost-labels.ts';
 import type { HealingState } from './store/healing-store.ts';
@@ -270,11 +271,14 @@ export class Fleet {
     return cleared;
   }
 
-  /** Stores the command, then sends it if the agent is connected; otherwise it waits for the agent. */
-  sendCommand(planeName: string, name: string, kind: CommandKind, args: Record<string, unknown>, actor: string): CommandRecord {
+  /**
+   * Stores the command, then sends it if the agent is connected; otherwise it waits for the agent.
+   * A run passes its link: the command names its run before it can leave the hub.
+   */
+  sendCommand(planeName: string, name: string, kind: CommandKind, args: Record<string, unknown>, actor: string, run?: RunLink): CommandRecord {
     const agent = this.#ctx.agents.get(planeName, name);
     if (kind === 'pause' || kind === 'resume') this.#ctx.agents.setDesiredState(agent.id, kind === 'pause' ? 'paused' : 'running');
-    const cmd = this.#ctx.commands.create({ agentId: agent.id, kind, args, actor, ttlMs: this.#ctx.commandTtlMs });
+    const cmd = this.#ctx.commands.create({ agentId: agent.id, kind, args, actor, ttlMs: this.#ctx.commandTtlMs, ...(run ? { run } : {}) });
     const session = this.#ctx.sessions.get(agent.id);
     if (session?.send(toWireCommand(cmd))) this.#ctx.commands.markDelivered(cmd.id);
     this.#ctx.audit.record({ actor, action: `command.${kind}`, plane: planeName, agent: name, outcome: 'ok', detail: { commandId: cmd.id, delivered: Boolean(session) } });
@@ -284,16 +288,21 @@ export class Fleet {
   /**
    * One command to every agent of a plane, stored in one transaction, then sent
    * to each connected agent. Offline agents get theirs when they reconnect.
+   * `record` runs inside that transaction with the new commands (the fan-out's
+   * run record is stored with them, before anything is sent).
    */
-  fanOut(planeName: string, kind: CommandKind, args: Record<string, unknown>, actor: string): CommandRecord[] {
+  fanOut(planeName: string, kind: CommandKind, args: Record<string, unknown>, actor: string, options: { runId?: string; record?: (created: CommandRecord[]) => void } = {}): CommandRecord[] {
     this.#ctx.planes.get(planeName);
     const agents = this.#ctx.agents.list(planeName);
-    const created = this.#ctx.db.transaction(() =>
-      agents.map((a) => {
+    const run = options.runId ? { runId: options.runId } : undefined;
+    const created = this.#ctx.db.transaction(() => {
+      const cmds = agents.map((a) => {
         if (kind === 'pause' || kind === 'resume') this.#ctx.agents.setDesiredState(a.id, kind === 'pause' ? 'paused' : 'running');
-        return this.#ctx.commands.create({ agentId: a.id, kind, args, actor, ttlMs: this.#ctx.commandTtlMs });
-      }),
-    )();
+        return this.#ctx.commands.create({ agentId: a.id, kind, args, actor, ttlMs: this.#ctx.commandTtlMs, ...(run ? { run } : {}) });
+      });
+      options.record?.(cmds);
+      return cmds;
+    })();
     // Send everything first, then record deliveries in one transaction: agents
     // should not wait behind 1,000 separate writes.
     const delivered = created.filter((cmd) => this.#ctx.sessions.get(cmd.agentId)?.send(toWireCommand(cmd)));

@@ -211,4 +211,8 @@ export interface CommandRecord {
   output: unknown;
   errorCode: string | null;
   errorMessage: string | null;
+  /** The run (or plane-wide fan-out) that sent it; stored with the command, before it is sent. */
+  runId: string | null;
+  /** A run's command only: when the run stops waiting for it to reach the agent (its per-agent timeout). */
+  giveUpAt: number | null;
 }

@@ -5,6 +5,7 @@ import type { AgentMessage as _agentplane_v1_AgentMessage, AgentMessage__Output 
 import type { AgentPlaneClient as _agentplane_v1_AgentPlaneClient, AgentPlaneDefinition as _agentplane_v1_AgentPlaneDefinition } from './agentplane/v1/AgentPlane.ts';
 import type { BrainGrant as _agentplane_v1_BrainGrant, BrainGrant__Output as _agentplane_v1_BrainGrant__Output } from './agentplane/v1/BrainGrant.ts';
 import type { Command as _agentplane_v1_Command, Command__Output as _agentplane_v1_Command__Output } from './agentplane/v1/Command.ts';
+import type { CommandLedger as _agentplane_v1_CommandLedger, CommandLedger__Output as _agentplane_v1_CommandLedger__Output } from './agentplane/v1/CommandLedger.ts';
 import type { CommandResult as _agentplane_v1_CommandResult, CommandResult__Output as _agentplane_v1_CommandResult__Output } from './agentplane/v1/CommandResult.ts';
 import type { EnrollRequest as _agentplane_v1_EnrollRequest, EnrollRequest__Output as _agentplane_v1_EnrollRequest__Output } from './agentplane/v1/EnrollRequest.ts';
 import type { EnrollResponse as _agentplane_v1_EnrollResponse, EnrollResponse__Output as _agentplane_v1_EnrollResponse__Output } from './agentplane/v1/EnrollResponse.ts';
@@ -37,6 +38,7 @@ export interface ProtoGrpcType {
       AgentPlane: SubtypeConstructor<typeof grpc.Client, _agentplane_v1_AgentPlaneClient> & { service: _agentplane_v1_AgentPlaneDefinition }
       BrainGrant: MessageTypeDefinition<_agentplane_v1_BrainGrant, _agentplane_v1_BrainGrant__Output>
       Command: MessageTypeDefinition<_agentplane_v1_Command, _agentplane_v1_Command__Output>
+      CommandLedger: MessageTypeDefinition<_agentplane_v1_CommandLedger, _agentplane_v1_CommandLedger__Output>
       CommandResult: MessageTypeDefinition<_agentplane_v1_CommandResult, _agentplane_v1_CommandResult__Output>
       CommandStatus: EnumTypeDefinition
       EnrollRequest: MessageTypeDefinition<_agentplane_v1_EnrollRequest, _agentplane_v1_EnrollRequest__Output>

@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type LogRecord } from '../../common/src/logger.ts';
@@ -30,6 +30,8 @@ export class TestFleet {
   adminToken = '';
   readonly heartbeatIntervalMs: number;
   readonly #options: Partial<HubOptions>;
+  /** A hub started with startInChild(): its own process, which a test may SIGKILL. */
+  child: ChildProcess | undefined;
 
   constructor(options: Partial<HubOptions> = {}) {
     this.dataDir = mkdtempSync(join(tmpdir(), 'planes-test-'));
@@ -49,6 +51,64 @@ export class TestFleet {
     this.endpoints = await this.hub.start();
     this.adminToken = readFileSync(this.endpoints.adminTokenFile, 'utf8').trim();
     return this;
+  }
+
+  /**
+   * Starts the hub in a child process instead (same options and data dir): a test can
+   * kill it with SIGKILL, as a crash would, then start() one in this process on the same
+   * data dir and gRPC port with restartInProcess().
+   */
+  async startInChild(extra: Partial<HubOptions> = {}): Promise<this> {
+    const options = { dataDir: this.dataDir, grpcPort: 0, apiPort: 0, heartbeatIntervalMs: this.heartbeatIntervalMs, heartbeatFlushIntervalMs: 100, localRuntime: 'placeholder', ...this.#options, ...extra };
+    const child = spawn(process.execPath, ['test/helpers/hub-child.ts', JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    this.child = child;
+    this.endpoints = await new Promise<HubEndpoints>((resolve, reject) => {
+      let out = '';
+      child.stdout?.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('\n')) resolve(JSON.parse(out.slice(0, out.indexOf('\n'))) as HubEndpoints);
+      });
+      child.once('exit', (code) => reject(new Error(`hub child exited with ${code} before it ran`)));
+    });
+    this.adminToken = readFileSync(this.endpoints.adminTokenFile, 'utf8').trim();
+    return this;
+  }
+
+  /** A child hub still running closes (SIGTERM) as a normal stop would. */
+  async #stopChild(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  }
+
+  /** SIGKILLs the child hub (nothing of it runs after this resolves); its agentd processes live on. */
+  async killChild(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    });
+  }
+
+  /** A hub in this process on the same data dir and gRPC port, after killChild() (or a SIGTERM to a child still running). */
+  async restartInProcess(): Promise<void> {
+    const port = Number(this.endpoints.grpcAddress.split(':').pop());
+    await this.#stopChild();
+    this.hub = this.#newHub({ grpcPort: port });
+    await this.start();
+  }
+
+  /** Closes the hub of this process and starts one in a child process on the same data dir and gRPC port. */
+  async restartInChild(): Promise<void> {
+    const port = Number(this.endpoints.grpcAddress.split(':').pop());
+    await this.#stopChild();
+    await this.hub.close();
+    this.hub = this.#newHub({});
+    await this.startInChild({ grpcPort: port });
   }
 
   /** Closes the hub and starts a new one on the same data dir and gRPC port (agents keep dialling it). */
@@ -136,9 +196,27 @@ export class TestFleet {
     return Number.parseInt(readFileSync(join(this.agentDir(plane, name), 'agentd.pid'), 'utf8'), 10);
   }
 
+  /** When no hub of this process runs (a test failed after killChild()): SIGKILL every local agentd's process group. */
+  #killLocalAgents(): void {
+    const root = join(this.dataDir, 'local-agents');
+    for (const plane of existsSync(root) ? readdirSync(root) : []) {
+      for (const name of readdirSync(join(root, plane))) {
+        const file = join(root, plane, name, 'agentd.pid');
+        if (!existsSync(file)) continue;
+        try {
+          process.kill(-Number.parseInt(readFileSync(file, 'utf8'), 10), 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+  }
+
   async destroy(): Promise<void> {
     try {
+      await this.killChild();
       if (this.hub.state === 'running') await this.hub.localProvider.stopAll();
+      else if (this.child) this.#killLocalAgents();
     } finally {
       await this.hub.close();
       rmSync(this.dataDir, { recursive: true, force: true });

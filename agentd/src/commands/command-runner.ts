@@ -1,6 +1,6 @@
 import type { Logger } from '../../../common/src/logger.ts';
 import { PlaneError } from '../../../common/src/errors.ts';
-import type { AgentMessage, Command__Output, CommandStatus } from '../../../proto/index.ts';
+import type { AgentMessage, Command__Output, CommandLedger, CommandResult, CommandStatus } from '../../../proto/index.ts';
 import type { CommandJournal, JournalEntry } from '../command-journal.ts';
 
 export interface CommandContext {
@@ -22,6 +22,19 @@ export interface CommandSpec {
 }
 
 type Result = NonNullable<JournalEntry['result']>;
+
+/**
+ * The ledger in Hello: this many newest journal entries, outputs up to this size
+ * and all of them together up to LEDGER_MAX_BYTES (the hub takes messages up to
+ * 4 MiB; a Hello it refused would keep the agent off the hub); log streams are left out.
+ */
+export const LEDGER_MAX_ENTRIES = 200;
+export const LEDGER_MAX_OUTPUT_BYTES = 8 * 1024;
+export const LEDGER_MAX_BYTES = 1024 * 1024;
+/** An entry without its output: ids, status, times and an error cut to 500 characters (at most 2000 bytes). */
+const LEDGER_ENTRY_BYTES = 128 + 2000;
+const LEDGER_MAX_ERROR_CHARS = 500;
+const LEDGER_EXCLUDED_KINDS = ['logs', 'logs-stop'];
 
 export interface CommandRunnerOptions {
   journal: CommandJournal;
@@ -68,11 +81,8 @@ export class CommandRunner {
         log.info('redelivered command answered from the journal');
         this.#sendResult(cmd.id, known.result);
       } else if (known.bootId !== this.#o.bootId) {
-        const now = Date.now();
-        const result: Result = { status: 'COMMAND_STATUS_INTERRUPTED', outputJson: '', errorCode: 'aborted', errorMessage: 'agentd stopped while this command was running; it was not retried', startedAtMs: now, finishedAtMs: now };
-        this.#o.journal.finish(cmd.id, result);
         log.warn('command was interrupted by an agentd restart');
-        this.#sendResult(cmd.id, result);
+        this.#sendResult(cmd.id, this.#interrupted(cmd.id));
       }
       return;
     }
@@ -136,9 +146,48 @@ export class CommandRunner {
     this.#sendResult(id, result);
   }
 
+  /** A command an earlier agentd boot started and never finished: recorded as interrupted, never retried. */
+  #interrupted(id: string): Result {
+    const now = Date.now();
+    const result: Result = { status: 'COMMAND_STATUS_INTERRUPTED', outputJson: '', errorCode: 'aborted', errorMessage: 'agentd stopped while this command was running; it was not retried', startedAtMs: now, finishedAtMs: now };
+    this.#o.journal.finish(id, result);
+    return result;
+  }
+
+  /**
+   * The ledger for the hub's Hello: the journal's newest entries with their
+   * results (ACCEPTED for one still running; INTERRUPTED for one an earlier boot
+   * left unfinished). A large output is left out and its id listed, so the hub
+   * asks for it by sending the command again.
+   */
+  ledger(): CommandLedger {
+    const results: CommandResult[] = [];
+    const outputOmitted: string[] = [];
+    // What is left for outputs once every entry has its room.
+    let outputBudget = LEDGER_MAX_BYTES - LEDGER_MAX_ENTRIES * LEDGER_ENTRY_BYTES;
+    for (const e of this.#o.journal.recent(LEDGER_MAX_ENTRIES, LEDGER_EXCLUDED_KINDS)) {
+      const running = e.state === 'started' && e.bootId === this.#o.bootId;
+      if (running) {
+        results.push({ commandId: e.id, status: 'COMMAND_STATUS_ACCEPTED', startedAtMs: e.receivedAt });
+        continue;
+      }
+      const r = e.result ?? this.#interrupted(e.id);
+      const outputBytes = Buffer.byteLength(r.outputJson);
+      const omit = outputBytes > LEDGER_MAX_OUTPUT_BYTES || outputBytes > outputBudget;
+      if (omit) outputOmitted.push(e.id);
+      else outputBudget -= outputBytes;
+      results.push({ ...this.#wire(e.id, r), errorMessage: r.errorMessage.slice(0, LEDGER_MAX_ERROR_CHARS), outputJson: omit ? '' : r.outputJson });
+    }
+    return { results, outputOmitted };
+  }
+
+  #wire(id: string, r: Result): CommandResult {
+    return { commandId: id, status: r.status as CommandStatus, outputJson: r.outputJson, errorCode: r.errorCode, errorMessage: r.errorMessage, startedAtMs: r.startedAtMs, finishedAtMs: r.finishedAtMs };
+  }
+
   #sendResult(id: string, r: Result): void {
     // If this is lost (disconnected), the hub redelivers the command and the journal answers.
-    this.#o.send({ commandResult: { commandId: id, status: r.status as CommandStatus, outputJson: r.outputJson, errorCode: r.errorCode, errorMessage: r.errorMessage, startedAtMs: r.startedAtMs, finishedAtMs: r.finishedAtMs } });
+    this.#o.send({ commandResult: this.#wire(id, r) });
   }
 
   /** Stops taking new commands and waits (up to `deadlineMs`) for running ones. */

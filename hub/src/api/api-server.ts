@@ -3,10 +3,11 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
 import type { Fleet } from '../fleet.ts';
 import type { HubContext } from '../hub-context.ts';
-import { errorHandler, sendError } from './api-error.ts';
+import { clientErrorHandler, errorHandler, frameworkErrorHandler, sendError } from './api-error.ts';
 import { authHook } from './auth.ts';
 import { registerApplyRoutes } from './apply-routes.ts';
 import { HubMetrics } from './hub-metrics.ts';
+import { checkRequestInput, MAX_BODY_BYTES, parseJsonBody } from './request-input.ts';
 import { registerRoutes } from './routes.ts';
 import { registerSecretRoutes } from './secret-routes.ts';
 import { registerRunRoutes } from './run-routes.ts';
@@ -36,8 +37,22 @@ export async function buildApi(
   const app = Fastify({
     logger: false,
     ...(web.https ? { https: web.https } : {}),
-    bodyLimit: 256 * 1024,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    bodyLimit: MAX_BODY_BYTES,
+    // A client that trickles its request in (headers and body) is cut off with a 408.
+    requestTimeout: 60_000,
+    // Types exactly as the schemas say: no coercion ({"name": true} is not "true"); query strings are parsed strictly first.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
+  });
+  // JSON only (no text/plain), with a depth limit and finite numbers.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
   });
   app.addSchema(ErrorBody);
   const routes: ApiRoute[] = [];
@@ -59,10 +74,7 @@ export async function buildApi(
   const session = consoleSessions(ctx);
   app.addHook('onRequest', authHook(ctx.apiTokens, session.auth));
   registerSecurityHeaders(app, web.https !== undefined);
-  // Bodies of action routes (restart, pause, ...) are optional: treat "no body" as {}.
-  app.addHook('preValidation', async (req) => {
-    if (req.body === undefined && req.method === 'POST') req.body = {};
-  });
+  app.addHook('preValidation', checkRequestInput);
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true, version: ctx.version }));
   app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
@@ -76,7 +88,7 @@ export async function buildApi(
       response: { 200: { description: 'text/plain; version=0.0.4', type: 'string' }, 401: { $ref: 'Error#' }, 403: { $ref: 'Error#' } },
     },
   }, async (_req, reply) => reply.type(metrics.contentType).send(await metrics.render()));
-  registerRoutes(app, ctx, fleet);
+  registerRoutes(app, ctx, fleet, runs);
   registerSecretRoutes(app, ctx, rotation);
   registerApplyRoutes(app, ctx, fleet);
   registerRunRoutes(app, ctx, runs);

@@ -6,6 +6,7 @@ import { applyPlanesDocument, planPlane } from '../plane-apply.ts';
 import { exportPlane } from '../plane-export.ts';
 import { ApplyBody, ApplyReportBody, ExportBody, Plan, PlanBody, UpdatePlaneBody, UpdatePlaneResponse } from './apply-schemas.ts';
 import { actorOf } from './auth.ts';
+import { BODY_LIMITS } from './request-input.ts';
 import { ErrorResponses, PlaneParams } from './schemas.ts';
 
 const errors = ErrorResponses;
@@ -37,6 +38,7 @@ export function registerApplyRoutes(app: FastifyInstance, ctx: HubContext, fleet
 
   app.post('/v1/planes/:planeId/plan', {
     config: { role: 'admin' },
+    bodyLimit: BODY_LIMITS.planesDocument,
     schema: {
       summary: 'What applying a planes.yaml document would do (changes nothing); the plane need not exist yet',
       tags: ['planes'],
@@ -53,6 +55,7 @@ export function registerApplyRoutes(app: FastifyInstance, ctx: HubContext, fleet
 
   app.post('/v1/planes/:planeId/apply', {
     config: { role: 'admin' },
+    bodyLimit: BODY_LIMITS.planesDocument,
     schema: {
       summary: 'Make the plane what a planes.yaml document says; a result per agent',
       tags: ['planes'],

@@ -1,12 +1,14 @@
 import type { Static } from '@sinclair/typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import type { CommandRuns } from '../command-runs.ts';
 import type { Fleet } from '../fleet.ts';
 import type { HubContext } from '../hub-context.ts';
 import type { CommandRecord, PlaneRecord, PlaneSpec } from '../model.ts';
 import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
 import { actorOf } from './auth.ts';
 import { type LogTarget, streamLogs } from './log-stream.ts';
+import { BODY_LIMITS } from './request-input.ts';
 import { buildCostReport } from '../cost/cost-report.ts';
 import {
   AgentBody,
@@ -46,7 +48,7 @@ const errors = ErrorResponses;
  * role it needs in `config.role`; the auth hook enforces it, and the test suite
  * enumerates every route to check that viewers cannot mutate.
  */
-export function registerRoutes(app: FastifyInstance, ctx: HubContext, fleet: Fleet): void {
+export function registerRoutes(app: FastifyInstance, ctx: HubContext, fleet: Fleet, runs: CommandRuns): void {
   const planeBody = (p: PlaneRecord): Static<typeof PlaneBody> => ({ ...p, agentCount: ctx.agents.count(p.name) });
 
   app.post('/v1/planes', {
@@ -157,12 +159,12 @@ export function registerRoutes(app: FastifyInstance, ctx: HubContext, fleet: Fle
       summary: 'Restart agent (its gateway when connected, else its instance)',
       tags: ['agents'],
       params: AgentParams,
-      body: Type.Optional(RestartBody),
+      body: RestartBody,
       response: { 202: Type.Object({ mode: Type.String(), command: Type.Union([CommandBody, Type.Null()]) }), ...errors },
     },
     handler: async (req, reply) => {
       const { planeId, agentId } = req.params as Static<typeof AgentParams>;
-      const b = (req.body ?? {}) as Static<typeof RestartBody>;
+      const b = req.body as Static<typeof RestartBody>;
       const r = await fleet.restartAgent(planeId, agentId, b.mode ?? 'auto', actorOf(req));
       const command = r.command && b.waitSeconds ? await fleet.waitForCommand(r.command.id, b.waitSeconds * 1000) : r.command;
       return reply.code(202).send({ mode: r.mode, command });
@@ -176,12 +178,12 @@ export function registerRoutes(app: FastifyInstance, ctx: HubContext, fleet: Fle
         summary: kind === 'pause' ? 'Pause agent: stop its gateway, keep agentd reporting' : 'Resume a paused agent',
         tags: ['agents'],
         params: AgentParams,
-        body: Type.Optional(WaitBody),
+        body: WaitBody,
         response: { 202: Type.Object({ command: CommandBody }), ...errors },
       },
       handler: async (req, reply) => {
         const { planeId, agentId } = req.params as Static<typeof AgentParams>;
-        const b = (req.body ?? {}) as Static<typeof WaitBody>;
+        const b = req.body as Static<typeof WaitBody>;
         const cmd = fleet.sendCommand(planeId, agentId, kind, {}, actorOf(req));
         return reply.code(202).send({ command: b.waitSeconds ? await fleet.waitForCommand(cmd.id, b.waitSeconds * 1000) : cmd });
       },
@@ -195,13 +197,14 @@ export function registerRoutes(app: FastifyInstance, ctx: HubContext, fleet: Fle
       tags: ['planes'],
       params: PlaneParams,
       body: FanOutBody,
-      response: { 202: Type.Object({ commands: Type.Array(Type.Object({ id: Type.String(), agentId: Type.String(), state: Type.String() })) }), ...errors },
+      response: { 202: Type.Object({ runId: Type.Union([Type.String(), Type.Null()]), commands: Type.Array(Type.Object({ id: Type.String(), agentId: Type.String(), state: Type.String() })) }), ...errors },
     },
     handler: async (req, reply) => {
       const { planeId } = req.params as Static<typeof PlaneParams>;
       const b = req.body as Static<typeof FanOutBody>;
-      const cmds = fleet.fanOut(planeId, b.kind, b.args ?? {}, actorOf(req));
-      return reply.code(202).send({ commands: cmds.map((c) => ({ id: c.id, agentId: c.agentId, state: c.state })) });
+      // Recorded as a run, so its per-agent outcome can be read (and survives a hub crash).
+      const { run, commands } = runs.fanOut(planeId, b.kind, b.args ?? {}, actorOf(req));
+      return reply.code(202).send({ runId: run?.id ?? null, commands: commands.map((c) => ({ id: c.id, agentId: c.agentId, state: c.state })) });
     },
   });
 
@@ -286,10 +289,10 @@ export function registerRoutes(app: FastifyInstance, ctx: HubContext, fleet: Fle
 
   app.post('/v1/planes/:planeId/agents/:agentId/sync', {
     config: { role: 'admin' },
-    schema: { summary: 'Push the brain now (files, and database snapshots by default)', tags: ['brain'], params: AgentParams, body: Type.Optional(SyncBody), response: { 202: Type.Object({ command: CommandBody }), ...errors } },
+    schema: { summary: 'Push the brain now (files, and database snapshots by default)', tags: ['brain'], params: AgentParams, body: SyncBody, response: { 202: Type.Object({ command: CommandBody }), ...errors } },
     handler: async (req, reply) => {
       const { planeId, agentId } = req.params as Static<typeof AgentParams>;
-      const b = (req.body ?? {}) as Static<typeof SyncBody>;
+      const b = req.body as Static<typeof SyncBody>;
       const cmd = fleet.sendCommand(planeId, agentId, 'sync-now', { databases: b.databases ?? true, allowDeletes: b.allowDeletes ?? false }, actorOf(req));
       return reply.code(202).send({ command: await waitFor(cmd, b.waitSeconds) });
     },
@@ -297,10 +300,10 @@ export function registerRoutes(app: FastifyInstance, ctx: HubContext, fleet: Fle
 
   app.post('/v1/planes/:planeId/agents/:agentId/backup', {
     config: { role: 'admin' },
-    schema: { summary: 'Take a point-in-time backup (kept by the retention policy for manual backups)', tags: ['brain'], params: AgentParams, body: Type.Optional(BackupBody), response: { 202: Type.Object({ command: CommandBody }), ...errors } },
+    schema: { summary: 'Take a point-in-time backup (kept by the retention policy for manual backups)', tags: ['brain'], params: AgentParams, body: BackupBody, response: { 202: Type.Object({ command: CommandBody }), ...errors } },
     handler: async (req, reply) => {
       const { planeId, agentId } = req.params as Static<typeof AgentParams>;
-      const b = (req.body ?? {}) as Static<typeof BackupBody>;
+      const b = req.body as Static<typeof BackupBody>;
       const cmd = fleet.sendCommand(planeId, agentId, 'sync-now', { databases: true, manual: true }, actorOf(req));
       return reply.code(202).send({ command: await waitFor(cmd, b.waitSeconds) });
     },
@@ -312,12 +315,12 @@ export function registerRoutes(app: FastifyInstance, ctx: HubContext, fleet: Fle
       summary: 'Restore a snapshot: agentd stops the gateway, restores, starts it and checks continuity',
       tags: ['brain'],
       params: AgentParams,
-      body: Type.Optional(RestoreBody),
+      body: RestoreBody,
       response: { 202: Type.Object({ command: CommandBody }), ...errors },
     },
     handler: async (req, reply) => {
       const { planeId, agentId } = req.params as Static<typeof AgentParams>;
-      const b = (req.body ?? {}) as Static<typeof RestoreBody>;
+      const b = req.body as Static<typeof RestoreBody>;
       const cmd = await fleet.restoreBrain(planeId, agentId, { ...(b.at ? { at: Date.parse(b.at) } : {}), ...(b.snapshot ? { snapshot: b.snapshot } : {}) }, actorOf(req));
       return reply.code(202).send({ command: await waitFor(cmd, b.waitSeconds) });
     },
@@ -334,6 +337,7 @@ export function registerRoutes(app: FastifyInstance, ctx: HubContext, fleet: Fle
 
   app.post('/v1/planes/:planeId/agents/:agentId/clone', {
     config: { role: 'admin' },
+    bodyLimit: BODY_LIMITS.clone,
     schema: {
       summary: "New agent with a copy of this agent's brain (its own SOUL, secrets and key)",
       tags: ['brain'],
@@ -365,12 +369,12 @@ export function registerRoutes(app: FastifyInstance, ctx: HubContext, fleet: Fle
       summary: 'Reset self-healing: clear restart attempts and open circuit breakers so the hub tries again',
       tags: ['agents'],
       params: PlaneParams,
-      body: Type.Optional(HealBody),
+      body: HealBody,
       response: { 200: Type.Object({ reset: Type.Array(Type.String()) }), ...errors },
     },
     handler: async (req) => {
       const { planeId } = req.params as Static<typeof PlaneParams>;
-      const b = (req.body ?? {}) as Static<typeof HealBody>;
+      const b = req.body as Static<typeof HealBody>;
       return { reset: fleet.resetHealing(planeId, b.name, actorOf(req)) };
     },
   });

@@ -32,6 +32,8 @@ const RunSummaryBody = Type.Object({
   succeeded: Type.Integer(),
   failed: Type.Integer(),
   timedOut: Type.Integer(),
+  notDelivered: Type.Integer(),
+  unknown: Type.Integer(),
   skipped: Type.Integer(),
 });
 export const RunBody = Type.Object({
@@ -142,7 +144,6 @@ export function registerRunRoutes(app: FastifyInstance, ctx: HubContext, runs: C
       summary: 'Cancel a run: no agent is started after this; undelivered commands are withdrawn, delivered ones finish',
       tags: ['runs'],
       params: RunParams,
-      body: Type.Optional(Type.Object({}, { additionalProperties: false })),
       response: { 202: Type.Object({ run: RunBody }), ...errors },
     },
     handler: async (req, reply) => {

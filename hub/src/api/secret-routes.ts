@@ -80,10 +80,10 @@ export function registerSecretRoutes(app: FastifyInstance, ctx: HubContext, rota
 
   app.post('/v1/planes/:planeId/rotate-secrets', {
     config: { role: 'admin' },
-    schema: { summary: 'Rotate secrets of every agent in the plane (or the listed ones)', tags: ['secrets'], params: PlaneParams, body: Type.Optional(RotateBody), response: { 202: Type.Object({ rotations: Type.Array(Rotation) }), ...errors } },
+    schema: { summary: 'Rotate secrets of every agent in the plane (or the listed ones)', tags: ['secrets'], params: PlaneParams, body: RotateBody, response: { 202: Type.Object({ rotations: Type.Array(Rotation) }), ...errors } },
     handler: async (req, reply) => {
       const { planeId } = req.params as Static<typeof PlaneParams>;
-      const b = (req.body ?? {}) as Static<typeof RotateBody>;
+      const b = req.body as Static<typeof RotateBody>;
       ctx.planes.get(planeId);
       const commands = b.agents ? b.agents.flatMap((a) => rotation.rotate(planeId, a, actorOf(req))) : rotation.rotate(planeId, undefined, actorOf(req));
       const names = new Map(ctx.agents.list(planeId).map((a) => [a.id, a.name]));

@@ -466,7 +466,7 @@ const commands: Record<string, Command> = {
       out.print(
         table(
           ['RUN', 'KIND', 'ACTOR', 'STARTED', 'STATE', 'OK', 'FAILED', 'SKIPPED'],
-          r.runs.map((x) => [x.id, x.kind, x.actor, new Date(x.createdAt).toISOString(), x.state, String(x.summary.succeeded), String(x.summary.failed + x.summary.timedOut), String(x.summary.skipped)]),
+          r.runs.map((x) => [x.id, x.kind, x.actor, new Date(x.createdAt).toISOString(), x.state, String(x.summary.succeeded), String(x.summary.failed + x.summary.timedOut + x.summary.notDelivered), String(x.summary.skipped)]),
         ),
       );
     }
@@ -703,7 +703,7 @@ interface RunView {
   maxErrors: number;
   waves: number[] | null;
   stopReason: string | null;
-  summary: { total: number; queued: number; running: number; succeeded: number; failed: number; timedOut: number; skipped: number };
+  summary: { total: number; queued: number; running: number; succeeded: number; failed: number; timedOut: number; notDelivered: number; unknown: number; skipped: number };
   targets: RunTargetView[];
 }
 
@@ -802,7 +802,7 @@ async function runFanOut(kind: 'restart' | 'pause' | 'resume' | 'sync' | 'rotate
   try {
     while (run.state === 'running') {
       const s = run.summary;
-      const done = s.succeeded + s.failed + s.timedOut + s.skipped;
+      const done = s.succeeded + s.failed + s.timedOut + s.notDelivered + s.unknown + s.skipped;
       const bad = s.failed + s.timedOut;
       const wave = run.waves ? ` wave ${Math.max(0, ...run.targets.filter((t) => t.state !== 'queued').map((t) => t.wave ?? 0))}` : '';
       out.progress(`${kind}${wave} [${done}/${s.total} done] ${s.succeeded} ok, ${bad} failed${s.timedOut ? ` (${s.timedOut} timed out)` : ''}, ${s.running} running${cancelling ? ', cancelling' : ''}`);
@@ -830,7 +830,9 @@ function printRun(run: RunView, out: Out): void {
     ),
   );
   const s = run.summary;
-  out.print(`\nrun ${run.id} ${run.state}: ${s.succeeded} succeeded, ${s.failed} failed, ${s.timedOut} timed out, ${s.skipped} skipped${run.stopReason ? ` (${run.stopReason})` : ''}`);
+  // Shown only when there are any: not delivered (nothing ran), unknown (waiting for the agent's report).
+  const more = `${s.notDelivered ? `, ${s.notDelivered} not delivered` : ''}${s.unknown ? `, ${s.unknown} unknown` : ''}`;
+  out.print(`\nrun ${run.id} ${run.state}: ${s.succeeded} succeeded, ${s.failed} failed, ${s.timedOut} timed out${more}, ${s.skipped} skipped${run.stopReason ? ` (${run.stopReason})` : ''}`);
 }
 
 const enc = (s: string | undefined): string => encodeURIComponent(s ?? '');

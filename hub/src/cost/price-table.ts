@@ -1,12 +1,15 @@
 import { type Static, Type } from '@sinclair/typebox';
 
+/** A price in USD: bounded, so no sum of prices overflows to Infinity in a cost report. */
+const Usd = Type.Number({ minimum: 0, maximum: 1_000_000 });
+
 /** USD per million tokens for one model, as OpenClaw's `models[].cost` takes them. */
 export const ModelPrice = Type.Object(
   {
-    input: Type.Number({ minimum: 0 }),
-    output: Type.Number({ minimum: 0 }),
-    cacheRead: Type.Optional(Type.Number({ minimum: 0 })),
-    cacheWrite: Type.Optional(Type.Number({ minimum: 0 })),
+    input: Usd,
+    output: Usd,
+    cacheRead: Type.Optional(Usd),
+    cacheWrite: Type.Optional(Usd),
   },
   { additionalProperties: false },
 );
@@ -20,9 +23,9 @@ export type ModelPrice = Static<typeof ModelPrice>;
 export const PriceTableOverrides = Type.Object(
   {
     /** USD per hour a machine of this type runs, by machine type ("e2-small"). */
-    machineHourlyUsd: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 64 }), Type.Number({ minimum: 0 }))),
+    machineHourlyUsd: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 64 }), Usd)),
     /** USD per GB of disk per month (730 hours). */
-    diskGbMonthUsd: Type.Optional(Type.Number({ minimum: 0 })),
+    diskGbMonthUsd: Type.Optional(Usd),
     /**
      * Model prices by "provider/model". When a model is listed here the hub prices
      * its tokens itself; otherwise it uses the cost OpenClaw reports.

@@ -214,4 +214,18 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX command_runs_plane ON command_runs (plane, created_at);
   `,
+  // 7: a hub crash must not lose which commands a run sent. Each command names its run (written before it
+  // is sent) and, for a run's command, when the run gives up on it if it never reached the agent; a run
+  // whose targets wait for their agents' reports is found by `unresolved`.
+  `
+  ALTER TABLE commands ADD COLUMN run_id TEXT;
+  ALTER TABLE commands ADD COLUMN give_up_at INTEGER;
+  CREATE INDEX commands_run ON commands (run_id) WHERE run_id IS NOT NULL;
+  ALTER TABLE command_runs ADD COLUMN unresolved INTEGER NOT NULL DEFAULT 0;
+  `,
+  // 8: failed enrolment claims (right token, another agent's name) are counted per token for the rate limit
+  `
+  ALTER TABLE enrollment_tokens ADD COLUMN failed_claims INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE enrollment_tokens ADD COLUMN failed_window_start INTEGER;
+  `,
 ];

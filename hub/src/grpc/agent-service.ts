@@ -10,7 +10,9 @@ import type {
   HubMessage,
 } from '../../../proto/index.ts';
 import type { HubContext } from '../hub-context.ts';
-import type { AgentRecord, CommandRecord, CommandState } from '../model.ts';
+import type { AgentRecord, CommandRecord } from '../model.ts';
+import { ENROLL_CLAIM_LIMIT } from '../store/agents-store.ts';
+import { parseResult, settleFromLedger } from './command-ledger.ts';
 import { resolveAgentRuntimeSpec } from '../agent-runtime-spec.ts';
 import type { AgentSession } from './session-registry.ts';
 import { brainGrant } from '../brain/brain-ops.ts';
@@ -20,14 +22,21 @@ import { verifyInstanceIdentityToken } from './instance-identity.ts';
 /** How long a new stream may stay silent before its Hello. */
 const HELLO_TIMEOUT_MS = 10_000;
 
-const resultState: Record<string, CommandState | undefined> = {
-  COMMAND_STATUS_ACCEPTED: 'accepted',
-  COMMAND_STATUS_SUCCEEDED: 'succeeded',
-  COMMAND_STATUS_FAILED: 'failed',
-  COMMAND_STATUS_REJECTED: 'rejected',
-  COMMAND_STATUS_EXPIRED: 'expired',
-  COMMAND_STATUS_INTERRUPTED: 'interrupted',
-};
+/**
+ * Results for commands never sent to the stream's agent are refused and audited;
+ * past this many on one stream the stream is ended (an agent doing this is broken
+ * or compromised, and each one costs an audit row).
+ */
+export const FORGED_RESULTS_PER_STREAM = 10;
+
+/** An enrolment claim refused and already audited. */
+class ClaimRefused extends Error {
+  readonly status: grpc.status;
+  constructor(status: grpc.status, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
 
 function grpcError(err: PlaneError): Partial<grpc.StatusObject> {
   return { code: err.grpcStatus, details: err.message };
@@ -63,6 +72,33 @@ export function createAgentService(ctx: HubContext): AgentPlaneHandlers {
     return { agent, credential, detail };
   }
 
+  /**
+   * A claim with a one-time token. A claim naming another plane or agent is
+   * refused without spending the token, and a token with too many such claims is
+   * refused for a while (ENROLL_CLAIM_LIMIT); either is audited under the token's
+   * own agent, whose name the claimant is never told.
+   */
+  function tokenEnrol(req: EnrollRequest__Output, token: string): { agent: AgentRecord; credential: string } {
+    const claim = ctx.agents.claimEnrollmentToken(token, { plane: req.plane, agent: req.agentName });
+    if (claim.ok) return claim;
+    if (claim.reason === 'invalid') throw new PlaneError(ErrorCode.Unauthenticated, 'enrollment token is invalid, expired or already used');
+    const claimed = `${req.plane || '?'}/${req.agentName || '?'}`;
+    const locked = claim.reason === 'locked' ? new Date(claim.lockedUntil).toISOString() : null;
+    ctx.audit.record({
+      actor: 'anonymous',
+      action: 'agent.enroll',
+      plane: claim.agent.plane,
+      agent: claim.agent.name,
+      outcome: 'denied',
+      detail: { reason: locked ? 'rate-limited' : 'the claim names another agent', claimed, failedClaims: claim.failures, limit: ENROLL_CLAIM_LIMIT.failures, ...(locked ? { lockedUntil: locked } : {}), bootId: req.bootId },
+    });
+    log.warn('enrolment claim refused', { issuedFor: `${claim.agent.plane}/${claim.agent.name}`, claimed, failedClaims: claim.failures, locked: locked !== null });
+    if (locked) {
+      throw new ClaimRefused(grpc.status.RESOURCE_EXHAUSTED, `too many failed claims with this enrollment token (${claim.failures} in ${ENROLL_CLAIM_LIMIT.windowMs / 60_000} min); it is refused until ${locked}`);
+    }
+    throw new ClaimRefused(grpc.status.PERMISSION_DENIED, `this enrollment token was not issued for ${claimed}; it stays valid for the agent it was issued to`);
+  }
+
   async function enroll(call: grpc.ServerUnaryCall<EnrollRequest__Output, EnrollResponse>, callback: grpc.sendUnaryData<EnrollResponse>): Promise<void> {
     const req = call.request;
     try {
@@ -73,11 +109,7 @@ export function createAgentService(ctx: HubContext): AgentPlaneHandlers {
         ({ agent, credential, detail } = await identityEnrol(req));
       } else {
         if (req.proof !== 'enrollmentToken' || !req.enrollmentToken) throw new PlaneError(ErrorCode.Unauthenticated, 'enrollment token is required');
-        ({ agent, credential } = ctx.agents.redeemEnrollmentToken(req.enrollmentToken));
-        if ((req.plane && req.plane !== agent.plane) || (req.agentName && req.agentName !== agent.name)) {
-          // The token is spent either way: a token presented by the wrong agent is compromised.
-          throw new PlaneError(ErrorCode.PermissionDenied, `enrollment token belongs to ${agent.plane}/${agent.name}, not ${req.plane}/${req.agentName}`);
-        }
+        ({ agent, credential } = tokenEnrol(req, req.enrollmentToken));
         detail = { bootId: req.bootId };
       }
       ctx.audit.record({ actor: `agent:${agent.id}`, action: 'agent.enroll', plane: agent.plane, agent: agent.name, outcome: 'ok', detail });
@@ -85,6 +117,10 @@ export function createAgentService(ctx: HubContext): AgentPlaneHandlers {
       const specJson = JSON.stringify(resolveAgentRuntimeSpec(ctx.planes.get(agent.plane), agent));
       callback(null, { agentId: agent.id, plane: agent.plane, agentName: agent.name, credential, issuedAtMs: Date.now(), agentSpecJson: specJson });
     } catch (err) {
+      if (err instanceof ClaimRefused) {
+        callback({ code: err.status, details: err.message });
+        return;
+      }
       const e = PlaneError.from(err);
       const reason = e.where && e.code === ErrorCode.PermissionDenied ? `${e.message}: ${e.where}` : e.message;
       ctx.audit.record({ actor: 'anonymous', action: 'agent.enroll', plane: req.plane || null, agent: req.agentName || null, outcome: 'denied', detail: { reason, method: req.proof ?? 'none' } });
@@ -185,7 +221,10 @@ export function createAgentService(ctx: HubContext): AgentPlaneHandlers {
       s.send({ helloAck: { heartbeatIntervalMs: ctx.heartbeatIntervalMs, hubVersion: ctx.version, serverTimeMs: Date.now(), sessionId, agentSpecJson, brain, secrets } });
       sessionLog.info('agent connected', { bootId: msg.bootId, agentdVersion: msg.agentdVersion, writerFence: lease.fence });
       ctx.events.emit('connected', agentId);
-      for (const cmd of ctx.commands.openFor(agentId)) {
+      // What the agent did with commands whose results the hub missed, then what is still to send.
+      const { send, settled } = settleFromLedger(ctx, agentId, msg.ledger);
+      if (settled > 0) sessionLog.info('command results settled from the agent ledger', { settled });
+      for (const cmd of send) {
         if (s.send(toWireCommand(cmd))) ctx.commands.markDelivered(cmd.id);
       }
       const queued = helloPending;
@@ -193,24 +232,30 @@ export function createAgentService(ctx: HubContext): AgentPlaneHandlers {
       for (const m of queued) onMessage(m);
     };
 
+    let forged = 0;
+    /**
+     * A result for a command the hub never sent this agent (unknown, another
+     * agent's, or never delivered) is refused: recorded nowhere, audited as a
+     * possible compromise. The stream stays up (an honest agent talking to a hub
+     * restored from an older backup can send a few), until FORGED_RESULTS_PER_STREAM.
+     */
+    const refuseForged = (r: CommandResult__Output, why: string): void => {
+      forged++;
+      const commandId = r.commandId.slice(0, 128);
+      ctx.audit.record({ actor: `agent:${agentId}`, action: 'agent.forged_result', plane: agent.plane, agent: agent.name, outcome: 'denied', detail: { commandId, status: String(r.status).slice(0, 64), why, onThisStream: forged } });
+      sessionLog.warn('refused a result for a command never sent to this agent', { commandId, why });
+      if (forged >= FORGED_RESULTS_PER_STREAM) end(grpc.status.PERMISSION_DENIED, `${forged} results for commands never sent to this agent; stream ended`);
+    };
+
     const onResult = (r: CommandResult__Output): void => {
-      const state = resultState[r.status];
-      if (!state) return sessionLog.warn('command result with unknown status', { commandId: r.commandId, status: r.status });
-      let output: unknown;
-      try {
-        output = r.outputJson ? JSON.parse(r.outputJson) : undefined;
-      } catch {
-        output = { unparsed: r.outputJson.slice(0, 2000) };
-      }
-      const updated = ctx.commands.recordResult(agentId, {
-        commandId: r.commandId,
-        state,
-        output,
-        ...(r.errorCode ? { errorCode: r.errorCode } : {}),
-        ...(r.errorMessage ? { errorMessage: r.errorMessage } : {}),
-      });
-      if (!updated) return sessionLog.warn('result for a command this agent does not own', { commandId: r.commandId });
-      sessionLog.debug('command result', { commandId: r.commandId, state });
+      const cmd = ctx.commands.find(r.commandId);
+      const why = !cmd ? 'no such command' : cmd.agentId !== agentId ? "another agent's command" : cmd.deliveredAt === null ? 'never sent to this agent' : null;
+      if (why) return refuseForged(r, why);
+      const result = parseResult(r);
+      if (!result) return sessionLog.warn('command result with unknown status', { commandId: r.commandId, status: r.status });
+      const updated = ctx.commands.recordResult(agentId, result);
+      if (!updated) return undefined;
+      sessionLog.debug('command result', { commandId: r.commandId, state: result.state });
       ctx.events.emit('command', updated);
     };
 

@@ -4,6 +4,7 @@ import type { Fleet } from '../fleet.ts';
 import type { HubContext } from '../hub-context.ts';
 import type { CommandRecord } from '../model.ts';
 import { statementCache } from '../db/database.ts';
+import type { RunLink } from '../store/command-store.ts';
 
 export interface RotationOptions {
   /** Generated secrets older than this are rotated by the schedule. */
@@ -38,10 +39,10 @@ export class SecretRotation {
     ctx.events.on('command', (cmd) => this.#onCommand(cmd));
   }
 
-  /** Sends rotate-secrets to one agent or every agent of a plane. */
-  rotate(plane: string, agentName: string | undefined, actor: string, reason = 'manual'): CommandRecord[] {
+  /** Sends rotate-secrets to one agent or every agent of a plane; a run passes its link. */
+  rotate(plane: string, agentName: string | undefined, actor: string, reason = 'manual', run?: RunLink): CommandRecord[] {
     const args = { regenerate: true, reason };
-    const cmds = agentName ? [this.#fleet.sendCommand(plane, agentName, 'rotate-secrets', args, actor)] : this.#fleet.fanOut(plane, 'rotate-secrets', args, actor);
+    const cmds = agentName ? [this.#fleet.sendCommand(plane, agentName, 'rotate-secrets', args, actor, run)] : this.#fleet.fanOut(plane, 'rotate-secrets', args, actor);
     for (const c of cmds) {
       const a = this.#ctx.agents.findById(c.agentId);
       this.#ctx.audit.record({ actor, action: 'secret.rotate', plane, agent: a?.name ?? null, outcome: 'ok', detail: { phase: 'requested', commandId: c.id, reason } });

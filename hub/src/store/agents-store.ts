@@ -49,6 +49,16 @@ export function parseCredential(credential: string): { agentId: string; secret: 
   return { agentId: parts[1], secret: parts[2] };
 }
 
+/** Failed claims (right token, wrong plane or agent) a token takes before it is refused for the rest of the window. */
+export const ENROLL_CLAIM_LIMIT = { failures: 5, windowMs: 15 * 60_000 } as const;
+
+/** What a claim with an enrollment token came to; `agent` is the token's own agent (never told to the caller). */
+export type EnrollmentClaim =
+  | { ok: true; agent: AgentRecord; credential: string }
+  | { ok: false; reason: 'invalid' }
+  | { ok: false; reason: 'mismatch'; agent: AgentRecord; failures: number }
+  | { ok: false; reason: 'locked'; agent: AgentRecord; failures: number; lockedUntil: number };
+
 export class AgentsStore {
   readonly #db: Db;
   readonly #q: ReturnType<typeof statementCache>;
@@ -125,20 +135,33 @@ export class AgentsStore {
   }
 
   /**
-   * Consumes an enrollment token and issues the agent's long-lived credential, in one
-   * transaction: a token can be used once, and a used or expired token is refused
-   * without saying which (so a probe learns nothing).
+   * Redeems an enrollment token for the agent it was issued to, in one
+   * transaction: a token can be used once, and a used or expired token is
+   * refused without saying which (so a probe learns nothing). A claim that
+   * names another plane or agent is refused without spending the token (a typo
+   * must not lock the agent out) and counted; after ENROLL_CLAIM_LIMIT.failures
+   * failed claims within ENROLL_CLAIM_LIMIT.windowMs of the first, every claim
+   * with that token is refused until the window ends.
    */
-  redeemEnrollmentToken(token: string, now = Date.now()): { agent: AgentRecord; credential: string } {
-    return this.#db.transaction(() => {
-      const row = this.#q('SELECT agent_id, expires_at, used_at FROM enrollment_tokens WHERE token_hash = ?').get(hashSecret(token)) as
-        | { agent_id: string; expires_at: number; used_at: number | null }
+  claimEnrollmentToken(token: string, claim: { plane?: string; agent?: string }, now = Date.now()): EnrollmentClaim {
+    return this.#db.transaction((): EnrollmentClaim => {
+      const hash = hashSecret(token);
+      const row = this.#q('SELECT agent_id, expires_at, used_at, failed_claims, failed_window_start FROM enrollment_tokens WHERE token_hash = ?').get(hash) as
+        | { agent_id: string; expires_at: number; used_at: number | null; failed_claims: number; failed_window_start: number | null }
         | undefined;
-      if (!row || row.used_at !== null || row.expires_at <= now) {
-        throw new PlaneError(ErrorCode.Unauthenticated, 'enrollment token is invalid, expired or already used');
+      if (!row || row.used_at !== null || row.expires_at <= now) return { ok: false, reason: 'invalid' };
+      const agent = this.getById(row.agent_id);
+      const windowOpen = row.failed_window_start !== null && now - row.failed_window_start < ENROLL_CLAIM_LIMIT.windowMs;
+      const failures = windowOpen ? row.failed_claims : 0;
+      if (failures >= ENROLL_CLAIM_LIMIT.failures) {
+        return { ok: false, reason: 'locked', agent, failures, lockedUntil: (row.failed_window_start ?? now) + ENROLL_CLAIM_LIMIT.windowMs };
       }
-      this.#q('UPDATE enrollment_tokens SET used_at = ? WHERE token_hash = ?').run(now, hashSecret(token));
-      return { agent: this.getById(row.agent_id), credential: this.#issueCredential(row.agent_id, now) };
+      if ((claim.plane && claim.plane !== agent.plane) || (claim.agent && claim.agent !== agent.name)) {
+        this.#q('UPDATE enrollment_tokens SET failed_claims = ?, failed_window_start = ? WHERE token_hash = ?').run(failures + 1, windowOpen ? row.failed_window_start : now, hash);
+        return { ok: false, reason: 'mismatch', agent, failures: failures + 1 };
+      }
+      this.#q('UPDATE enrollment_tokens SET used_at = ? WHERE token_hash = ?').run(now, hash);
+      return { ok: true, agent, credential: this.#issueCredential(row.agent_id, now) };
     })();
   }
 

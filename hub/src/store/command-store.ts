@@ -18,6 +18,8 @@ interface Row {
   output_json: string | null;
   error_code: string | null;
   error_message: string | null;
+  run_id: string | null;
+  give_up_at: number | null;
 }
 
 const toRecord = (r: Row): CommandRecord => ({
@@ -35,7 +37,16 @@ const toRecord = (r: Row): CommandRecord => ({
   output: r.output_json === null ? null : (JSON.parse(r.output_json) as unknown),
   errorCode: r.error_code,
   errorMessage: r.error_message,
+  runId: r.run_id,
+  giveUpAt: r.give_up_at,
 });
+
+/** What a run adds to a command it sends. */
+export interface RunLink {
+  runId: string;
+  /** When the run stops waiting for the command to reach its agent; default the command's deadline. */
+  giveUpAt?: number;
+}
 
 /**
  * Commands are written here before anything is sent, so a hub restart or an
@@ -50,8 +61,9 @@ export class CommandStore {
     this.#q = statementCache(db);
   }
 
-  create(input: { agentId: string; kind: string; args: Record<string, unknown>; actor: string; ttlMs: number }, now = Date.now()): CommandRecord {
+  create(input: { agentId: string; kind: string; args: Record<string, unknown>; actor: string; ttlMs: number; run?: RunLink }, now = Date.now()): CommandRecord {
     const id = newId('cmd');
+    const deadlineAt = now + input.ttlMs;
     const record: CommandRecord = {
       id,
       agentId: input.agentId,
@@ -61,18 +73,20 @@ export class CommandStore {
       state: 'pending',
       attempts: 0,
       createdAt: now,
-      deadlineAt: now + input.ttlMs,
+      deadlineAt,
       deliveredAt: null,
       completedAt: null,
       output: null,
       errorCode: null,
       errorMessage: null,
+      runId: input.run?.runId ?? null,
+      giveUpAt: input.run?.giveUpAt === undefined ? null : Math.min(input.run.giveUpAt, deadlineAt),
     };
     this.#q(
-        `INSERT INTO commands (id, agent_id, kind, args_json, actor, state, created_at, deadline_at)
-         VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`,
+        `INSERT INTO commands (id, agent_id, kind, args_json, actor, state, created_at, deadline_at, run_id, give_up_at)
+         VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)`,
       )
-      .run(id, input.agentId, input.kind, JSON.stringify(input.args), input.actor, now, record.deadlineAt);
+      .run(id, input.agentId, input.kind, JSON.stringify(input.args), input.actor, now, deadlineAt, record.runId, record.giveUpAt);
     return record;
   }
 
@@ -87,20 +101,31 @@ export class CommandStore {
     return cmd;
   }
 
+  /** Non-terminal commands for an agent, oldest first. */
+  open(agentId: string): CommandRecord[] {
+    return (this.#q(`SELECT * FROM commands WHERE agent_id = ? AND state IN ('pending', 'delivered', 'accepted') ORDER BY seq`).all(agentId) as Row[]).map(toRecord);
+  }
+
   /**
    * Non-terminal commands for an agent, oldest first. Pending ones past their
-   * deadline are expired here: they were never sent, so nothing ran.
+   * deadline (a run's: past the run's per-agent timeout) are expired here: they
+   * were never sent, so nothing ran. Returns the open ones and the expired ones.
    */
   openFor(agentId: string, now = Date.now()): CommandRecord[] {
-    this.#q(
-        `UPDATE commands SET state = 'expired', completed_at = ?, error_code = 'deadline_exceeded',
-         error_message = 'deadline passed before the agent was reachable'
-         WHERE agent_id = ? AND state = 'pending' AND deadline_at <= ?`,
-      )
-      .run(now, agentId, now);
-    return (
-      this.#q(`SELECT * FROM commands WHERE agent_id = ? AND state IN ('pending', 'delivered', 'accepted') ORDER BY seq`).all(agentId) as Row[]
-    ).map(toRecord);
+    return this.expireUnsent(agentId, now).open;
+  }
+
+  expireUnsent(agentId: string, now = Date.now()): { open: CommandRecord[]; expired: CommandRecord[] } {
+    const due = (this.#q(`SELECT id, run_id FROM commands WHERE agent_id = ? AND state = 'pending' AND COALESCE(give_up_at, deadline_at) <= ?`).all(agentId, now) as Array<{ id: string; run_id: string | null }>);
+    const expired = due.map((d) =>
+      this.#expire(d.id, d.run_id ? "withdrawn: the agent was not reachable within the run's per-agent timeout" : 'deadline passed before the agent was reachable', `state = 'pending'`, now),
+    ).filter((c): c is CommandRecord => c !== undefined);
+    return { open: this.open(agentId), expired };
+  }
+
+  /** Commands a run sent, in the order it sent them. */
+  forRun(runId: string): CommandRecord[] {
+    return (this.#q('SELECT * FROM commands WHERE run_id = ? ORDER BY seq').all(runId) as Row[]).map(toRecord);
   }
 
   markDelivered(id: string, now = Date.now()): void {
@@ -117,7 +142,8 @@ export class CommandStore {
 
   /**
    * Records what an agent reported. The agent id comes from the authenticated
-   * stream: a result for another agent's command changes nothing.
+   * stream: a result for another agent's command changes nothing. A command the
+   * hub had not marked delivered is marked so: the agent evidently has it.
    */
   recordResult(
     agentId: string,
@@ -127,6 +153,7 @@ export class CommandStore {
     const current = this.find(result.commandId);
     if (!current || current.agentId !== agentId) return undefined;
     if (TERMINAL_COMMAND_STATES.has(current.state)) return current;
+    if (current.deliveredAt === null) this.#q('UPDATE commands SET delivered_at = ? WHERE id = ?').run(now, current.id);
     if (result.state === 'accepted') {
       this.#q(`UPDATE commands SET state = 'accepted' WHERE id = ?`).run(current.id);
     } else {
@@ -148,7 +175,11 @@ export class CommandStore {
    * will not run when the agent comes back. Returns the record if it was expired.
    */
   expirePending(id: string, reason: string, now = Date.now()): CommandRecord | undefined {
-    const r = this.#q(`UPDATE commands SET state = 'expired', completed_at = ?, error_code = 'deadline_exceeded', error_message = ? WHERE id = ? AND state = 'pending'`).run(now, reason, id);
+    return this.#expire(id, reason, `state = 'pending'`, now);
+  }
+
+  #expire(id: string, reason: string, condition: string, now: number): CommandRecord | undefined {
+    const r = this.#q(`UPDATE commands SET state = 'expired', completed_at = ?, error_code = 'deadline_exceeded', error_message = ? WHERE id = ? AND ${condition}`).run(now, reason, id);
     return r.changes > 0 ? this.get(id) : undefined;
   }
 

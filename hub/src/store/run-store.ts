@@ -1,6 +1,13 @@
 import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
 import { type Db, statementCache } from '../db/database.ts';
-import type { RunRecord } from '../run-model.ts';
+import { type RunRecord, summarize } from '../run-model.ts';
+
+/** Runs stored before the `unknown` and `not-delivered` states get their summary recounted. */
+function parse(json: string): RunRecord {
+  const run = JSON.parse(json) as RunRecord;
+  run.summary = summarize(run.targets);
+  return run;
+}
 
 /**
  * Fan-out runs, one row each: the run and its per-agent results as one JSON
@@ -14,14 +21,14 @@ export class RunStore {
 
   save(run: RunRecord): void {
     this.#q(
-      `INSERT INTO command_runs (id, plane, kind, state, created_at, run_json) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET state = excluded.state, run_json = excluded.run_json`,
-    ).run(run.id, run.plane, run.kind, run.state, run.createdAt, JSON.stringify(run));
+      `INSERT INTO command_runs (id, plane, kind, state, created_at, run_json, unresolved) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET state = excluded.state, run_json = excluded.run_json, unresolved = excluded.unresolved`,
+    ).run(run.id, run.plane, run.kind, run.state, run.createdAt, JSON.stringify(run), run.summary.unknown);
   }
 
   find(id: string): RunRecord | undefined {
     const row = this.#q('SELECT run_json FROM command_runs WHERE id = ?').get(id) as { run_json: string } | undefined;
-    return row ? (JSON.parse(row.run_json) as RunRecord) : undefined;
+    return row ? parse(row.run_json) : undefined;
   }
 
   get(plane: string, id: string): RunRecord {
@@ -37,11 +44,11 @@ export class RunStore {
         ? this.#q('SELECT run_json FROM command_runs WHERE plane = ? AND kind = ? ORDER BY created_at DESC, rowid DESC LIMIT ?').all(plane, kind, limit)
         : this.#q('SELECT run_json FROM command_runs WHERE plane = ? ORDER BY created_at DESC, rowid DESC LIMIT ?').all(plane, limit)
     ) as { run_json: string }[];
-    return rows.map((r) => JSON.parse(r.run_json) as RunRecord);
+    return rows.map((r) => parse(r.run_json));
   }
 
-  /** Runs a previous hub process left running. */
-  running(): RunRecord[] {
-    return (this.#q(`SELECT run_json FROM command_runs WHERE state = 'running'`).all() as { run_json: string }[]).map((r) => JSON.parse(r.run_json) as RunRecord);
+  /** Runs a previous hub process left running, and finished runs with targets still waiting for their agents' reports. */
+  unfinished(): RunRecord[] {
+    return (this.#q(`SELECT run_json FROM command_runs WHERE state = 'running' OR unresolved > 0`).all() as { run_json: string }[]).map((r) => parse(r.run_json));
   }
 }

@@ -1,5 +1,6 @@
 // Original file: proto/agentplane/v1/agentplane.proto
 
+import type { CommandLedger as _agentplane_v1_CommandLedger, CommandLedger__Output as _agentplane_v1_CommandLedger__Output } from '../../agentplane/v1/CommandLedger.ts';
 
 /**
  * First message on every stream.
@@ -22,6 +23,13 @@ export interface Hello {
    * Command kinds this agentd handles.
    */
   'capabilities'?: (string)[];
+  /**
+   * What this agentd did with the commands it received lately, from its
+   * journal: the hub learns the outcome of commands whose results it never got
+   * (it was down, or the stream broke) at once, without sending them again.
+   * Absent from agentd versions that do not send one.
+   */
+  'ledger'?: (_agentplane_v1_CommandLedger | null);
 }
 
 /**
@@ -45,4 +53,11 @@ export interface Hello__Output {
    * Command kinds this agentd handles.
    */
   'capabilities': (string)[];
+  /**
+   * What this agentd did with the commands it received lately, from its
+   * journal: the hub learns the outcome of commands whose results it never got
+   * (it was down, or the stream broke) at once, without sending them again.
+   * Absent from agentd versions that do not send one.
+   */
+  'ledger': (_agentplane_v1_CommandLedger__Output | null);
 }
