@@ -105,7 +105,7 @@ export class ConsoleFeed {
     this.#lastBeatsAt = now;
   }
 
-  /** Running runs plus the ones that finished lately, as the run store has them at the end. */
+  /** Open runs (running, or waiting for agents' reports) plus the ones that finished lately, as the run store has them at the end. */
   #mergeRecent(running: RunRow[], now: number): RunRow[] {
     const live = new Set(running.map((r) => r.id));
     for (const r of running) this.#recentRuns.set(r.id, { run: r, finishedSeenAt: null });
@@ -113,7 +113,8 @@ export class ConsoleFeed {
       if (live.has(id)) continue;
       if (seen.finishedSeenAt === null) {
         const done = this.#finishedRun(id);
-        seen.run = done ? runRow(done) : { ...seen.run, state: 'unknown' };
+        // Not 'unknown': that word is a target's state (the agent has yet to report).
+        seen.run = done ? runRow(done) : { ...seen.run, state: 'removed' };
         seen.finishedSeenAt = now;
       } else if (now - seen.finishedSeenAt > (this.#o.keepFinishedMs ?? 10 * 60_000)) this.#recentRuns.delete(id);
     }

@@ -52,7 +52,8 @@ const CostDailyQuery = Type.Object(
 export function registerConsole(app: FastifyInstance, ctx: HubContext, fleet: Fleet, runs: CommandRuns, sessions: ConsoleSessions, o: ConsoleOptions): { close: () => void } {
   const errors = ErrorResponses;
   const runStore = new RunStore(ctx.db);
-  const rows = new FleetRows(ctx, fleet, () => runStore.running());
+  // Runs still going, and finished ones with targets waiting for their agents' reports (`unknown`).
+  const rows = new FleetRows(ctx, fleet, () => runStore.unfinished());
   const tickMs = Math.min(1000, Math.max(100, Math.floor(ctx.heartbeatIntervalMs / 2)));
   const feed = new ConsoleFeed(rows, fleet, runs, (id) => runStore.find(id), {
     tickMs,

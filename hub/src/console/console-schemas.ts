@@ -22,7 +22,7 @@ export const FleetRow = Type.Object({
   budgetUsd: Nullable(Type.Number({ description: 'the monthly cap' })),
   budgetPct: Nullable(Type.Number()),
   breakerOpen: Type.Boolean({ description: 'self-healing gave up and waits for a human' }),
-  run: Nullable(Type.Object({ id: Type.String(), kind: Type.String(), state: Type.String({ description: 'queued or running' }) })),
+  run: Nullable(Type.Object({ id: Type.String(), kind: Type.String(), state: Type.String({ description: "queued, running, or unknown (the hub stopped while its command was out; the agent's next report settles it)" }) })),
 });
 
 /** A run in progress or just finished, without its per-agent list. */

@@ -46,14 +46,14 @@ const round = (n: number, places: number): number => Math.round(n * 10 ** places
 export class FleetRows {
   readonly #ctx: HubContext;
   readonly #fleet: Fleet;
-  readonly #runningRuns: () => RunRecord[];
+  readonly #openRuns: () => RunRecord[];
   readonly #spendTtlMs: number;
   readonly #spend = new Map<string, { at: number; byAgent: Map<string, SpendToDate> }>();
 
-  constructor(ctx: HubContext, fleet: Fleet, runningRuns: () => RunRecord[], spendTtlMs = 10_000) {
+  constructor(ctx: HubContext, fleet: Fleet, openRuns: () => RunRecord[], spendTtlMs = 10_000) {
     this.#ctx = ctx;
     this.#fleet = fleet;
-    this.#runningRuns = runningRuns;
+    this.#openRuns = openRuns;
     this.#spendTtlMs = spendTtlMs;
   }
 
@@ -65,12 +65,13 @@ export class FleetRows {
     return byAgent;
   }
 
-  /** Every agent of every plane (or of one), and the runs in progress. */
+  /** Every agent of every plane (or of one), and the runs in progress or waiting for agents' reports. */
   build(now = Date.now(), plane?: string): { rows: Row[]; runs: RunRow[] } {
-    const runs = this.#runningRuns().filter((r) => !plane || r.plane === plane);
+    const runs = this.#openRuns().filter((r) => !plane || r.plane === plane);
     const pending = new Map<string, { id: string; kind: string; state: string }>();
     for (const r of runs) {
-      for (const t of r.targets) if (t.state === 'queued' || t.state === 'running') pending.set(`${r.plane}/${t.agent}`, { id: r.id, kind: r.kind, state: t.state });
+      // An `unknown` target is still open: the agent has yet to say whether its command ran.
+      for (const t of r.targets) if (t.state === 'queued' || t.state === 'running' || t.state === 'unknown') pending.set(`${r.plane}/${t.agent}`, { id: r.id, kind: r.kind, state: t.state });
     }
     const views = this.#ctx.agents.list(plane).map((a) => this.#fleet.view(a, now));
     const newest = new Map<string, string>();
