@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { FleetRows } from '../hub/src/console/fleet-rows.ts';
 import { Hub } from '../hub/src/hub.ts';
 import { TestFleet, waitUntil } from './helpers/fleet.ts';
 
@@ -107,25 +108,41 @@ describe('console API', () => {
     expect((await call('GET', '/v1/console/session', { cookie: admin })).status).toBe(401);
   });
 
-  it('streams the fleet: a snapshot of every row, then only the rows that changed', async () => {
-    const cookie = await signIn(fleet.adminToken);
-    const events: Array<{ event: string; data: { rows?: Array<{ name: string }>; upsert?: Array<{ name: string; paused: boolean; health: { color: string; reason: string } }> } }> = [];
-    const req = get(`${base}/v1/console/events`, { headers: { cookie } }, (res) => {
-      expect(res.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+  type FeedData = { rows?: Array<{ name: string }>; upsert?: Array<{ name: string; paused: boolean; health: { color: string; reason: string } }> };
+  /** An SSE client: every event, the status and content type it got, or why it got none (never an unhandled error). */
+  const openEvents = (path: string, cookie: string) => {
+    const feed = { events: [] as Array<{ event: string; data: FeedData }>, status: 0, contentType: '', body: '', failed: undefined as string | undefined };
+    const req = get(`${base}${path}`, { headers: { cookie } }, (res) => {
+      feed.status = res.statusCode ?? 0;
+      feed.contentType = String(res.headers['content-type'] ?? '');
       let buf = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => {
+        if (feed.status !== 200) {
+          feed.body += d;
+          return;
+        }
         buf += d;
         for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
           const block = buf.slice(0, i);
           buf = buf.slice(i + 2);
           const event = /^event: (.*)$/m.exec(block)?.[1];
           const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (event && data) events.push({ event, data: JSON.parse(data) as (typeof events)[number]['data'] });
+          if (event && data) feed.events.push({ event, data: JSON.parse(data) as FeedData });
         }
       });
     });
+    req.on('error', (err) => (feed.failed ??= err.message));
+    return { feed, close: () => req.destroy() };
+  };
+
+  it('streams the fleet: a snapshot of every row, then only the rows that changed', async () => {
+    const cookie = await signIn(fleet.adminToken);
+    const { feed, close } = openEvents('/v1/console/events', cookie);
+    const { events } = feed;
     try {
+      await waitUntil(() => feed.failed !== undefined || feed.status !== 0, 10_000, 'an answer to the feed');
+      expect(feed).toMatchObject({ failed: undefined, status: 200, contentType: 'text/event-stream; charset=utf-8' });
       await waitUntil(() => events.some((e) => e.event === 'snapshot'), 10_000, 'the snapshot');
       expect(events[0]?.data.rows?.map((r) => r.name).sort()).toEqual(['a1', 'a2']);
       expect((await fleet.api('POST', `/v1/planes/${PLANE}/agents/a1/pause`, { waitSeconds: 20 })).status).toBe(202);
@@ -133,8 +150,34 @@ describe('console API', () => {
       // Only a1 changed: a2 is never sent again while it stays as it was.
       expect(events.filter((e) => e.event === 'rows').flatMap((e) => e.data.upsert ?? []).map((r) => r.name)).not.toContain('a2');
     } finally {
-      req.destroy();
+      close();
       await fleet.api('POST', `/v1/planes/${PLANE}/agents/a1/resume`, { waitSeconds: 20 });
+    }
+  });
+
+  // A feed that fails before its first event used to leave the response hijacked with no headers sent: the
+  // browser (and this test) waited for ever, until the client gave up with "socket hang up".
+  it('answers a feed that cannot start with an error in the documented shape, not a stream that never begins', async () => {
+    const cookie = await signIn(fleet.adminToken);
+    const broken = vi.spyOn(FleetRows.prototype, 'build').mockImplementation(() => {
+      throw new Error('the fleet table could not be read');
+    });
+    const { feed, close } = openEvents('/v1/console/events?topic=fleet', cookie);
+    try {
+      await waitUntil(() => feed.failed !== undefined || feed.body !== '', 10_000, 'an answer to the feed');
+      expect(feed.failed).toBeUndefined();
+      expect(feed.status).toBe(500);
+      expect(JSON.parse(feed.body)).toMatchObject({ error: { code: 'internal' } });
+    } finally {
+      broken.mockRestore();
+      close();
+    }
+    // The next browser gets its snapshot.
+    const again = openEvents('/v1/console/events', cookie);
+    try {
+      await waitUntil(() => again.feed.events.some((e) => e.event === 'snapshot'), 10_000, 'the snapshot after a failed start');
+    } finally {
+      again.close();
     }
   });
 

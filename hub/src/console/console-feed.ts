@@ -69,18 +69,24 @@ export class ConsoleFeed {
     return this.#subs.size;
   }
 
-  subscribe(topic: Topic, stream: SseStream): void {
+  /**
+   * `open` starts the response; it is called only once the first event is
+   * ready, so a failure before that is an ordinary error answer, not a
+   * stream whose headers never leave the hub.
+   */
+  subscribe(topic: Topic, open: () => SseStream): void {
+    const now = Date.now();
+    const first = topic.kind === 'fleet' ? this.#rows.build(now) : undefined;
+    const stream = open();
     const sub: Subscriber = { topic, stream };
     this.#subs.add(sub);
     stream.onClose(() => {
       this.#subs.delete(sub);
       if (this.#subs.size === 0) this.#stop();
     });
-    if (topic.kind === 'fleet') {
-      const now = Date.now();
-      const { rows, runs } = this.#rows.build(now);
-      if (this.#prev.size === 0) this.#remember(rows, now);
-      stream.send('snapshot', { at: now, heartbeatIntervalMs: this.#o.heartbeatIntervalMs, rows, runs: this.#mergeRecent(runs, now) });
+    if (first) {
+      if (this.#prev.size === 0) this.#remember(first.rows, now);
+      stream.send('snapshot', { at: now, heartbeatIntervalMs: this.#o.heartbeatIntervalMs, rows: first.rows, runs: this.#mergeRecent(first.runs, now) });
     } else this.#sendTopic(sub);
     this.#timer ??= setInterval(() => this.#tick(), this.#o.tickMs);
   }

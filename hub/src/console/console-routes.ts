@@ -87,15 +87,16 @@ export function registerConsole(app: FastifyInstance, ctx: HubContext, fleet: Fl
     handler: async (req, reply) => {
       const q = req.query as Static<typeof EventsQuery>;
       const topic = q.topic ?? 'fleet';
+      const open = (): SseStream => new SseStream(req, reply);
       if (topic === 'agent') {
         if (!q.plane || !q.agent) throw new PlaneError(ErrorCode.InvalidArgument, 'topic=agent needs plane and agent', { where: 'querystring.agent' });
         fleet.getAgent(q.plane, q.agent);
-        feed.subscribe({ kind: 'agent', plane: q.plane, name: q.agent }, new SseStream(req, reply));
+        feed.subscribe({ kind: 'agent', plane: q.plane, name: q.agent }, open);
       } else if (topic === 'run') {
         if (!q.plane || !q.run) throw new PlaneError(ErrorCode.InvalidArgument, 'topic=run needs plane and run', { where: 'querystring.run' });
         runs.get(q.plane, q.run);
-        feed.subscribe({ kind: 'run', plane: q.plane, id: q.run }, new SseStream(req, reply));
-      } else feed.subscribe({ kind: 'fleet' }, new SseStream(req, reply));
+        feed.subscribe({ kind: 'run', plane: q.plane, id: q.run }, open);
+      } else feed.subscribe({ kind: 'fleet' }, open);
     },
   });
 
