@@ -201,6 +201,17 @@ describe('console API', () => {
     expect((commands.body['commands'] as Array<{ kind: string }>)[0]).toMatchObject({ kind: 'reconfigure', state: 'succeeded' });
   });
 
+  it('loads a bookmarked view: the pages take the query parameters they keep in the address, and refuse others', async () => {
+    const page = await fetch(`${base}/console/?health=red&q=a1&plane=${PLANE}&sort=agent&dir=desc`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect((await fetch(`${base}/console/actions?plane=${PLANE}`)).status).toBe(200);
+    const unknown = await fetch(`${base}/console/?colour=red`);
+    expect(unknown.status).toBe(400);
+    expect(await unknown.json()).toMatchObject({ error: { code: 'invalid_argument', where: 'querystring.colour' } });
+    expect((await fetch(`${base}/console/?dir=sideways`)).status).toBe(400);
+  });
+
   it('reports hub health with every check and job', async () => {
     const r = await fleet.api<{ ok: boolean; checks: Array<{ name: string; ok: boolean }>; jobs: Array<{ name: string; runs: number }> }>('GET', '/v1/console/hub-health');
     expect(r.status).toBe(200);

@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 const TYPES: Record<string, string> = {
@@ -73,6 +74,22 @@ function send(request: FastifyRequest, reply: FastifyReply, asset: Asset): Fasti
 }
 
 /**
+ * What the pages keep in their address (the fleet page's filters and sort, the actions page's plane), so a
+ * bookmarked view loads. Declared like any route's query: the API's strict input refuses parameters it
+ * does not know.
+ */
+const PageQuery = Type.Object(
+  {
+    health: Type.Optional(Type.String({ maxLength: 40, description: 'fleet: a count card (green, yellow, red, offline, outdated, budget)' })),
+    q: Type.Optional(Type.String({ maxLength: 200, description: 'fleet: search text' })),
+    plane: Type.Optional(Type.String({ maxLength: 40, description: 'fleet and actions: a plane' })),
+    sort: Type.Optional(Type.String({ maxLength: 40, description: 'fleet: the column sorted on' })),
+    dir: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
+  },
+  { additionalProperties: false },
+);
+
+/**
  * The console's built files under /console/. Any path without a file
  * extension is a page of the single-page app and gets index.html, so links to
  * /console/agents/p/a work when pasted.
@@ -80,7 +97,7 @@ function send(request: FastifyRequest, reply: FastifyReply, asset: Asset): Fasti
 export function registerConsoleAssets(app: FastifyInstance, dir: string | undefined): void {
   const assets = dir ? loadAssets(dir) : new Map<string, Asset>();
   app.get('/console', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/console/', 302));
-  app.get('/console/*', { schema: { hide: true } }, async (req, reply) => {
+  app.get('/console/*', { schema: { hide: true, querystring: PageQuery } }, async (req, reply) => {
     const path = (req.params as { '*': string })['*'];
     const index = assets.get('index.html');
     if (!index) {
