@@ -219,6 +219,34 @@ describe('console API', () => {
     expect(r.body.ok).toBe(true);
     expect(r.body.jobs.find((j) => j.name === 'heartbeat flush')?.runs).toBeGreaterThan(0);
   });
+
+  // Last: it restarts the hub (console sessions live in its memory).
+  it("keeps a run whose target is unknown after a hub restart on the agent's row until the agent reports", async () => {
+    type Fleet = { rows: Array<{ name: string; run: { id: string; kind: string; state: string } | null }>; runs: Array<{ id: string; state: string; summary: Record<string, number> }> };
+    const table = async (): Promise<Fleet> => (await fleet.api<Fleet>('GET', '/v1/console/fleet')).body;
+    // a2 stays away (stopped, not exited: a new hub would start an exited local agentd again at once).
+    const pid = fleet.agentdPid(PLANE, 'a2');
+    process.kill(pid, 'SIGSTOP');
+    let stopped = true;
+    try {
+      const r = await fleet.api<{ run: { id: string } }>('POST', `/v1/planes/${PLANE}/runs`, { kind: 'restart', agents: ['a2'], timeoutSeconds: 300 });
+      expect(r.status).toBe(202);
+      const id = r.body.run.id;
+      await fleet.restartHub();
+      const away = await table();
+      expect(away.rows.find((x) => x.name === 'a2')?.run).toEqual({ id, kind: 'restart', state: 'unknown' });
+      expect(away.runs.find((x) => x.id === id)).toMatchObject({ state: 'interrupted', summary: { unknown: 1 } });
+
+      process.kill(pid, 'SIGCONT');
+      stopped = false;
+      await fleet.waitFor(PLANE, 'a2', (a) => a.connected, 40_000);
+      await waitUntil(async () => (await table()).rows.find((x) => x.name === 'a2')?.run === null, 20_000, "a2's report to settle the run");
+      const run = await fleet.api<{ summary: Record<string, number> }>('GET', `/v1/planes/${PLANE}/runs/${id}`);
+      expect(run.body.summary).toMatchObject({ total: 1, unknown: 0 });
+    } finally {
+      if (stopped) process.kill(pid, 'SIGCONT');
+    }
+  });
 });
 
 describe('API and console off loopback', () => {

@@ -3,6 +3,7 @@ import { useLocation } from 'preact-iso';
 import { api, enc } from '../api.ts';
 import { ErrorBox, message, Section, time, useLoad } from '../components.tsx';
 import { useIsAdmin } from '../session.ts';
+import { runCounts } from '../run-states.ts';
 import type { Plane, Run } from '../types.ts';
 import { ApplyForm } from './apply.tsx';
 
@@ -138,7 +139,7 @@ function RecentRuns({ plane }: { plane: string }) {
               <td>{r.actor}</td>
               <td>{r.state}</td>
               <td>
-                {r.summary.succeeded} ok, {r.summary.failed + r.summary.timedOut} failed of {r.summary.total}
+                {runCounts(r.summary)} of {r.summary.total}
               </td>
             </tr>
           ))}

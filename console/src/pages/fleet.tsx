@@ -3,6 +3,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
 import { ago, HealthBadge, useNow, usd } from '../components.tsx';
 import { useFleet } from '../feed.ts';
+import { runCounts, targetStateText } from '../run-states.ts';
 import type { Row } from '../types.ts';
 
 /** The count cards; each is also a filter of the table. */
@@ -60,7 +61,15 @@ const FleetRowView = memo(function FleetRowView({ r, now, index }: { r: Row; now
         {r.budgetUsd !== null ? ` of ${usd(r.budgetUsd)}` : ''}
         {r.budgetPct !== null ? <span class={`tag ${r.budgetPct >= 95 ? 'tag-red' : r.budgetPct >= 80 ? 'tag-yellow' : 'tag-plain'}`}>{r.budgetPct}%</span> : null}
       </td>
-      <td>{r.run ? <a href={`/console/runs/${r.plane}/${r.run.id}`}>{`${r.run.kind} (${r.run.state})`}</a> : ''}</td>
+      <td>
+        {r.run ? (
+          <a href={`/console/runs/${r.plane}/${r.run.id}`} title={`${r.run.kind}: ${targetStateText(r.run.state)}`}>
+            {`${r.run.kind} (${r.run.state})`}
+          </a>
+        ) : (
+          ''
+        )}
+      </td>
     </tr>
   );
 });
@@ -206,7 +215,7 @@ export function FleetPage() {
                 <a href={`/console/runs/${r.plane}/${r.id}`}>
                   {r.plane}: {r.kind}
                 </a>{' '}
-                {r.state} — {r.summary['succeeded'] ?? 0} ok, {r.summary['failed'] ?? 0} failed, {r.summary['running'] ?? 0} running of {r.summary['total'] ?? 0}
+                {r.state} — {runCounts(r.summary)} of {r.summary['total'] ?? 0}
               </li>
             ))}
           </ul>

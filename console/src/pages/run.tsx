@@ -2,17 +2,26 @@ import { api, enc } from '../api.ts';
 import { Action, ErrorBox, Section, time } from '../components.tsx';
 import { useTopic } from '../feed.ts';
 import { useIsAdmin } from '../session.ts';
+import { runCounts, settledCount, targetStateText } from '../run-states.ts';
 import type { Run } from '../types.ts';
 
 export function RunProgress({ run }: { run: Run }) {
   const s = run.summary;
-  const done = s.succeeded + s.failed + s.timedOut + s.skipped;
+  const done = settledCount(s);
   return (
     <div>
       <p>
-        <strong>{run.state}</strong> — {done} of {s.total} done: {s.succeeded} ok, {s.failed} failed, {s.timedOut} timed out, {s.skipped} skipped, {s.running} running, {s.queued} queued
+        <strong>{run.state}</strong> — {done} of {s.total} done: {runCounts(s)}
         {run.stopReason ? ` (${run.stopReason})` : ''}
       </p>
+      {s.unknown > 0 ? (
+        <p class="notice">
+          {s.unknown === 1 ? '1 agent' : `${s.unknown} agents`}: unknown. The hub stopped while their commands were out, so
+          whether they ran is not known yet; each agent's next report to the hub settles it (succeeded, failed or not
+          delivered). Do not run them again before then.
+        </p>
+      ) : null}
+      {s.notDelivered > 0 ? <p class="muted">Not delivered: the command never reached the agent, and nothing ran there.</p> : null}
       <progress max={s.total} value={done} aria-label="Agents done">
         {done} of {s.total}
       </progress>
@@ -70,7 +79,7 @@ export function RunPage({ plane, id }: { plane: string; id: string }) {
                         <a href={`/console/agents/${plane}/${t.agent}`}>{t.agent}</a>
                       </td>
                       {run.waves ? <td>{t.wave === 0 ? 'canary' : (t.wave ?? '')}</td> : null}
-                      <td>{t.state}</td>
+                      <td>{targetStateText(t.state)}</td>
                       <td>{time(t.startedAt)}</td>
                       <td>{time(t.finishedAt)}</td>
                       <td class="result">{t.error ?? (t.output === null || t.output === undefined ? '' : JSON.stringify(t.output).slice(0, 160))}</td>
