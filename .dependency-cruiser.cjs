@@ -15,6 +15,11 @@ module.exports = {
       name: 'local-infra-runtime-only', severity: 'error', comment: 'the local provider may use agentd runtime installation, nothing else of agentd',
       from: { path: '^hub/src/infra/' }, to: { path: '^agentd/(?!src/runtime/(runtime-manager|pins)\\.ts$)' },
     },
+    {
+      name: 'console-types-only', severity: 'error',
+      comment: 'the console runs in a browser: it may take types from the hub (its response schemas), never code',
+      from: { path: '^console/' }, to: { path: '^(hub|agentd|common|proto)/', dependencyTypesNot: ['type-only'] },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

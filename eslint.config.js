@@ -3,7 +3,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['.dependency-cruiser.cjs', 'node_modules/**', 'dist/**', 'proto/gen/**', 'coverage/**', '.planes-data/**'] },
+  { ignores: ['.dependency-cruiser.cjs', 'node_modules/**', 'dist/**', 'proto/gen/**', 'coverage/**', '.planes-data/**', 'console/dist/**', 'test-artifacts/**'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {

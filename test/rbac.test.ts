@@ -6,8 +6,14 @@ interface ErrorBody {
   error: { code: string; message: string; where?: string };
 }
 
-/** Routes open without a token; everything else needs one. */
-const PUBLIC = ['GET /healthz', 'GET /v1/openapi.json'];
+/** Routes open without a token; everything else needs one. The console's pages and its sign-in are public. */
+const PUBLIC = ['GET /console', 'GET /console/*', 'GET /healthz', 'GET /v1/console/sign-in-methods', 'GET /v1/openapi.json', 'POST /v1/console/session'];
+/** Public routes that are not API operations (no OpenAPI entry). */
+const UNDOCUMENTED = ['GET /console', 'GET /console/*', 'GET /healthz', 'GET /v1/openapi.json'];
+/** What a public route answers a bare request other than 200: sign-in without a token is a bad request. */
+const PUBLIC_STATUS: Record<string, number> = { 'POST /v1/console/session': 400 };
+/** Changes any signed-in role may make to its own session: signing out. */
+const SELF = ['DELETE /v1/console/session'];
 /** Reads only admins may make: the audit log says who did what, which is itself sensitive. */
 const ADMIN_READS = ['GET /v1/audit'];
 
@@ -24,7 +30,9 @@ describe('RBAC over every route', () => {
       .replace(':planeId', exists ? 'rbac' : 'ghost')
       .replace(':agentId', exists ? 'r1' : 'ghost')
       .replace(':commandId', 'cmd_missing')
-      .replace(':runId', 'run_missing') + (url.endsWith('/logs') ? '?lines=1' : '');
+      .replace(':runId', 'run_missing') + (url.endsWith('/logs') ? '?lines=1' : '') + (url === '/v1/console/events' ? `?topic=run&plane=${exists ? 'rbac' : 'ghost'}&run=run_missing` : '');
+  /** Routes whose concrete path above names something that does not exist. */
+  const missing = (url: string): boolean => /:(commandId|runId)/.test(url) || url === '/v1/console/events';
 
   const call = async (method: string, path: string, token: string, body?: unknown): Promise<{ status: number; text: string }> => {
     const res = await fetch(`${fleet.endpoints.apiUrl}${path}`, {
@@ -51,7 +59,8 @@ describe('RBAC over every route', () => {
     // The enumeration sees routes registered from every module.
     for (const k of ['POST /v1/planes', 'PATCH /v1/planes/:planeId', 'POST /v1/planes/:planeId/apply', 'GET /v1/planes/:planeId/export', 'POST /v1/audit/verify']) expect(all.map((r) => r.key)).toContain(k);
     expect(all.filter((r) => r.role === undefined).map((r) => r.key).sort()).toEqual(PUBLIC);
-    for (const r of all.filter((x) => x.method !== 'GET')) expect(r.role, r.key).toBe('admin');
+    for (const r of all.filter((x) => x.method !== 'GET' && !PUBLIC.includes(x.key) && !SELF.includes(x.key))) expect(r.role, r.key).toBe('admin');
+    for (const k of SELF) expect(all.find((r) => r.key === k)?.role, k).toBe('viewer');
     expect(all.filter((r) => r.method === 'GET' && r.role === 'admin').map((r) => r.key)).toEqual(ADMIN_READS);
     for (const r of all.filter((x) => x.method === 'GET' && x.role !== undefined && !ADMIN_READS.includes(x.key))) expect(r.role, r.key).toBe('viewer');
   });
@@ -61,7 +70,7 @@ describe('RBAC over every route', () => {
       const path = concrete(r.url, true);
       const none = await call(r.method, path, '', r.method === 'GET' || r.method === 'DELETE' ? undefined : {});
       if (r.role === undefined) {
-        expect(none.status, r.key).toBe(200);
+        expect(none.status, r.key).toBe(PUBLIC_STATUS[r.key] ?? 200);
         continue;
       }
       expect(none.status, r.key).toBe(401);
@@ -73,11 +82,13 @@ describe('RBAC over every route', () => {
   it('answers a viewer 403 on every mutating route and admin-only read, 200 or 404 on every other read', async () => {
     for (const r of routes().filter((x) => x.role !== undefined)) {
       const res = await call(r.method, concrete(r.url, true), viewer, r.method === 'GET' || r.method === 'DELETE' ? undefined : {});
-      if (r.method !== 'GET' || ADMIN_READS.includes(r.key)) {
+      if (SELF.includes(r.key)) {
+        expect(res.status, r.key).toBe(200);
+      } else if (r.method !== 'GET' || ADMIN_READS.includes(r.key)) {
         expect(res.status, r.key).toBe(403);
         expect(code(res.text), r.key).toBe('permission_denied');
       } else {
-        expect(res.status, r.key).toBe(/:(commandId|runId)/.test(r.url) ? 404 : r.url.endsWith('/ssh') ? 409 : 200);
+        expect(res.status, r.key).toBe(missing(r.url) ? 404 : r.url.endsWith('/ssh') ? 409 : 200);
       }
     }
     // Nothing changed.
@@ -90,7 +101,7 @@ describe('RBAC over every route', () => {
       if (r.method === 'GET') {
         const res = await call('GET', concrete(r.url, true), admin);
         // SSH through IAP is for gcp planes; this one is local.
-        expect(res.status, r.key).toBe(/:(commandId|runId)/.test(r.url) ? 404 : r.url.endsWith('/ssh') ? 409 : 200);
+        expect(res.status, r.key).toBe(missing(r.url) ? 404 : r.url.endsWith('/ssh') ? 409 : 200);
         continue;
       }
       // Past auth, a body with an unknown field fails validation (400) or the plane/agent "ghost" is not found (404):
@@ -126,15 +137,15 @@ describe('RBAC over every route', () => {
     expect(doc.body.openapi).toMatch(/^3\./);
     const documented = Object.entries(doc.body.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));
     const real = routes()
-      .filter((r) => !PUBLIC.includes(r.key))
+      .filter((r) => !UNDOCUMENTED.includes(r.key))
       .map((r) => `${r.method} ${r.url.replace(/:(\w+)/g, '{$1}')}`);
     expect(documented.filter((d) => !real.includes(d)), 'documented but not served').toEqual([]);
     expect(real.filter((d) => !documented.includes(d)), 'served but not documented').toEqual([]);
     expect(documented).toHaveLength(real.length);
     for (const [p, ops] of Object.entries(doc.body.paths)) {
       for (const [m, op] of Object.entries(ops)) {
-        // Every operation documents the auth failures, and its path parameters.
-        expect(Object.keys(op.responses), `${m} ${p}`).toEqual(expect.arrayContaining(['401', '403']));
+        // Every operation that needs a token documents the auth failures; every one its path parameters.
+        if (!PUBLIC.includes(`${m.toUpperCase()} ${p}`)) expect(Object.keys(op.responses), `${m} ${p}`).toEqual(expect.arrayContaining(['401', '403']));
         const params = [...p.matchAll(/\{(\w+)\}/g)].map((x) => x[1]);
         expect((op.parameters ?? []).filter((x) => x.in === 'path').map((x) => x.name).sort(), `${m} ${p}`).toEqual(params.sort());
       }

@@ -87,6 +87,8 @@ const VALID: Record<string, unknown> = {
   'POST /v1/planes/{planeId}/runs': { kind: 'sync', args: { databases: true }, agents: ['s1'], maxConcurrency: '50%', maxErrors: 0, timeoutSeconds: 10, waitSeconds: 0 },
   'POST /v1/planes/{planeId}/upgrade': { version: '2026.9.6', canary: 1, maxUnavailable: 1, agents: ['s1'], timeoutSeconds: 60 },
   'POST /v1/gcp/preflight': { project: 'proj-1', region: 'us-east4', zone: 'us-east4-b', image: 'agents-plane', agents: 3, machineType: 'e2-small', identity: 'hub@proj-1.iam.gserviceaccount.com' },
+  // Well-formed, but no token the hub knows: the walk's requests never sign in.
+  'POST /v1/console/session': { token: 'apt1.not-a-token' },
 };
 
 /** The body limit of each route, as docs/api.md states it. */

@@ -15,6 +15,9 @@ export const HubOptionsSchema = Type.Object(
     grpcPort: Type.Integer({ minimum: 0, maximum: 65535, default: 7443 }),
     apiHost: Type.String({ default: '127.0.0.1' }),
     apiPort: Type.Integer({ minimum: 0, maximum: 65535, default: 7480 }),
+    /** PEM certificate (chain) and key: the API and console are served over HTTPS; required off loopback. */
+    apiTlsCertFile: Type.Optional(Type.String({ minLength: 1 })),
+    apiTlsKeyFile: Type.Optional(Type.String({ minLength: 1 })),
     /** host:port written into enrollment bundles; defaults to grpcHost:<bound port>. */
     advertiseAddress: Type.Optional(Type.String({ pattern: '^[^\\s:]+:\\d+$' })),
     /** Extra DNS names / IPs for the server certificate. */
@@ -115,10 +118,12 @@ export function compileHubOptions(options: HubOptions): CompiledHubOptions {
   if (!cron.valid) {
     throw new PlaneError(ErrorCode.InvalidArgument, `secretRotationCron ${JSON.stringify(compiled.secretRotationCron)} is not a cron expression: ${cron.errors.map((e) => `${e.field}: ${e.message}`).join('; ') || 'invalid'}`, { where: 'secretRotationCron' });
   }
-  if (!LOOPBACK.has(compiled.apiHost)) {
-    // The REST API speaks plain HTTP with bearer tokens: keep it off the network
-    // until it serves TLS (front it with a TLS proxy or an SSH/IAP tunnel).
-    throw new PlaneError(ErrorCode.InvalidArgument, `apiHost ${compiled.apiHost} is not loopback; the REST API is plain HTTP and only binds to loopback`, { where: 'apiHost' });
+  if ((compiled.apiTlsCertFile === undefined) !== (compiled.apiTlsKeyFile === undefined)) {
+    throw new PlaneError(ErrorCode.InvalidArgument, 'apiTlsCertFile and apiTlsKeyFile go together: give both or neither', { where: compiled.apiTlsCertFile ? 'apiTlsKeyFile' : 'apiTlsCertFile' });
+  }
+  if (!LOOPBACK.has(compiled.apiHost) && compiled.apiTlsCertFile === undefined) {
+    // Bearer tokens and console cookies never cross a network in clear: off loopback, only over TLS.
+    throw new PlaneError(ErrorCode.InvalidArgument, `apiHost ${compiled.apiHost} is not loopback; the API and console are served there only over TLS (give a certificate and key)`, { where: 'apiHost' });
   }
   return Object.freeze(compiled);
 }

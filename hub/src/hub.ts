@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
 import { EventEmitter } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -47,6 +47,8 @@ import type { SecretsProvider } from '../../common/src/secrets/secrets-provider.
 import { ensureHubTls, type HubTls } from './tls/certificate-authority.ts';
 import { auditBrainEvents } from './brain/brain-audit.ts';
 import { setUpBucket } from './brain/bucket-setup.ts';
+import { JobClock } from './job-clock.ts';
+import { consoleDistDir } from './console/console-assets.ts';
 
 export type HubState = 'created' | 'starting' | 'running' | 'closing' | 'closed';
 
@@ -171,6 +173,8 @@ export class Hub {
       this.log.info('wrote a new admin API token', { adminTokenFile });
     }
 
+    const startedAt = Date.now();
+    const jobs = new JobClock();
     const infra = new InfraRegistry();
     this.#local = new LocalProvider({
       root: join(o.dataDir, 'local-agents'),
@@ -188,6 +192,7 @@ export class Hub {
 
     const agents = new AgentsStore(db);
     const audit = new AuditLog(db);
+    const secretsProvider = this.#secretsProvider(db);
     let grpcAddress = '';
     const ctx: HubContext = {
       version: VERSION,
@@ -206,7 +211,7 @@ export class Hub {
       apiTokens,
       sessions: new SessionRegistry(),
       infra,
-      secrets: new SecretsService({ provider: this.#secretsProvider(db), db, agents, audit, log: this.log.child('secrets') }),
+      secrets: new SecretsService({ provider: secretsProvider, db, agents, audit, log: this.log.child('secrets') }),
       leases: new WriterLeases(db),
       ledger: new CostLedger(db),
       prices: (plane) => resolvePriceTable(o.prices, plane.spec.costs?.prices),
@@ -266,7 +271,11 @@ export class Hub {
     this.#grpc = server;
     grpcAddress = o.advertiseAddress ?? `${o.grpcHost === '0.0.0.0' ? '127.0.0.1' : o.grpcHost}:${port}`;
 
-    const { app: api, routes } = await buildApi(ctx, this.#fleet, this.#rotation, runs);
+    const https = o.apiTlsCertFile && o.apiTlsKeyFile ? { cert: readFileSync(o.apiTlsCertFile), key: readFileSync(o.apiTlsKeyFile) } : undefined;
+    const { app: api, routes } = await buildApi(ctx, this.#fleet, this.#rotation, runs, {
+      ...(https ? { https } : {}),
+      console: { assetsDir: consoleDistDir(), runtime: { startedAt, jobs, secretsProvider, secretRotationCron: o.secretRotationCron } },
+    });
     this.#api = api;
     this.#routes = routes;
     try {
@@ -276,12 +285,14 @@ export class Hub {
     }
     const addr = api.server.address() as AddressInfo;
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    this.#endpoints = { apiUrl: `http://${host}:${addr.port}`, grpcAddress, adminTokenFile, caFile: join(o.dataDir, 'tls', 'ca.pem'), pid: process.pid };
+    this.#endpoints = { apiUrl: `${https ? 'https' : 'http'}://${host}:${addr.port}`, grpcAddress, adminTokenFile, caFile: join(o.dataDir, 'tls', 'ca.pem'), pid: process.pid };
     writeFileAtomic(join(o.dataDir, 'hub.json'), `${JSON.stringify(this.#endpoints, null, 2)}\n`, 0o600);
 
-    const flush = setInterval(() => ctx.heartbeats.flush(), o.heartbeatFlushIntervalMs);
-    const watch = setInterval(() => this.#watchHealth(), Math.max(100, Math.floor(o.heartbeatIntervalMs / 2)));
-    const costs = setInterval(() => this.#accrueCosts(), o.costIntervalMs);
+    // Each periodic job is timed and its last run kept for the console's hub health page.
+    const watchMs = Math.max(100, Math.floor(o.heartbeatIntervalMs / 2));
+    const flush = setInterval(jobs.track('heartbeat flush', `${o.heartbeatFlushIntervalMs} ms`, () => ctx.heartbeats.flush()), o.heartbeatFlushIntervalMs);
+    const watch = setInterval(jobs.track('health watch and self-healing', `${watchMs} ms`, () => this.#watchHealth()), watchMs);
+    const costs = setInterval(jobs.track('cost accrual and budgets', `${o.costIntervalMs} ms`, () => this.#accrueCosts()), o.costIntervalMs);
     flush.unref();
     watch.unref();
     costs.unref();

@@ -15,6 +15,7 @@ import { ApiTokens } from './store/api-tokens.ts';
 
 const USAGE = `usage:
   hub serve --data-dir DIR [--grpc-listen HOST:PORT] [--api-listen HOST:PORT] [--advertise HOST:PORT]
+            [--api-tls-cert FILE --api-tls-key FILE]
             [--tls-name NAME]... [--heartbeat-interval-ms N] [--bucket file:///DIR|gs://BUCKET[/PREFIX]] [--create-bucket]
             [--secrets local|gcp-secret-manager:PROJECT]
             [--instance-identity [--identity-audience AUD]] [--gcp [--gcp-inserts-per-second N]]
@@ -28,6 +29,8 @@ async function serve(args: string[]): Promise<number> {
     'data-dir': { type: 'string' },
     'grpc-listen': { type: 'string' },
     'api-listen': { type: 'string' },
+    'api-tls-cert': { type: 'string' },
+    'api-tls-key': { type: 'string' },
     advertise: { type: 'string' },
     'tls-name': { type: 'string', multiple: true },
     'heartbeat-interval-ms': { type: 'string' },
@@ -70,6 +73,8 @@ async function serve(args: string[]): Promise<number> {
     dataDir: values['data-dir'],
     ...(grpcListen ? { grpcHost: grpcListen.host, grpcPort: grpcListen.port } : {}),
     ...(apiListen ? { apiHost: apiListen.host, apiPort: apiListen.port } : {}),
+    ...(values['api-tls-cert'] ? { apiTlsCertFile: values['api-tls-cert'] } : {}),
+    ...(values['api-tls-key'] ? { apiTlsKeyFile: values['api-tls-key'] } : {}),
     ...(values.advertise ? { advertiseAddress: values.advertise } : {}),
     ...(values['tls-name'] ? { tlsNames: values['tls-name'] } : {}),
     ...(hb !== undefined ? { heartbeatIntervalMs: hb } : {}),

@@ -15,6 +15,8 @@ import { registerGcpRoutes } from './gcp-routes.ts';
 import type { CommandRuns } from '../command-runs.ts';
 import type { SecretRotation } from '../secrets/secret-rotation.ts';
 import { ErrorBody } from './schemas.ts';
+import { type ConsoleOptions, consoleSessions, registerConsole } from '../console/console-routes.ts';
+import { registerSecurityHeaders } from '../console/security-headers.ts';
 
 export interface ApiRoute {
   method: string;
@@ -26,9 +28,16 @@ export interface ApiRoute {
  * The admin REST API (fastify). Route schemas validate requests and are the
  * single source of the OpenAPI document served at /v1/openapi.json.
  */
-export async function buildApi(ctx: HubContext, fleet: Fleet, rotation: SecretRotation, runs: CommandRuns): Promise<{ app: FastifyInstance; routes: ApiRoute[] }> {
+export async function buildApi(
+  ctx: HubContext,
+  fleet: Fleet,
+  rotation: SecretRotation,
+  runs: CommandRuns,
+  web: { https?: { key: Buffer; cert: Buffer }; console: ConsoleOptions },
+): Promise<{ app: FastifyInstance; routes: ApiRoute[] }> {
   const app = Fastify({
     logger: false,
+    ...(web.https ? { https: web.https } : {}),
     bodyLimit: MAX_BODY_BYTES,
     // A client that trickles its request in (headers and body) is cut off with a 408.
     requestTimeout: 60_000,
@@ -62,7 +71,10 @@ export async function buildApi(ctx: HubContext, fleet: Fleet, rotation: SecretRo
   });
   app.setErrorHandler(errorHandler(ctx.log.child('api')));
   app.setNotFoundHandler((req, reply) => sendError(reply, new PlaneError(ErrorCode.NotFound, `no route ${req.method} ${req.url.split('?')[0] ?? ''}`)));
-  app.addHook('onRequest', authHook(ctx.apiTokens));
+  // The console signs in once and then rides on an HttpOnly cookie instead of a bearer token.
+  const session = consoleSessions(ctx);
+  app.addHook('onRequest', authHook(ctx.apiTokens, session.auth));
+  registerSecurityHeaders(app, web.https !== undefined);
   app.addHook('preValidation', checkRequestInput);
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true, version: ctx.version }));
@@ -82,6 +94,7 @@ export async function buildApi(ctx: HubContext, fleet: Fleet, rotation: SecretRo
   registerApplyRoutes(app, ctx, fleet);
   registerRunRoutes(app, ctx, runs);
   registerGcpRoutes(app, ctx);
+  registerConsole(app, ctx, fleet, runs, session.sessions, web.console);
   await app.ready();
   return { app, routes };
 }

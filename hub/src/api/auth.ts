@@ -18,17 +18,29 @@ export function actorOf(request: FastifyRequest): string {
   return request.principal ? `token:${request.principal.name}` : 'anonymous';
 }
 
+/** The console's cookie session: a principal, nothing (no session), or why the request is refused (CSRF). */
+export type SessionAuth = (request: FastifyRequest) => ApiPrincipal | PlaneError | undefined;
+
 /**
  * Bearer-token auth on every route that declares a role. Viewers may read; only
- * admins may change anything. The token itself is never logged.
+ * admins may change anything. Without a bearer token, the console's session
+ * cookie stands in for it. The token itself is never logged.
  */
-export function authHook(tokens: ApiTokens) {
+export function authHook(tokens: ApiTokens, session?: SessionAuth) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const need = request.routeOptions.config.role;
     if (!need) return;
     const header = request.headers.authorization ?? '';
     const token = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
-    const principal = token ? tokens.authenticate(token) : undefined;
+    let principal = token ? tokens.authenticate(token) : undefined;
+    if (!token && session) {
+      const s = session(request);
+      if (s instanceof PlaneError) {
+        await sendError(reply, s);
+        return;
+      }
+      principal = s;
+    }
     if (!principal) {
       await sendError(reply, new PlaneError(ErrorCode.Unauthenticated, 'a valid bearer token is required', { where: 'authorization' }));
       return;

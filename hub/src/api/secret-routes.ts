@@ -12,7 +12,7 @@ const AgentParams = Type.Object({ planeId: Type.String(), agentId: Type.String()
 const SecretParams = Type.Object({ planeId: Type.String(), agentId: Type.String(), name: Type.String() });
 const PlaneParams = Type.Object({ planeId: Type.String() });
 
-const SecretInfoBody = Type.Object({
+export const SecretInfoBody = Type.Object({
   name: Type.String(),
   version: Type.Integer(),
   kind: Type.Union([Type.Literal('generated'), Type.Literal('external')]),

@@ -92,6 +92,17 @@ describe('cost ledger', () => {
     expect(ledger.report('p', '2026-03-31', '2026-04-01', 'owner').map((r) => r.key).sort()).toEqual(['a@x.example', 'b@x.example']);
   });
 
+  it('sums spend per UTC day, of the whole plane or of some agents', () => {
+    const { ledger, agents, map, prices } = setup();
+    ledger.accrue(agents, map, prices, () => undefined, T0 + 7200_000); // 23:00 -> 01:00: one hour each day
+    const perHour = 0.0335 + 20 * (0.1 / 730);
+    const all = ledger.daily('p', '2026-03-30', '2026-04-01');
+    expect(all.map((d) => d.day)).toEqual(['2026-03-31', '2026-04-01']);
+    expect(all[0]).toMatchObject({ infraUsd: expect.closeTo(perHour, 9) as unknown, modelUsd: 0 });
+    expect(ledger.daily('p', '2026-04-01', '2026-04-01', ['b'])).toEqual([{ day: '2026-04-01', infraUsd: 0, modelUsd: 0 }]);
+    expect(ledger.daily('p', '2026-04-01', '2026-04-01', ['nobody'])).toEqual([]);
+  });
+
   it('keeps a removed agent’s spend in past reports', () => {
     const { db, ledger, agents, map, prices, a } = setup();
     ledger.accrue(agents, map, prices, () => undefined, T0 + 3600_000);

@@ -166,6 +166,26 @@ export class CostLedger {
     return out;
   }
 
+  /** Spend per UTC day of a plane over [fromDay, toDay], of some agents or all; days without spend are absent. */
+  daily(plane: string, fromDay: string, toDay: string, agents?: readonly string[]): Array<{ day: string; infraUsd: number; modelUsd: number }> {
+    const only = agents ? new Set(agents) : undefined;
+    const rows = this.#q(`SELECT day, agent, kind, SUM(cost_usd) AS usd FROM cost_ledger WHERE plane = ? AND day >= ? AND day <= ? GROUP BY day, agent, kind ORDER BY day`).all(plane, fromDay, toDay) as Array<{
+      day: string;
+      agent: string;
+      kind: 'model' | 'infra';
+      usd: number;
+    }>;
+    const byDay = new Map<string, { day: string; infraUsd: number; modelUsd: number }>();
+    for (const r of rows) {
+      if (only && !only.has(r.agent)) continue;
+      const d = byDay.get(r.day) ?? { day: r.day, infraUsd: 0, modelUsd: 0 };
+      if (r.kind === 'infra') d.infraUsd += r.usd;
+      else d.modelUsd += r.usd;
+      byDay.set(r.day, d);
+    }
+    return [...byDay.values()];
+  }
+
   /** Cost of a plane over the UTC days [fromDay, toDay], one row per agent, owner or group. */
   report(plane: string, fromDay: string, toDay: string, by: CostGrouping): CostRow[] {
     const rows = this.#q(

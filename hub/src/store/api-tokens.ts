@@ -32,6 +32,12 @@ export class ApiTokens {
     return row && { tokenId: row.id, name: row.name, role: row.role };
   }
 
+  /** A live token by its id: a console session re-checks its token on every request, so a revoked one ends it. */
+  byId(id: string): ApiPrincipal | undefined {
+    const row = this.#q('SELECT id, name, role FROM api_tokens WHERE id = ? AND revoked_at IS NULL').get(id) as { id: string; name: string; role: Role } | undefined;
+    return row && { tokenId: row.id, name: row.name, role: row.role };
+  }
+
   /** Revokes every live token with this name; returns how many. */
   revokeByName(name: string, now = Date.now()): number {
     return this.#q('UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL').run(now, name).changes;

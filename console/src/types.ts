@@ -1,0 +1,30 @@
+// Response types come from the hub's own route schemas (type-only imports: nothing of the hub is bundled).
+import type { Static } from '@sinclair/typebox';
+import type { AgentBody, AuditEventBody, AuditVerifyBody, CommandBody, CostReportBody, PlaneBody, SnapshotBody, VerifyBackupReport } from '../../hub/src/api/schemas.ts';
+import type { ApplyReportBody, Plan as PlanSchema } from '../../hub/src/api/apply-schemas.ts';
+import type { RunBody } from '../../hub/src/api/run-routes.ts';
+import type { SecretInfoBody } from '../../hub/src/api/secret-routes.ts';
+import type { ConsoleUser } from '../../hub/src/console/console-auth.ts';
+import type { AgentConfigBody, CostDailyBody, FleetRow, FleetSnapshot, HealthHistoryBody, HubHealthBody, RunSummaryRow } from '../../hub/src/console/console-schemas.ts';
+
+export type Agent = Static<typeof AgentBody>;
+export type Plane = Static<typeof PlaneBody>;
+export type Command = Static<typeof CommandBody>;
+export type AuditEvent = Static<typeof AuditEventBody>;
+export type AuditVerify = Static<typeof AuditVerifyBody>;
+export type CostReport = Static<typeof CostReportBody>;
+export type Snapshot = Static<typeof SnapshotBody>;
+export type VerifyReport = Static<typeof VerifyBackupReport>;
+export type Plan = Static<typeof PlanSchema>;
+export type ApplyReport = Static<typeof ApplyReportBody>;
+export type Run = Static<typeof RunBody>;
+export type SecretInfo = Static<typeof SecretInfoBody>;
+export type User = Static<typeof ConsoleUser>;
+export type Row = Static<typeof FleetRow>;
+export type RunSummary = Static<typeof RunSummaryRow>;
+export type Snapshot0 = Static<typeof FleetSnapshot>;
+export type AgentConfig = Static<typeof AgentConfigBody>;
+export type HealthHistory = Static<typeof HealthHistoryBody>;
+export type HubHealth = Static<typeof HubHealthBody>;
+export type CostDaily = Static<typeof CostDailyBody>;
+export type Color = Agent['health']['color'];
