@@ -40,7 +40,7 @@ describe('planes.yaml', () => {
 
   it('points at a bad value by its key', () => {
     const bad = example.replace('owner: bob@acme.example', 'owner: not-an-email');
-    expect(errorOf(bad).message).toMatch(new RegExp(`^planes.yaml:${position(bad, 'owner: not-an-email')} spec\\.agents\\[1\\]\\.owner: must match pattern`));
+    expect(errorOf(bad).message).toMatch(new RegExp(`^planes.yaml:${position(bad, 'owner: not-an-email')} spec\\.agents\\[1\\]\\.owner: must be an email address`));
   });
 
   it('rejects unknown keys, naming them where they are', () => {
