@@ -19,3 +19,24 @@ describe('tracked files', () => {
     expect(marked).toEqual([]);
   });
 });
+
+// Each of these disagreed with the product once (the hardening issue's "docs that disagree").
+describe('the docs say what the product does', () => {
+  const doc = (name: string): string => readFileSync(`docs/${name}.md`, 'utf8');
+
+  it('quote the health reasons a placeholder agent shows as the hub words them', async () => {
+    const { evaluateHealth } = await import('../hub/src/health.ts');
+    const heartbeat = (over: Record<string, unknown>) => ({
+      receivedAt: 1000,
+      heartbeat: { seq: 1, sentAtMs: 1000, gateway: { state: 'GATEWAY_STATE_RUNNING', ready: true, failing: [], runtime: 'placeholder', version: 'none', restartCount: 0, lastError: '', eventLoopDelayMs: 0, rssBytes: 0, degradedSecretOwners: [], pid: 1, startedAtMs: 0 }, resources: null, sync: null, secretsVersion: '', usage: null, paused: false, ...over },
+    });
+    const reason = (over: Record<string, unknown>): string =>
+      evaluateHealth({ agent: { enrolledAt: 1, desiredState: 'running', lastDisconnectedAt: null }, connected: true, heartbeat: heartbeat(over) as never, heartbeatIntervalMs: 1000, now: 1000 }).reason;
+    const green = reason({});
+    expect(green).toMatch(/placeholder/);
+    expect(doc('operations')).toContain(`\`${green}\``);
+    const architecture = doc('architecture').replace(/\n/g, ' ');
+    expect(architecture).toContain(`\`${green}\``);
+    expect(architecture).toContain(`\`${reason({ paused: true })}\``);
+  });
+});
