@@ -24,6 +24,16 @@ describe('tracked files', () => {
 describe('the docs say what the product does', () => {
   const doc = (name: string): string => readFileSync(`docs/${name}.md`, 'utf8');
 
+  it("describe every field of a heartbeat's sync status, and what sessions: -1 means", () => {
+    const proto = readFileSync('proto/agentplane/v1/agentplane.proto', 'utf8');
+    const message = /message SyncStatus \{([^}]*)\}/.exec(proto)?.[1] ?? '';
+    const fields = [...message.matchAll(/^\s*\w+ (\w+) = \d+;/gm)].map((m) => (m[1] as string).replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()));
+    expect(fields).toContain('sessions');
+    const paragraph = doc('api').split('\n').find((l) => l.startsWith('- **Heartbeat `sync`**')) ?? '';
+    for (const f of fields) expect(paragraph, f).toContain(`\`${f}\``);
+    expect(paragraph).toMatch(/`sessions: -1` means "not counted"/);
+  });
+
   it('quote the health reasons a placeholder agent shows as the hub words them', async () => {
     const { evaluateHealth } = await import('../hub/src/health.ts');
     const heartbeat = (over: Record<string, unknown>) => ({
