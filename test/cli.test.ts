@@ -108,6 +108,25 @@ describe('planes CLI', () => {
     expect(dup.code).toBe(6);
   });
 
+  it('reprovisions an agent and waits until the new machine is up, like its siblings; --no-wait returns at once', async () => {
+    const oldPid = fleet.agentdPid('cli-plane', 'c1');
+    const r = await planes(['reprovision', '--plane', 'cli-plane', '--name', 'c1', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const { agent } = JSON.parse(r.stdout) as { agent: { connected: boolean; health: { color: string } } };
+    expect(agent).toMatchObject({ connected: true, health: { color: 'green' } });
+    expect(fleet.agentdPid('cli-plane', 'c1')).not.toBe(oldPid);
+
+    const quick = await planes(['reprovision', '--plane', 'cli-plane', '--name', 'c1', '--no-wait', '--json']);
+    expect(quick.code, quick.stderr).toBe(0);
+    expect((JSON.parse(quick.stdout) as { agent: { health: { color: string } } }).agent.health.color).not.toBe('green');
+    await fleet.waitFor('cli-plane', 'c1', (a) => a.health.color === 'green');
+
+    // Not up in time: exit 1, with the agent as it was.
+    const late = await planes(['reprovision', '--plane', 'cli-plane', '--name', 'c1', '--timeout-seconds', '0', '--json']);
+    expect(late.code, late.stderr).toBe(1);
+    await fleet.waitFor('cli-plane', 'c1', (a) => a.health.color === 'green');
+  });
+
   it('removes the agent and deletes the plane', async () => {
     expect((await planes(['remove-agent', '--plane', 'cli-plane', '--name', 'c1'])).code).toBe(0);
     const del = await planes(['delete', '--plane', 'cli-plane', '--json']);
