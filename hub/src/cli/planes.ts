@@ -74,6 +74,7 @@ Embedded
   up -f planes.yaml [--data-dir DIR] [--grpc-listen H:P] [--api-listen H:P]
      [--heartbeat-interval-ms N] [--timeout-seconds N] [--runtime openclaw|placeholder] [--runtime-root DIR] [--verbose] [--json]
 
+Help:         planes help | planes --help | planes COMMAND --help (this text, exit 0); planes --version
 Global flags: --hub URL --token-file FILE --token TOKEN (visible in the process list) --data-dir DIR --json
 Environment:  PLANES_HUB, PLANES_TOKEN, PLANES_TOKEN_FILE, PLANES_DATA_DIR`;
 
@@ -866,12 +867,13 @@ function reportCommand(out: Out, agent: string, c: CommandView, ok: (output: Rec
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+  // Own properties only: "planes toString" is not a command.
+  const run = cmd !== undefined && Object.hasOwn(commands, cmd) ? commands[cmd] : undefined;
+  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h' || (run && (rest.includes('--help') || rest.includes('-h')))) {
     console.log(HELP);
     return cmd ? ExitCode.Ok : ExitCode.Usage;
   }
   if (cmd === '--version') return (console.log(VERSION), ExitCode.Ok);
-  const run = commands[cmd];
   if (!run) throw new PlaneError(ErrorCode.InvalidArgument, `unknown command '${cmd}' (see 'planes help')`);
   const json = rest.includes('--json');
   const tty = Boolean(process.stderr.isTTY) && !json;
