@@ -49,4 +49,16 @@ describe('the docs say what the product does', () => {
     expect(architecture).toContain(`\`${green}\``);
     expect(architecture).toContain(`\`${reason({ paused: true })}\``);
   });
+
+  it('list every flag of planes up, with hub serve’s --heal-red-after-ms among them', async () => {
+    const { UP_FLAGS } = await import('../hub/src/cli/up.ts');
+    expect(Object.keys(UP_FLAGS)).toContain('heal-red-after-ms');
+    const operations = doc('operations');
+    const upTable = operations.slice(operations.indexOf('| `up` flag |'), operations.indexOf('\n\n', operations.indexOf('| `up` flag |')));
+    const upRow = doc('api').split('\n').find((l) => l.startsWith('| `up` |')) ?? '';
+    for (const flag of Object.keys(UP_FLAGS)) {
+      expect(upTable, flag).toContain(`--${flag}`);
+      expect(upRow, flag).toContain(`--${flag}`);
+    }
+  });
 });

@@ -53,4 +53,37 @@ describe('planes up (the main job)', () => {
     expect(stderr).toMatch(/stopped\. State is kept/);
     await waitUntil(() => [...pids, ...gateways].every((p) => !processAlive(p)), 5000, 'agentd and gateway processes to exit');
   }, 240_000);
+
+  it('takes --heal-red-after-ms as hub serve does: a killed agent is restarted after that long, not 120 s', async () => {
+    const dir = join(dataDir, 'heal');
+    const child = spawn(
+      process.execPath,
+      ['bin/planes.js', 'up', '-f', 'examples/planes.yaml', '--data-dir', dir, '--grpc-listen', '127.0.0.1:0', '--api-listen', '127.0.0.1:0', '--runtime', 'placeholder', '--heartbeat-interval-ms', '300', '--heal-red-after-ms', '1000'],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] } },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    onTestFinished(async () => {
+      if (child.exitCode === null) {
+        child.kill('SIGINT');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+    });
+    await waitUntil(() => stdout.includes('Ctrl-C stops') || child.exitCode !== null, 60_000, `the up banner; stderr so far: ${stderr}`);
+    expect(child.exitCode, stderr).toBe(null);
+    const pidFile = join(dir, 'local-agents', 'acme-agents', 'bob-agent', 'agentd.pid');
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    process.kill(pid, 'SIGKILL');
+    // Red within 3 heartbeats (0.9 s), then restarted by the hub after 1 s of red.
+    await waitUntil(() => {
+      const now = Number(readFileSync(pidFile, 'utf8'));
+      return now !== pid && processAlive(now);
+    }, 30_000, `a new agentd for bob-agent; stderr so far: ${stderr}`);
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+  }, 120_000);
 });

@@ -72,7 +72,8 @@ Declarative (planes.yaml)
   export --plane P [-o FILE]
 Embedded
   up -f planes.yaml [--data-dir DIR] [--grpc-listen H:P] [--api-listen H:P]
-     [--heartbeat-interval-ms N] [--timeout-seconds N] [--runtime openclaw|placeholder] [--runtime-root DIR] [--verbose] [--json]
+     [--heartbeat-interval-ms N] [--heal-red-after-ms N] [--timeout-seconds N] [--runtime openclaw|placeholder]
+     [--runtime-root DIR] [--verbose] [--json]
 
 Help:         planes help | planes --help | planes COMMAND --help (this text, exit 0); planes --version
 Global flags: --hub URL --token-file FILE --token TOKEN (visible in the process list) --data-dir DIR --json
