@@ -20,11 +20,14 @@ describe('planes apply with hostile or huge planes.yaml', () => {
   const dir = mkdtempSync(join(tmpdir(), 'planes-hostile-'));
   const planes = (...args: string[]): Promise<Run> => run(process.execPath, ['bin/planes.js', ...args], { env: fleet.cliEnv() });
 
-  /** What apply could change: the plane's export, and every agent's owner, spec and update time. */
+  /**
+   * What apply could change: the plane's export, and every agent's owner, spec and desired state.
+   * (Not updatedAt: a reconnect under load moves it too.)
+   */
   const state = async (): Promise<unknown> => {
     const exported = await fleet.api('GET', `/v1/planes/${PLANE}/export`);
-    const agents = await fleet.api<{ agents: Array<{ name: string; owner: string; spec: unknown; updatedAt: number }> }>('GET', `/v1/planes/${PLANE}/agents`);
-    return { exported: exported.body, agents: agents.body.agents.map((a) => ({ name: a.name, owner: a.owner, spec: a.spec, updatedAt: a.updatedAt })) };
+    const agents = await fleet.api<{ agents: Array<{ id: string; name: string; owner: string; spec: unknown; desiredState: string }> }>('GET', `/v1/planes/${PLANE}/agents`);
+    return { exported: exported.body, agents: agents.body.agents.map((a) => ({ id: a.id, name: a.name, owner: a.owner, spec: a.spec, desiredState: a.desiredState })) };
   };
   let before: unknown;
 
