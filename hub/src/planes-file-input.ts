@@ -1,20 +1,21 @@
 /**
  * planes.yaml as untrusted input: read with a size cap, decoded as strict UTF-8,
- * and parsed only within the limits that keep parsing cheap: nesting is counted
- * while the token tree is built, and the tree is checked (one document, no
- * directives but %YAML 1.2, core tags only, a bounded number of aliases) before
- * it is composed. The composed document is then walked once, with
+ * and parsed only within the limits that keep parsing cheap: lines, values,
+ * aliases and nesting are counted, and directives, tags and a second document
+ * refused, while the token tree is built, before anything is composed from
+ * it. The composed document is then walked once, with
  * aliases expanded, to refuse duplicate keys, prototype keys, non-finite numbers
  * and documents that grow past a value budget: an alias bomb stops there, before
  * anything builds or validates the expanded tree. Every refusal is one line,
  * "file:line:column what is wrong", and a PlaneError (exit 2).
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { Composer, type CST, type Document, isAlias, isMap, isScalar, isSeq, Lexer, LineCounter, type Node, Parser, type YAMLError } from 'yaml';
+import { Composer, CST, type Document, isAlias, isMap, isScalar, isSeq, Lexer, LineCounter, type Node, Parser, type YAMLError } from 'yaml';
 import { ErrorCode, PlaneError } from '../../common/src/errors.ts';
 
 export interface PlanesFileLimits {
   maxBytes: number;
+  maxLines: number;
   maxDepth: number;
   maxAliases: number;
   maxValues: number;
@@ -24,13 +25,19 @@ export interface PlanesFileLimits {
 export const PLANES_FILE_LIMITS: Readonly<PlanesFileLimits> = {
   /** Bytes in the file: a 10,000-agent plane is about 1.5 MB. */
   maxBytes: 4 * 1024 * 1024,
+  /** Lines (comments and blank lines too): a 10,000-agent plane has about 60,000. */
+  maxLines: 200_000,
   /** Levels of mappings and lists; the hub takes 32 in a request body and the document sits one level inside it. */
   maxDepth: 31,
   /** Alias nodes (*name) in the file. */
   maxAliases: 1000,
-  /** Values (mappings, lists, scalars) with every alias expanded. */
-  maxValues: 1_000_000,
+  /** Keys, scalars, mappings and lists, every alias expanded: a 10,000-agent plane has about 150,000. */
+  maxValues: 500_000,
 };
+
+const SECOND_DOCUMENT = 'a second YAML document starts here; a planes.yaml holds exactly one (remove it, and the "---" or "..." line before it)';
+const tooManyValues = (limits: PlanesFileLimits): string =>
+  `the file holds more than ${limits.maxValues} values (keys, scalars, mappings and lists); a planes.yaml may hold at most ${limits.maxValues}`;
 
 /** YAML's core tags; anything else (!evil, !!binary, !!timestamp, %TAG handles) is refused. */
 const CORE_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq']);
@@ -119,7 +126,6 @@ export function parseStrictYaml(text: string, fileName: string, limits: PlanesFi
     return `${fileName}:${p.line}:${p.col}`;
   };
   const tokens = tokenize(text, lines, limits, at);
-  checkTokens(tokens, limits, at);
   const doc = [...new Composer({ uniqueKeys: false, version: '1.2' }).compose(tokens, true, text.length)][0] as Document.Parsed;
   const problem = doc.errors[0] ?? doc.warnings[0];
   if (problem) fail(at(problem.pos[0]), yamlProblem(problem));
@@ -142,52 +148,52 @@ function yamlProblem(e: YAMLError): string {
 }
 
 /**
- * The token tree, built one lexeme at a time so that nesting past the limit
- * stops the parser at once: "[[[[..." costs a parser frame per byte.
+ * The token tree, built one lexeme at a time so that whatever passes a limit
+ * stops the parser where it is, before the rest of the file costs anything:
+ * "[[[[..." costs a parser frame per byte, and the tree itself about 300 bytes
+ * per token. Also refused here, where they are written: directives other than
+ * %YAML 1.2, tags other than YAML's core ones, and a second document.
  */
 function tokenize(text: string, lines: LineCounter, limits: PlanesFileLimits, at: (offset: number) => string): CST.Token[] {
   const parser = new Parser(lines.addNewLine);
   lines.addNewLine(0); // as Parser.parse() does for a source it starts
   const tokens: CST.Token[] = [];
+  let documents = 0;
+  // Nodes as written (scalars and keys, aliases, flow collections): a lower bound of what checkValues counts, known early.
+  let written = 0;
+  let aliases = 0;
+  let scalarNext = false;
   for (const lexeme of new Lexer().lex(text)) {
-    for (const t of parser.next(lexeme)) tokens.push(t);
+    const here = (): string => at(parser.offset); // before next(): where this lexeme starts
+    if (scalarNext) {
+      scalarNext = false; // a scalar's own text: whatever it starts with is not syntax
+    } else if (lexeme === CST.SCALAR || lexeme === '[' || lexeme === '{' || /^["'*]/.test(lexeme)) {
+      scalarNext = lexeme === CST.SCALAR;
+      if (++written > limits.maxValues) fail(here(), tooManyValues(limits));
+      if (lexeme.startsWith('*') && ++aliases > limits.maxAliases) fail(here(), `this is alias number ${aliases}; a planes.yaml may use at most ${limits.maxAliases} aliases (*name)`);
+    } else if (lexeme.startsWith('!')) {
+      if (!coreTag(lexeme)) fail(here(), `the tag ${quote(lexeme)} is not allowed; a planes.yaml holds plain values, and takes only YAML's core tags (!!str, !!int, !!float, !!bool, !!null, !!map, !!seq)`);
+    } else if (lexeme.startsWith('%')) {
+      if (!/^%YAML[ \t]+1\.2[ \t]*$/.test(lexeme.trim())) fail(here(), `the directive ${quote(lexeme.trim())} is not allowed; a planes.yaml may only start with %YAML 1.2`);
+    } else if (lexeme === '\n' && lines.lineStarts.length > limits.maxLines) {
+      fail(here(), `the file has more than ${limits.maxLines} lines; a planes.yaml may have at most ${limits.maxLines}`);
+    }
+    for (const t of parser.next(lexeme)) {
+      tokens.push(t);
+      if (t.type === 'document') documents++;
+    }
+    const first = parser.stack[0];
+    if (documents > 0 && first?.type === 'document') fail(at(first.offset), SECOND_DOCUMENT);
     if (parser.stack.length > limits.maxDepth) {
-      const open = parser.stack.filter((t) => COLLECTIONS.has(t.type));
-      const deepest = open[limits.maxDepth];
+      const deepest = parser.stack.filter((t) => COLLECTIONS.has(t.type))[limits.maxDepth];
       if (deepest) fail(at(deepest.offset), `this is nested ${limits.maxDepth + 1} levels deep; a planes.yaml may nest mappings and lists at most ${limits.maxDepth} levels deep`);
     }
   }
-  for (const t of parser.end()) tokens.push(t);
-  return tokens;
-}
-
-/** Checks on the token tree, before composing (which recurses, once per level). */
-function checkTokens(tokens: CST.Token[], limits: PlanesFileLimits, at: (offset: number) => string): void {
-  let documents = 0;
-  let aliases = 0;
-  for (const top of tokens) {
-    if (top.type === 'directive' && !/^%YAML[ \t]+1\.2[ \t]*$/.test(top.source.trim())) {
-      fail(at(top.offset), `the directive ${quote(top.source.trim())} is not allowed; a planes.yaml may only start with %YAML 1.2`);
-    }
-    if (top.type !== 'document') continue;
-    if (++documents > 1) fail(at(top.offset), 'a second YAML document starts here; a planes.yaml holds exactly one (remove it, and the "---" or "..." line before it)');
-    // Depth-first, children in document order, so the first problem reported is the first in the file.
-    const stack: unknown[] = [top];
-    while (stack.length > 0) {
-      const v = stack.pop();
-      if (v === null || typeof v !== 'object') continue;
-      if (!Array.isArray(v)) {
-        const t = v as { type?: string; offset?: number; source?: string };
-        if (t.type === 'tag' && !coreTag(t.source ?? '')) {
-          fail(at(t.offset ?? 0), `the tag ${quote(t.source ?? '')} is not allowed; a planes.yaml holds plain values, and takes only YAML's core tags (!!str, !!int, !!float, !!bool, !!null, !!map, !!seq)`);
-        } else if (t.type === 'alias' && ++aliases > limits.maxAliases) {
-          fail(at(t.offset ?? 0), `this is alias number ${aliases}; a planes.yaml may use at most ${limits.maxAliases} aliases (*name)`);
-        }
-      }
-      const children = Array.isArray(v) ? v : Object.values(v);
-      for (let i = children.length - 1; i >= 0; i--) if (children[i] !== null && typeof children[i] === 'object') stack.push(children[i]);
-    }
+  for (const t of parser.end()) {
+    tokens.push(t);
+    if (t.type === 'document' && ++documents > 1) fail(at(t.offset), SECOND_DOCUMENT);
   }
+  return tokens;
 }
 
 function coreTag(source: string): boolean {
@@ -215,15 +221,19 @@ function checkValues(doc: Document.Parsed, limits: PlanesFileLimits, at: (offset
     return p === '' ? '(top level)' : oneLine(p);
   };
 
-  const visit = (node: unknown, depth: number): void => {
+  const count = (node: unknown): void => {
     if (++values > limits.maxValues) {
       fail(
         at(aliasAt ?? offsetOf(node)),
         aliasAt === undefined
-          ? `the file holds more than ${limits.maxValues} values (mappings, lists and scalars); a planes.yaml may hold at most ${limits.maxValues}`
+          ? tooManyValues(limits)
           : `expanding this alias takes the file past ${limits.maxValues} values; a planes.yaml may hold at most ${limits.maxValues}, aliases expanded`,
       );
     }
+  };
+
+  const visit = (node: unknown, depth: number): void => {
+    count(node);
     if (isAlias(node)) {
       const target = anchors.get(node.source);
       if (target === undefined) return; // composing already refused an alias without an anchor
@@ -254,6 +264,7 @@ function checkValues(doc: Document.Parsed, limits: PlanesFileLimits, at: (offset
       for (const pair of n.items) {
         const key = pair.key as Node | null;
         if (!isScalar(key) || key.value === null) fail(at(offsetOf(key ?? pair.value ?? n)), `${here()}: a key must be a name, not ${key === null || isScalar(key) ? 'empty' : 'a mapping, list or alias'}`);
+        count(key);
         const name = String((key as { value: unknown }).value);
         path.push(name);
         const first = seen.get(name);

@@ -130,7 +130,8 @@ export function parsePlanesFileWithSource(text: string, fileName: string, limits
     const where = locate(first.path);
     throw new PlaneError(ErrorCode.InvalidArgument, `${where} ${oneLine(`${first.path || '(top level)'}: ${first.message}`, 400)}${more}`, {
       where,
-      cause: issues.map((i) => ({ ...i, at: locate(i.path) })),
+      // The first 100, located: locating is a walk from the top, and a hostile file can have 100,000 problems.
+      cause: issues.slice(0, 100).map((i) => ({ ...i, at: locate(i.path) })),
     });
   };
 

@@ -110,9 +110,15 @@ export function hostileCases(base: string): HostileCase[] {
   });
   cases.push({ name: '50 MB on stdin', viaStdin: true, line: 1, says: /longer than 4\.0 MiB/ });
 
+  // Within the size limit, but more lines or values than a plane needs: stopped while the parser reads them.
+  const lines = intoAgent(base, 'alice-agent', `      configOverrides:\n        list:\n${'          - 1\n'.repeat(PLANES_FILE_LIMITS.maxLines)}`);
+  add('200,000 lines of list items', lines, PLANES_FILE_LIMITS.maxLines + 1, /more than 200000 lines; a planes.yaml may have at most 200000/);
+  const values = intoAgent(base, 'bob-agent', `      configOverrides: {list: [${'1,'.repeat(PLANES_FILE_LIMITS.maxValues)}1]}\n`);
+  add('500,000 values on one line', values, lineOf(values, '{list: ['), /more than 500000 values \(keys, scalars, mappings and lists\); a planes.yaml may hold at most 500000/);
+
   // Aliases and nesting.
   const bomb = intoAgent(base, 'alice-agent', aliasBomb(9, 9));
-  add('alias bomb', bomb, lineOf(bomb, `l${bombLevel(9, 9)}: `), /expanding this alias takes the file past 1000000 values/);
+  add('alias bomb', bomb, lineOf(bomb, `l${bombLevel(9, 9)}: `), new RegExp(`expanding this alias takes the file past ${PLANES_FILE_LIMITS.maxValues} values`));
   const cycle = intoAgent(base, 'bob-agent', '      configOverrides: &loop\n        again: *loop\n');
   add('an alias inside what it names', cycle, lineOf(cycle, 'again: *loop'), /inside what it names/);
   const manyAliases = intoAgent(base, 'carol-agent', `      configOverrides:\n        one: &one 1\n${Array.from({ length: PLANES_FILE_LIMITS.maxAliases + 1 }, (_, i) => `        a${i}: *one`).join('\n')}\n`);
