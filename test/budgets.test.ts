@@ -70,7 +70,7 @@ describe('budgets', () => {
     const last = (await alerts('capped'))[2];
     expect(last).toMatchObject({ actor: 'hub:budget', detail: { threshold: 100, capUsd: 10, enforcement: 'pause', action: 'paused' } });
     expect(last?.detail['costUsd']).toBeGreaterThanOrEqual(10.4);
-    const paused = await fleet.waitFor(plane, 'capped', (a) => a.health.reason === 'paused' && a.heartbeat?.heartbeat.paused === true);
+    const paused = await fleet.waitFor(plane, 'capped', (a) => a.health.reason.startsWith('paused') && a.heartbeat?.heartbeat.paused === true);
     expect(paused.health.color).toBe('yellow');
     const pauses = (await fleet.api<AuditJson>('GET', `/v1/audit?plane=${plane}&agent=capped`)).body.events.filter((e) => e.action === 'command.pause');
     expect(pauses.map((e) => e.actor)).toEqual(['hub:budget']);

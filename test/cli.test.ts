@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestFleet } from './helpers/fleet.ts';
+import { run, TestFleet } from './helpers/fleet.ts';
 
 interface Run {
   code: number;
@@ -108,10 +109,69 @@ describe('planes CLI', () => {
     expect(dup.code).toBe(6);
   });
 
+  it('reprovisions an agent and waits until the new machine is up, like its siblings; --no-wait returns at once', async () => {
+    const oldPid = fleet.agentdPid('cli-plane', 'c1');
+    const r = await planes(['reprovision', '--plane', 'cli-plane', '--name', 'c1', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const { agent } = JSON.parse(r.stdout) as { agent: { connected: boolean; health: { color: string } } };
+    expect(agent).toMatchObject({ connected: true, health: { color: 'green' } });
+    expect(fleet.agentdPid('cli-plane', 'c1')).not.toBe(oldPid);
+
+    const quick = await planes(['reprovision', '--plane', 'cli-plane', '--name', 'c1', '--no-wait', '--json']);
+    expect(quick.code, quick.stderr).toBe(0);
+    expect((JSON.parse(quick.stdout) as { agent: { health: { color: string } } }).agent.health.color).not.toBe('green');
+    await fleet.waitFor('cli-plane', 'c1', (a) => a.health.color === 'green');
+
+    // Not up in time: exit 1, with the agent as it was.
+    const late = await planes(['reprovision', '--plane', 'cli-plane', '--name', 'c1', '--timeout-seconds', '0', '--json']);
+    expect(late.code, late.stderr).toBe(1);
+    await fleet.waitFor('cli-plane', 'c1', (a) => a.health.color === 'green');
+  });
+
   it('removes the agent and deletes the plane', async () => {
     expect((await planes(['remove-agent', '--plane', 'cli-plane', '--name', 'c1'])).code).toBe(0);
     const del = await planes(['delete', '--plane', 'cli-plane', '--json']);
     expect(del.code).toBe(0);
     expect(JSON.parse(del.stdout)).toEqual({ deleted: 'cli-plane', removedAgents: [] });
+  });
+});
+
+describe('help', () => {
+  const cli = (bin: string, ...args: string[]): Promise<Run> => run(process.execPath, [bin, ...args], { env: { PATH: process.env['PATH'] } });
+
+  it('planes --help lists every command in its group, exit 0; planes alone exits 2', async () => {
+    const help = await cli('bin/planes.js', '--help');
+    expect(help.code).toBe(0);
+    const groups = new Map<string, string[]>();
+    let group = '';
+    for (const line of help.stdout.split('\n')) {
+      if (/^[A-Z]/.test(line)) groups.set((group = line.replace(/ \(.*$/, '')), []);
+      else if (/^ {2}[a-z]/.test(line)) groups.get(group)?.push(line.trim().split(/[ |]/)[0] as string);
+    }
+    expect(groups.get('Agent lifecycle')).toEqual(['add-agent', 'update-agent', 'remove-agent', 'restart-agent', 'reprovision', 'logs']);
+    expect(groups.get('Cost')).toEqual(['cost-report']);
+    // Every command the API reference's command table documents is in the help.
+    const api = readFileSync('docs/api.md', 'utf8');
+    const table = api.slice(api.indexOf('### Commands'), api.indexOf('\n#', api.indexOf('### Commands') + 1));
+    const documented = [...table.matchAll(/^\| `([a-z-]+)/gm)].map((m) => m[1] as string);
+    expect(documented.length).toBeGreaterThan(25);
+    for (const c of documented) expect(help.stdout, c).toMatch(new RegExp(`(^|[ |])${c}( |$)`, 'm'));
+    expect((await cli('bin/planes.js', 'apply', '--help')).code).toBe(0);
+    expect((await cli('bin/planes.js')).code).toBe(2);
+    expect((await cli('bin/planes.js', 'toString')).stderr).toBe("planes: unknown command 'toString' (see 'planes help')\n");
+  });
+
+  it('hub --help and agentd --help print the usage and exit 0; hub alone exits 2', async () => {
+    for (const args of [['--help'], ['-h'], ['help'], ['serve', '--help']]) {
+      const r = await cli('bin/hub.js', ...args);
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.stdout).toMatch(/^usage:\n {2}hub serve --data-dir DIR/);
+    }
+    const bare = await cli('bin/hub.js');
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toMatch(/^hub: a command is required\nusage:/);
+    const agentd = await cli('bin/agentd.js', '--help');
+    expect(agentd.code).toBe(0);
+    expect(agentd.stdout).toMatch(/^usage:\n {2}agentd run/);
   });
 });

@@ -19,3 +19,46 @@ describe('tracked files', () => {
     expect(marked).toEqual([]);
   });
 });
+
+// Each of these disagreed with the product once (the hardening issue's "docs that disagree").
+describe('the docs say what the product does', () => {
+  const doc = (name: string): string => readFileSync(`docs/${name}.md`, 'utf8');
+
+  it("describe every field of a heartbeat's sync status, and what sessions: -1 means", () => {
+    const proto = readFileSync('proto/agentplane/v1/agentplane.proto', 'utf8');
+    const message = /message SyncStatus \{([^}]*)\}/.exec(proto)?.[1] ?? '';
+    const fields = [...message.matchAll(/^\s*\w+ (\w+) = \d+;/gm)].map((m) => (m[1] as string).replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()));
+    expect(fields).toContain('sessions');
+    const paragraph = doc('api').split('\n').find((l) => l.startsWith('- **Heartbeat `sync`**')) ?? '';
+    for (const f of fields) expect(paragraph, f).toContain(`\`${f}\``);
+    expect(paragraph).toMatch(/`sessions: -1` means "not counted"/);
+  });
+
+  it('quote the health reasons a placeholder agent shows as the hub words them', async () => {
+    const { evaluateHealth } = await import('../hub/src/health.ts');
+    const heartbeat = (over: Record<string, unknown>) => ({
+      receivedAt: 1000,
+      heartbeat: { seq: 1, sentAtMs: 1000, gateway: { state: 'GATEWAY_STATE_RUNNING', ready: true, failing: [], runtime: 'placeholder', version: 'none', restartCount: 0, lastError: '', eventLoopDelayMs: 0, rssBytes: 0, degradedSecretOwners: [], pid: 1, startedAtMs: 0 }, resources: null, sync: null, secretsVersion: '', usage: null, paused: false, ...over },
+    });
+    const reason = (over: Record<string, unknown>): string =>
+      evaluateHealth({ agent: { enrolledAt: 1, desiredState: 'running', lastDisconnectedAt: null }, connected: true, heartbeat: heartbeat(over) as never, heartbeatIntervalMs: 1000, now: 1000 }).reason;
+    const green = reason({});
+    expect(green).toMatch(/placeholder/);
+    expect(doc('operations')).toContain(`\`${green}\``);
+    const architecture = doc('architecture').replace(/\n/g, ' ');
+    expect(architecture).toContain(`\`${green}\``);
+    expect(architecture).toContain(`\`${reason({ paused: true })}\``);
+  });
+
+  it('list every flag of planes up, with hub serve’s --heal-red-after-ms among them', async () => {
+    const { UP_FLAGS } = await import('../hub/src/cli/up.ts');
+    expect(Object.keys(UP_FLAGS)).toContain('heal-red-after-ms');
+    const operations = doc('operations');
+    const upTable = operations.slice(operations.indexOf('| `up` flag |'), operations.indexOf('\n\n', operations.indexOf('| `up` flag |')));
+    const upRow = doc('api').split('\n').find((l) => l.startsWith('| `up` |')) ?? '';
+    for (const flag of Object.keys(UP_FLAGS)) {
+      expect(upTable, flag).toContain(`--${flag}`);
+      expect(upRow, flag).toContain(`--${flag}`);
+    }
+  });
+});

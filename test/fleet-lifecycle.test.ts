@@ -75,7 +75,7 @@ describe('fleet lifecycle', () => {
     await fleet.waitFor(plane, 'a3', (x) => x.health.color === 'green');
     const p = await fleet.api<{ command: { state: string } }>('POST', `/v1/planes/${plane}/agents/a3/pause`, { waitSeconds: 30 });
     expect(p.body.command.state).toBe('succeeded');
-    const paused = await fleet.waitFor(plane, 'a3', (x) => x.health.reason === 'paused');
+    const paused = await fleet.waitFor(plane, 'a3', (x) => x.health.reason.startsWith('paused'));
     expect(paused.health.color).toBe('yellow');
     expect(paused.connected).toBe(true);
     const r = await fleet.api<{ command: { state: string } }>('POST', `/v1/planes/${plane}/agents/a3/resume`, { waitSeconds: 30 });

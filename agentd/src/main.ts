@@ -166,6 +166,7 @@ async function operator(verb: 'status' | 'doctor' | 'logs', args: string[]): Pro
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === '--version') return (console.log(VERSION), 0);
+  if (argv[0] === 'help' || argv.includes('--help') || argv.includes('-h')) return (console.log(USAGE), 0);
   if (argv[0] === 'run') return run(argv.slice(1));
   if (argv[0] === 'status' || argv[0] === 'doctor' || argv[0] === 'logs') return operator(argv[0], argv.slice(1));
   throw new PlaneError(ErrorCode.InvalidArgument, USAGE);

@@ -1,5 +1,6 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { EMAIL_PATTERN, EMAIL_RULE } from './email.ts';
 import { ErrorCode, PlaneError } from './errors.ts';
 
 const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: true, coerceTypes: false });
@@ -31,6 +32,8 @@ export function describeAjvError(e: ErrorObject): ValidationIssue {
     const missing = (e.params as { missingProperty: string }).missingProperty;
     path = path === '' ? missing : `${path}.${missing}`;
     message = 'is required';
+  } else if (e.keyword === 'pattern' && (e.params as { pattern: string }).pattern === EMAIL_PATTERN) {
+    message = EMAIL_RULE;
   } else if (e.keyword === 'enum') {
     message = `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
   }

@@ -36,7 +36,45 @@ describe('evaluateHealth', () => {
   });
 
   it('says plainly when the supervised child is only a placeholder', () => {
-    expect(evaluateHealth(input({ heartbeat: { receivedAt: now, heartbeat: hb({ runtime: 'placeholder' }) } })).reason).toMatch(/placeholder/);
+    expect(evaluateHealth(input({ heartbeat: { receivedAt: now, heartbeat: hb({ runtime: 'placeholder' }) } }))).toEqual({ color: 'green', reason: 'ok (placeholder child, not an OpenClaw gateway)' });
+  });
+
+  it('says it in every reason a placeholder agent can show, not only when green', () => {
+    const p = (gateway: Partial<NonNullable<Heartbeat__Output['gateway']>>, extra: Partial<Heartbeat__Output> = {}, receivedAt = now): HealthInput['heartbeat'] => ({
+      receivedAt,
+      heartbeat: hb({ runtime: 'placeholder', ...gateway }, extra),
+    });
+    const sync = { state: 'idle', lastSuccessMs: now, lagMs: 0, pendingChanges: 0, lastError: '', snapshot: 's', lastDbSnapshotMs: now, memoryFiles: 0, sessions: -1, files: 1, skippedFiles: 0, fence: 1, skippedByReason: {}, restoreFallback: null, lastCheckMs: 0, untrusted: '' };
+    const reasons = [
+      input({ connected: false, agent: { enrolledAt: 1, desiredState: 'running', lastDisconnectedAt: now - 5000 }, heartbeat: p({}, {}, now - 6000) }),
+      input({ heartbeat: p({}, {}, now - 3 * interval) }),
+      input({ heartbeat: p({ state: 'GATEWAY_STATE_FAILED', lastError: 'exit 78: configuration error' }) }),
+      input({ heartbeat: p({ state: 'GATEWAY_STATE_STOPPED' }, { paused: true }) }),
+      input({ heartbeat: p({ state: 'GATEWAY_STATE_BACKOFF', lastError: 'crashed (signal SIGKILL)' }) }),
+      input({ heartbeat: p({ state: 'GATEWAY_STATE_STARTING' }) }),
+      input({ heartbeat: p({ ready: false, failing: ['first probe pending'] }) }),
+      input({ heartbeat: p({}, { sync: { ...sync, state: 'stale', lastError: 'lease lost' } }) }),
+      input({ heartbeat: p({}, { sync: { ...sync, state: 'error', lastError: 'bucket unreachable' } }) }),
+      input({ heartbeat: p({}, { sync: { ...sync, lagMs: 200_000, pendingChanges: 3 } }) }),
+      input({ heartbeat: p({}, {}, now - 2500) }),
+      input({ heartbeat: p({}) }),
+    ].map((i) => evaluateHealth(i).reason);
+    expect(reasons).toEqual([
+      'disconnected for 5s (placeholder child, not an OpenClaw gateway)',
+      'no heartbeat for 3s (placeholder child, not an OpenClaw gateway)',
+      'placeholder child failed: exit 78: configuration error (not an OpenClaw gateway)',
+      'paused (placeholder child, not an OpenClaw gateway)',
+      'placeholder child backoff: crashed (signal SIGKILL) (not an OpenClaw gateway)',
+      'placeholder child starting (not an OpenClaw gateway)',
+      'placeholder child not ready: first probe pending (not an OpenClaw gateway)',
+      'brain sync stopped: lease lost (placeholder child, not an OpenClaw gateway)',
+      'brain sync failing: bucket unreachable (placeholder child, not an OpenClaw gateway)',
+      'brain sync lag 200s (3 pending) (placeholder child, not an OpenClaw gateway)',
+      'heartbeat late (3s) (placeholder child, not an OpenClaw gateway)',
+      'ok (placeholder child, not an OpenClaw gateway)',
+    ]);
+    // Before the first heartbeat nothing says which runtime it is: the reason cannot tell.
+    expect(evaluateHealth(input({ heartbeat: undefined })).reason).toBe('connected, waiting for the first heartbeat');
   });
 
   it('is red when never enrolled, disconnected, or silent for 3 intervals', () => {

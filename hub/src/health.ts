@@ -20,8 +20,17 @@ const secondsAgo = (now: number, t: number): string => `${Math.max(0, Math.round
  *  red    — not connected, no heartbeat for 3 intervals, or a gateway that will not be restarted;
  *  yellow — connected but degraded: paused, gateway not ready or restarting, heartbeats late;
  *  green  — connected, heartbeat fresh, gateway running and ready.
+ * An agent whose last heartbeat says it runs the placeholder child says so in
+ * every reason, so nobody takes a green placeholder for a working gateway.
  */
 export function evaluateHealth(input: HealthInput): Health {
+  const health = evaluate(input);
+  if (input.heartbeat?.heartbeat.gateway?.runtime !== 'placeholder') return health;
+  const reason = health.reason.replace(/^gateway /, 'placeholder child ');
+  return { color: health.color, reason: `${reason} (${reason.startsWith('placeholder child') ? '' : 'placeholder child, '}not an OpenClaw gateway)` };
+}
+
+function evaluate(input: HealthInput): Health {
   const { agent, connected, heartbeat, heartbeatIntervalMs: interval, now } = input;
   // A live stream proves the machine runs; a listing that says otherwise is older than the stream.
   if (input.drift && !connected) return { color: 'red', reason: input.drift };
@@ -52,6 +61,5 @@ export function evaluateHealth(input: HealthInput): Health {
   }
   if (sync?.state === 'error') return { color: 'yellow', reason: `brain sync failing: ${sync.lastError}` };
   if (age > 2 * interval) return { color: 'yellow', reason: `heartbeat late (${secondsAgo(now, heartbeat.receivedAt)})` };
-  if (gw.runtime === 'placeholder') return { color: 'green', reason: 'ok (placeholder child, not an OpenClaw gateway)' };
   return { color: 'green', reason: 'ok' };
 }

@@ -139,9 +139,11 @@ function tokenCreate(args: string[]): number {
 export async function main(argv: string[]): Promise<number> {
   const [cmd, sub, ...rest] = argv;
   if (cmd === '--version') return (console.log(VERSION), 0);
+  // Asked for: the usage on stdout, exit 0 (also after a command: hub serve --help).
+  if (cmd === 'help' || argv.includes('--help') || argv.includes('-h')) return (console.log(USAGE), 0);
   if (cmd === 'serve') return serve(argv.slice(1));
   if (cmd === 'token' && sub === 'create') return tokenCreate(rest);
-  throw new PlaneError(ErrorCode.InvalidArgument, `unknown command '${argv.join(' ')}'\n${USAGE}`);
+  throw new PlaneError(ErrorCode.InvalidArgument, `${cmd === undefined ? 'a command is required' : `unknown command '${argv.join(' ')}'`}\n${USAGE}`);
 }
 
 main(process.argv.slice(2)).then(

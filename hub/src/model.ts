@@ -4,6 +4,7 @@
  */
 import { type Static, type TSchema, type TUnsafe, Type } from '@sinclair/typebox';
 import { ModelProviderSpec } from '../../common/src/agent-spec.ts';
+import { EMAIL_PATTERN } from '../../common/src/email.ts';
 import { NAME_PATTERN } from '../../common/src/ids.ts';
 import { PriceTableOverrides } from './cost/price-table.ts';
 
@@ -17,7 +18,8 @@ export function Nullable<T extends TSchema>(schema: T): TUnsafe<Static<T> | null
 }
 
 export const Name = Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 40, description: 'DNS label: lowercase letters, digits, hyphens' });
-export const Email = Type.String({ pattern: '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$', maxLength: 254 });
+/** An owner's or admin's address, checked the same way in REST bodies and planes.yaml (common/src/email.ts). */
+export const Email = Type.String({ pattern: EMAIL_PATTERN, maxLength: 254, description: 'email address (RFC 5321 local-part@domain; UTF-8 letters allowed)' });
 export const ModelTier = Type.Union([Type.Literal('haiku'), Type.Literal('sonnet'), Type.Literal('opus')]);
 export const InfraProviderName = Type.Union([Type.Literal('local'), Type.Literal('manual'), Type.Literal('gcp')], {
   description: '"local" runs agentd processes on the hub host; "manual" writes enrollment bundles for machines you run; "gcp" makes a Compute Engine VM per agent',

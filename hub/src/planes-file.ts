@@ -1,9 +1,9 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { readFileSync } from 'node:fs';
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { isMap, isScalar, isSeq, type Node } from 'yaml';
 import { ErrorCode, PlaneError } from '../../common/src/errors.ts';
 import { validate, type ValidationIssue } from '../../common/src/validate.ts';
 import type { AgentDeclaration } from './agent-settings.ts';
+import { decodeUtf8, oneLine, parseStrictYaml, PLANES_FILE_LIMITS, type PlanesFileLimits, readBoundedFile } from './planes-file-input.ts';
 import { AgentSpec, EgressPolicy, GcpNetwork, GcpZone, Nullable, Email, GroupName, InfraProviderName, ModelTier, Name, OuPath, PlaneCosts, PlaneModels, type PlaneSpec, Policy } from './model.ts';
 
 const Str = (maxLength: number, description?: string) => Type.String({ minLength: 1, maxLength, ...(description ? { description } : {}) });
@@ -105,19 +105,13 @@ export interface ParsedPlanesFile {
 /**
  * Parses and validates planes.yaml. Errors name the file, line and column, the
  * YAML path and what is wrong: "planes.yaml:14:7 spec.agents[2].modelTier: must be one of haiku|sonnet|opus".
+ * Hostile or huge input is refused before it costs much (planes-file-input.ts).
  */
-export function parsePlanesFileWithSource(text: string, fileName: string): ParsedPlanesFile {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
-  const at = (offset: number): string => {
-    const p = lines.linePos(offset);
-    return `${fileName}:${p.line}:${p.col}`;
-  };
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0];
-    const where = at(e?.pos[0] ?? 0);
-    throw new PlaneError(ErrorCode.InvalidArgument, `${where} ${e?.message.split('\n')[0] ?? 'invalid YAML'}`, { where });
+export function parsePlanesFileWithSource(text: string, fileName: string, limits: PlanesFileLimits = PLANES_FILE_LIMITS): ParsedPlanesFile {
+  if (text.length > limits.maxBytes) {
+    throw new PlaneError(ErrorCode.InvalidArgument, `${fileName}:1:1 the file is longer than ${limits.maxBytes} characters, the most a planes.yaml may hold`, { where: `${fileName}:1:1` });
   }
+  const { doc, at } = parseStrictYaml(text, fileName, limits);
   if (!isMap(doc.contents)) throw new PlaneError(ErrorCode.InvalidArgument, `${fileName}:1:1 expected a mapping at the top level`, { where: `${fileName}:1:1` });
 
   const locate = (path: string): string => {
@@ -140,23 +134,24 @@ export function parsePlanesFileWithSource(text: string, fileName: string): Parse
   };
 
   const fail = (issues: ValidationIssue[]): never => {
-    const first = issues[0] as ValidationIssue;
+    const first = issues[0] ?? { path: '', message: 'is invalid' };
     const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''})` : '';
     const where = locate(first.path);
-    throw new PlaneError(ErrorCode.InvalidArgument, `${where} ${first.path || '(top level)'}: ${first.message}${more}`, {
+    throw new PlaneError(ErrorCode.InvalidArgument, `${where} ${oneLine(`${first.path || '(top level)'}: ${first.message}`, 400)}${more}`, {
       where,
-      cause: issues.map((i) => ({ ...i, at: locate(i.path) })),
+      // The first 100, located: locating is a walk from the top, and a hostile file can have 100,000 problems.
+      cause: issues.slice(0, 100).map((i) => ({ ...i, at: locate(i.path) })),
     });
   };
 
   let file: PlanesFile;
   try {
-    file = validate(PlanesFileSchema, doc.toJS(), fileName);
+    // Aliases were counted and expanded within limits above; the library's own alias heuristic is not needed.
+    file = validate(PlanesFileSchema, doc.toJS({ maxAliasCount: -1 }), fileName);
   } catch (err) {
     const pe = PlaneError.from(err);
-    const issues = (pe.cause as ValidationIssue[] | undefined) ?? [];
-    if (issues.length === 0) throw pe;
-    return fail(issues);
+    if (!Array.isArray(pe.cause) || pe.cause.length === 0) throw pe;
+    return fail(pe.cause as ValidationIssue[]);
   }
   const issues = checkPlanesFile(file);
   if (issues.length > 0) fail(issues);
@@ -167,14 +162,13 @@ export function parsePlanesFile(text: string, fileName: string): PlanesFile {
   return parsePlanesFileWithSource(text, fileName).file;
 }
 
-export function readPlanesFile(fileName: string): ParsedPlanesFile {
-  let text: string;
-  try {
-    text = readFileSync(fileName, 'utf8');
-  } catch (cause) {
-    throw new PlaneError(ErrorCode.InvalidArgument, `cannot read ${fileName}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`, { where: fileName, cause });
-  }
-  return parsePlanesFileWithSource(text, fileName);
+/** The file's bytes as they are on disk: strict UTF-8 first. */
+export function parsePlanesFileBytes(bytes: Buffer, fileName: string, limits: PlanesFileLimits = PLANES_FILE_LIMITS): ParsedPlanesFile {
+  return parsePlanesFileWithSource(decodeUtf8(bytes, fileName), fileName, limits);
+}
+
+export function readPlanesFile(fileName: string, limits: PlanesFileLimits = PLANES_FILE_LIMITS): ParsedPlanesFile {
+  return parsePlanesFileBytes(readBoundedFile(fileName, limits.maxBytes), fileName, limits);
 }
 
 export function loadPlanesFile(fileName: string): PlanesFile {

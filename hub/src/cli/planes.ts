@@ -42,6 +42,8 @@ Agent lifecycle
                [--group G] [--tools a,b] [--channels a,b]
   remove-agent --plane P --name A
   restart-agent --plane P --name A [--mode auto|gateway|instance]
+  reprovision --plane P --name A [--no-wait] [--timeout-seconds N]
+                     (a fresh machine; the brain is restored from the bucket; waits until it is up)
   logs --plane P [--name A] [--follow] [--lines N]   (no --name: every agent, each line tagged, merged by time)
 Fleet operations (one agent, --name a,b, or the whole plane; rate-controlled by the hub)
   restart|pause|resume|sync|rotate-secrets --plane P [--name A[,B]] [--max-concurrency N|N%] [--max-errors N|N%]
@@ -54,7 +56,6 @@ Fleet operations (one agent, --name a,b, or the whole plane; rate-controlled by 
   heal --plane P [--name A] [--reset]   (self-healing state; --reset lets the hub restart red agents again)
 Cost
   cost-report --plane P [--period 30d|mtd] [--by agent|owner|group] [--csv]
-  reprovision --plane P --name A    (fresh machine; the brain is restored from the bucket)
 Brain (workspace + databases in the bucket)
   backup --plane P --name A
   snapshots --plane P --name A
@@ -78,8 +79,10 @@ Declarative (planes.yaml)
   export --plane P [-o FILE]
 Embedded
   up -f planes.yaml [--data-dir DIR] [--grpc-listen H:P] [--api-listen H:P]
-     [--heartbeat-interval-ms N] [--timeout-seconds N] [--runtime openclaw|placeholder] [--runtime-root DIR] [--verbose] [--json]
+     [--heartbeat-interval-ms N] [--heal-red-after-ms N] [--timeout-seconds N] [--runtime openclaw|placeholder]
+     [--runtime-root DIR] [--verbose] [--json]
 
+Help:         planes help | planes --help | planes COMMAND --help (this text, exit 0); planes --version
 Global flags: --hub URL --token-file FILE --token TOKEN (visible in the process list) --data-dir DIR --json
 Environment:  PLANES_HUB, PLANES_TOKEN, PLANES_TOKEN_FILE, PLANES_DATA_DIR`;
 
@@ -224,19 +227,11 @@ const commands: Record<string, Command> = {
     const c = client(values);
     const body = { name: values.name, ...agentSettings(values) };
     out.progress(`provisioning ${values.plane}/${values.name}...`);
-    let agent = await c.request<AgentRow>('POST', `/v1/planes/${enc(values.plane)}/agents`, body);
-    if (!values['no-wait']) {
-      const timeoutMs = (intFlag(values['timeout-seconds'], 'timeout-seconds') ?? 120) * 1000;
-      const deadline = Date.now() + timeoutMs;
-      while (!isUp(agent) && Date.now() < deadline) {
-        out.progress(`waiting for ${values.name}: ${agent.health.color} (${agent.health.reason})`);
-        await new Promise((r) => setTimeout(r, 500));
-        agent = await c.request<AgentRow>('GET', `/v1/planes/${enc(values.plane)}/agents/${enc(values.name)}`);
-      }
-    }
-    if (out.json) out.printJson(agent);
-    else out.print(agentTable([agent], process.stdout.isTTY));
-    return values['no-wait'] || isUp(agent) ? ExitCode.Ok : ExitCode.PartialFailure;
+    const agent = await c.request<AgentRow>('POST', `/v1/planes/${enc(values.plane)}/agents`, body);
+    const waited = values['no-wait'] ? agent : await waitUntilUp(c, values, agent, 120, out);
+    if (out.json) out.printJson(waited);
+    else out.print(agentTable([waited], process.stdout.isTTY));
+    return values['no-wait'] || isUp(waited) ? ExitCode.Ok : ExitCode.PartialFailure;
   },
 
   async 'update-agent'(args, out) {
@@ -353,13 +348,21 @@ const commands: Record<string, Command> = {
     return ExitCode.Ok;
   },
 
+  /** Like add-agent: waits until the new machine is up (its brain restored, its gateway ready) unless --no-wait. */
   async reprovision(args, out) {
-    const values = agentFlags(args);
+    const values = agentFlags(args, { 'no-wait': { type: 'boolean', default: false }, 'timeout-seconds': { type: 'string' } });
+    const c = client(values);
     out.progress(`reprovisioning ${values.plane}/${values.name}: destroying the old machine, creating a new one...`);
-    const r = await client(values).request<{ agent: AgentRow }>('POST', `${agentPath(values)}/reprovision`);
-    if (out.json) out.printJson(r);
-    else out.print(`${values.name}: reprovisioned; it restores its brain before its gateway starts (watch with planes status --name ${values.name})`);
-    return ExitCode.Ok;
+    const r = await c.request<{ agent: AgentRow }>('POST', `${agentPath(values)}/reprovision`);
+    if (values['no-wait']) {
+      if (out.json) out.printJson(r);
+      else out.print(`${values.name}: reprovisioned; it restores its brain before its gateway starts (watch with planes status --name ${values.name})`);
+      return ExitCode.Ok;
+    }
+    const agent = await waitUntilUp(c, values, r.agent, 300, out);
+    if (out.json) out.printJson({ agent });
+    else out.print(agentTable([agent], process.stdout.isTTY));
+    return isUp(agent) ? ExitCode.Ok : ExitCode.PartialFailure;
   },
 
   sync: (args, out) => runFanOut('sync', args, out),
@@ -874,6 +877,18 @@ function agentFlags<T extends Record<string, { type: 'string' | 'boolean'; defau
 
 const agentPath = (v: { plane?: string; name?: string }): string => `/v1/planes/${enc(v.plane)}/agents/${enc(v.name)}`;
 
+/** Polls the agent until it is up or --timeout-seconds (default `defaultSeconds`) passes, with its health as progress. */
+async function waitUntilUp(c: HubClient, values: { plane?: string; name?: string; 'timeout-seconds'?: string }, first: AgentRow, defaultSeconds: number, out: Out): Promise<AgentRow> {
+  const deadline = Date.now() + (intFlag(values['timeout-seconds'], 'timeout-seconds') ?? defaultSeconds) * 1000;
+  let agent = first;
+  while (!isUp(agent) && Date.now() < deadline) {
+    out.progress(`waiting for ${values.name ?? ''}: ${agent.health.color} (${agent.health.reason})`);
+    await new Promise((r) => setTimeout(r, 500));
+    agent = await c.request<AgentRow>('GET', agentPath(values));
+  }
+  return agent;
+}
+
 /** Prints a command's outcome; exit 0 when it succeeded, 1 when it ran and failed or is still pending. */
 function reportCommand(out: Out, agent: string, c: CommandView, ok: (output: Record<string, unknown>) => string): number {
   if (out.json) out.printJson({ command: c });
@@ -883,12 +898,13 @@ function reportCommand(out: Out, agent: string, c: CommandView, ok: (output: Rec
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+  // Own properties only: "planes toString" is not a command.
+  const run = cmd !== undefined && Object.hasOwn(commands, cmd) ? commands[cmd] : undefined;
+  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h' || (run && (rest.includes('--help') || rest.includes('-h')))) {
     console.log(HELP);
     return cmd ? ExitCode.Ok : ExitCode.Usage;
   }
   if (cmd === '--version') return (console.log(VERSION), ExitCode.Ok);
-  const run = commands[cmd];
   if (!run) throw new PlaneError(ErrorCode.InvalidArgument, `unknown command '${cmd}' (see 'planes help')`);
   const json = rest.includes('--json');
   const tty = Boolean(process.stderr.isTTY) && !json;

@@ -19,19 +19,23 @@ import { readFileSync } from 'node:fs';
 /** Built-in providers' key variables that `up` turns into per-agent secrets. */
 const MODEL_KEY_VARS = ['ANTHROPIC_API_KEY', 'OPENAI_API_KEY', 'GEMINI_API_KEY', 'XAI_API_KEY'] as const;
 
+/** Flags of `planes up`; docs/operations.md and docs/api.md list each (test/docs.test.ts). */
+export const UP_FLAGS = {
+  file: { type: 'string', short: 'f' },
+  'data-dir': { type: 'string', default: '.planes-data' },
+  'grpc-listen': { type: 'string', default: '127.0.0.1:7443' },
+  'api-listen': { type: 'string', default: '127.0.0.1:7480' },
+  'heartbeat-interval-ms': { type: 'string' },
+  'heal-red-after-ms': { type: 'string' },
+  'timeout-seconds': { type: 'string', default: '180' },
+  runtime: { type: 'string', default: 'openclaw' },
+  'runtime-root': { type: 'string' },
+  verbose: { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+} as const;
+
 export async function up(args: string[]): Promise<number> {
-  const { values } = parseFlags(args, {
-    file: { type: 'string', short: 'f' },
-    'data-dir': { type: 'string', default: '.planes-data' },
-    'grpc-listen': { type: 'string', default: '127.0.0.1:7443' },
-    'api-listen': { type: 'string', default: '127.0.0.1:7480' },
-    'heartbeat-interval-ms': { type: 'string' },
-    'timeout-seconds': { type: 'string', default: '180' },
-    runtime: { type: 'string', default: 'openclaw' },
-    'runtime-root': { type: 'string' },
-    verbose: { type: 'boolean', default: false },
-    json: { type: 'boolean', default: false },
-  });
+  const { values } = parseFlags(args, UP_FLAGS);
   if (!values.file) throw new PlaneError(ErrorCode.InvalidArgument, '-f planes.yaml is required', { where: '-f' });
   const file = loadPlanesFile(values.file);
   const grpcListen = hostPortFlag(values['grpc-listen'], 'grpc-listen') as { host: string; port: number };
@@ -42,6 +46,7 @@ export async function up(args: string[]): Promise<number> {
   // Hub logs go to a file-like sink only when asked: the terminal is for the person.
   const sink = values.verbose ? stderrSink : (r: LogRecord) => (r.level === 'error' ? stderrSink(r) : silentSink(r));
   const hb = intFlag(values['heartbeat-interval-ms'], 'heartbeat-interval-ms');
+  const healMs = intFlag(values['heal-red-after-ms'], 'heal-red-after-ms');
   const timeoutSeconds = intFlag(values['timeout-seconds'], 'timeout-seconds') ?? 180;
   const runtime = values.runtime;
   if (runtime !== 'openclaw' && runtime !== 'placeholder') throw new PlaneError(ErrorCode.InvalidArgument, `--runtime must be openclaw or placeholder, got '${runtime}'`, { where: '--runtime' });
@@ -53,6 +58,7 @@ export async function up(args: string[]): Promise<number> {
       apiHost: apiListen.host,
       apiPort: apiListen.port,
       ...(hb ? { heartbeatIntervalMs: hb } : {}),
+      ...(healMs !== undefined ? { healRedAfterMs: healMs } : {}),
       localRuntime: runtime,
       ...(values['runtime-root'] ? { localRuntimeRoot: values['runtime-root'] } : {}),
     },
