@@ -2,7 +2,7 @@ import { Backoff } from '../../../../common/src/backoff.ts';
 import type { Logger } from '../../../../common/src/logger.ts';
 import type { GcpClients } from './gcp-clients.ts';
 import { classifyGcpError, gcpReason, isAboutAccount } from './gcp-errors.ts';
-import { retry } from './gcp-retry.ts';
+import { retry } from '../../../../common/src/retry.ts';
 import { callOptions, type OperationRef, type WaitCall, waitForOperation } from './operations.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 
