@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BrainKey } from '../common/src/brain/brain-crypto.ts';
-import { BrainStore, DEFAULT_RETENTION, retained, StaleWriterError } from '../common/src/brain/brain-store.ts';
+import { DEFAULT_RETENTION, retained } from '../common/src/brain/brain-retention.ts';
+import { BrainStore, StaleWriterError } from '../common/src/brain/brain-store.ts';
 import { LocalBucket } from '../common/src/brain/local-bucket.ts';
 import { integrityCheck, countSessions } from '../common/src/brain/sqlite-checks.ts';
 import { openedBy, sealedObjects } from './helpers/brain-objects.ts';

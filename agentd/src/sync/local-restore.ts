@@ -1,5 +1,6 @@
 import { isMemoryFile } from '../../../common/src/brain/brain-paths.ts';
-import { type BrainHead, type BrainManifest, type BrainStore, BrokenChunkError, chunksOf, entriesOf, parseManifestId } from '../../../common/src/brain/brain-store.ts';
+import { type BrainHead, type BrainManifest, BrokenChunkError, chunksOf, entriesOf, parseManifestId } from '../../../common/src/brain/brain-manifest.ts';
+import type { BrainStore } from '../../../common/src/brain/brain-store.ts';
 import { chooseRestore, unrestoredPaths } from '../../../common/src/brain/restore-plan.ts';
 import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
 import { ensureDir } from '../../../common/src/files.ts';
@@ -134,7 +135,7 @@ function atMs(id: string): number {
 export async function restoreChosen(o: { store: BrainStore; id: string; fence: number; workspace: string; dbDir: string; syncDir: string; log: Logger; onProgress?: (message: string) => void }): Promise<{ manifest: BrainManifest; current: BrainManifest; displacedTo?: string }> {
   const { store } = o;
   const manifest = await store.readManifest(o.id);
-  const present = await store.presentChunks();
+  const present = await store.chunks.present();
   const missing = new Set([...chunksOf(manifest)].filter((c) => !present.has(c)));
   if (missing.size > 0) {
     await store.bucket.assertPresent();
