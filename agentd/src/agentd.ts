@@ -446,7 +446,7 @@ export class Agentd {
         }
         this.#brain = sync;
         this.#brainBoot = 'done';
-        if (!this.#stopping.signal.aborted) sync.start();
+        if (!this.#stopping.signal.aborted) await sync.start();
         return;
       } catch (err) {
         const e = PlaneError.from(err);
