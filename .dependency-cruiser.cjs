@@ -8,12 +8,8 @@ module.exports = {
     },
     {
       name: 'hub-not-agentd', severity: 'error',
-      comment: 'the hub talks to agentd only over the contract in proto/; the local infra provider may use the runtime manager to prepare this host',
-      from: { path: '^hub/src/(?!infra/)' }, to: { path: '^agentd/' },
-    },
-    {
-      name: 'local-infra-runtime-only', severity: 'error', comment: 'the local provider may use agentd runtime installation, nothing else of agentd',
-      from: { path: '^hub/src/infra/' }, to: { path: '^agentd/(?!src/runtime/(runtime-manager|pins)\\.ts$)' },
+      comment: 'the hub talks to agentd only over the contract in proto/; what both need (the runtime manager, the brain store) lives in common/',
+      from: { path: '^hub/' }, to: { path: '^agentd/' },
     },
     {
       name: 'console-types-only', severity: 'error',

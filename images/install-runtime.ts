@@ -1,6 +1,6 @@
 /**
  * Image build step: installs the runtime this agentd release is pinned to
- * (agentd/src/runtime/pins.ts) into the runtime root with the runtime manager,
+ * (common/src/runtime/pins.ts) into the runtime root with the runtime manager,
  * the same verified path agentd takes at its start, so a fresh instance finds it
  * installed and downloads nothing.
  *
@@ -8,8 +8,8 @@
  */
 import { parseArgs } from 'node:util';
 import { Logger } from '../common/src/logger.ts';
-import { PINNED_RUNTIME } from '../agentd/src/runtime/pins.ts';
-import { RuntimeManager } from '../agentd/src/runtime/runtime-manager.ts';
+import { PINNED_RUNTIME } from '../common/src/runtime/pins.ts';
+import { RuntimeManager } from '../common/src/runtime/runtime-manager.ts';
 
 const { values } = parseArgs({ options: { root: { type: 'string' }, what: { type: 'string', default: 'all' } } });
 if (!values.root || (values.what !== 'all' && values.what !== 'node')) {

@@ -8,7 +8,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { PINNED_RUNTIME } from '../agentd/src/runtime/pins.ts';
+import { PINNED_RUNTIME } from '../common/src/runtime/pins.ts';
 
 const { values } = parseArgs({ options: { prefix: { type: 'string' }, 'runtime-root': { type: 'string' }, preinstall: { type: 'string' }, out: { type: 'string' } } });
 const { prefix, 'runtime-root': runtimeRoot, preinstall, out } = values;

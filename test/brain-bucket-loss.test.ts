@@ -52,8 +52,7 @@ async function restoresOnFreshMachine(bucket: LocalBucket, fence: number, files:
 describe('a bucket that vanishes or loses objects behind the agent', () => {
   it('moved away while the agent writes: not created again, an error naming it, and every file there once it is back', async () => {
     const { dir, bucket, a, s } = await pushedAgent({ 'before.md': 'written before' }, quick);
-    s.start();
-    await new Promise((r) => setTimeout(r, 300));
+    await s.start();
     renameSync(dir, `${dir}.away`);
     write(a, { 'during.md': 'written during the outage' });
     await until(() => /bucket file:\/\/.* is missing/.test(s.status().lastError ?? ''), 'the push to fail on the missing bucket', 10_000, () => s.status());
@@ -70,7 +69,7 @@ describe('a bucket that vanishes or loses objects behind the agent', () => {
 
   it('a chunk deleted behind its back: the check finds it, everything is uploaded again, nothing is lost', async () => {
     const { dir, bucket, s } = await pushedAgent({ 'a.md': 'first file', 'b.md': 'second file' }, { ...quick, checkSample: 100 });
-    s.start();
+    await s.start();
     for (const f of chunkFiles(dir, s, 'a.md')) rmSync(f);
     const before = s.current?.id;
     expect(await s.check()).toMatch(/1 of 2 sampled chunks of snapshot .* are missing/);
@@ -89,7 +88,7 @@ describe('a bucket that vanishes or loses objects behind the agent', () => {
     const boot = await sync(early, await LocalBucket.create(dir), 0).restoreOnBoot();
     expect(boot).toMatchObject({ action: 'restored', snapshot: pushed, fallback: { newest: '', used: pushed, reason: 'HEAD is missing', unrestoredCount: 0 } });
     expect(readFileSync(join(early.workspace, 'a.md'), 'utf8')).toBe('kept');
-    s.start();
+    await s.start();
     expect(await s.check()).toBe('HEAD is missing');
     await until(async () => (await store(bucket).readHead())?.manifest === s.current?.id && s.current?.id !== pushed, 'HEAD written again by a repair', 10_000, () => s.status());
     await restoresOnFreshMachine(bucket, 2, { 'a.md': 'kept' });
@@ -147,7 +146,7 @@ describe('a bucket that vanishes or loses objects behind the agent', () => {
     expect(await again.restoreOnBoot()).toMatchObject({ action: 'current' });
     expect(readFileSync(join(a.workspace, 'b.md'), 'utf8')).toBe('its chunk goes');
     // Once running it lists every chunk of the snapshot it kept, finds one gone, and uploads everything again.
-    again.start();
+    await again.start();
     await until(() => again.current?.reason === 'repair' && again.current.id !== kept?.id, 'the repair push', 10_000, () => again.status());
     expect(again.status().untrusted).toBe('');
     expect(readdirSync(join(a.stateDir, 'sync')).includes('displaced')).toBe(false);

@@ -3,11 +3,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BrainKey } from '../common/src/brain/brain-crypto.ts';
-import { BrainStore, DEFAULT_RETENTION, retained, StaleWriterError } from '../common/src/brain/brain-store.ts';
+import { DEFAULT_RETENTION, retained } from '../common/src/brain/brain-retention.ts';
+import { BrainStore, StaleWriterError } from '../common/src/brain/brain-store.ts';
 import { LocalBucket } from '../common/src/brain/local-bucket.ts';
 import { integrityCheck, countSessions } from '../common/src/brain/sqlite-checks.ts';
 import { openedBy, sealedObjects } from './helpers/brain-objects.ts';
-import { agentDb, key, logs, machine, rawKey, sync, tmp } from './helpers/brain-machine.ts';
+import { agentDb, key, logs, machine, rawKey, sync, tmp, until } from './helpers/brain-machine.ts';
 
 const CANARY = 'canary-7f3a9d1e-brain-plaintext';
 
@@ -125,16 +126,11 @@ describe('brain sync', () => {
     await s.push({ reason: 'push', full: true });
     expect(skipped()).toHaveLength(3);
     // While watching: a new bad name is found by the rescan its mangled event asks for; deeper trees raise no watch errors.
-    s.start();
-    await new Promise((r) => setTimeout(r, 300));
+    await s.start();
     writeFileSync(Buffer.from(`${a.workspace}/late-\xfd.md`, 'latin1'), 'x');
     mkdirSync(join(deep, 'e'.repeat(200), 'f'.repeat(200)), { recursive: true });
     writeFileSync(join(deep, 'e'.repeat(200), 'f'.repeat(200), 'deeper.md'), 'x');
-    const t0 = Date.now();
-    while (s.status().skippedByReason?.['invalid-name'] !== 3) {
-      if (Date.now() - t0 > 5000) throw new Error(`not counted: ${JSON.stringify(s.status())}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await until(() => s.status().skippedByReason?.['invalid-name'] === 3, 'the late bad name counted', 5000, () => s.status());
     expect(s.status().skippedFiles).toBe(4);
     expect(logs.filter((l) => /watch error/.test(l.msg))).toEqual([]);
     // Fixed, a file is no longer counted.
@@ -151,17 +147,12 @@ describe('brain sync', () => {
     const s = sync(a, bucket, 1, { debounceMs: 200, maxWaitMs: 1000 });
     await s.restoreOnBoot();
     await s.push({ reason: 'push' });
-    s.start();
-    await new Promise((r) => setTimeout(r, 300)); // watcher ready
+    await s.start();
     const before = s.current?.id;
     const t0 = Date.now();
     writeFileSync(join(a.workspace, 'f7.md'), 'changed');
     rmSync(join(a.workspace, 'f8.md'));
-    for (;;) {
-      if (s.current?.id !== before && s.current?.files['f7.md']?.size === 7 && !s.current.files['f8.md']) break;
-      if (Date.now() - t0 > 5000) throw new Error(`not pushed within 5 s: ${JSON.stringify(s.status())}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await until(() => s.current?.id !== before && s.current?.files['f7.md']?.size === 7 && !s.current.files['f8.md'], 'the change pushed', 5000, () => s.status());
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(s.current?.tombstones['f8.md']).toBeGreaterThan(0);
     expect(s.current?.stats.files).toBe(49);
@@ -214,25 +205,19 @@ describe('brain sync', () => {
     const s = sync(a, bucket, 1, { debounceMs: 100, maxWaitMs: 300 });
     await s.restoreOnBoot();
     await s.push({ reason: 'push' });
-    s.start();
-    await new Promise((r) => setTimeout(r, 300));
+    await s.start();
     // The bucket goes away (its directory is replaced by a file: every call fails).
     renameSync(bucketDir, bucketDir + '.away');
     writeFileSync(bucketDir, 'not a directory');
     writeFileSync(join(a.workspace, 'MEMORY.md'), 'written during the outage');
-    await new Promise((r) => setTimeout(r, 1500));
+    // The push fails, and the change waits: its lag grows past the debounce window while the bucket is away.
+    await until(() => s.status().state === 'error' && Number(s.status().lagMs) > 500, 'the failed push and a growing lag', 10_000, () => s.status());
     const during = s.status();
-    expect(during.state).toBe('error');
-    expect(during.lagMs).toBeGreaterThan(500);
     expect(during.pendingChanges).toBeGreaterThan(0);
     expect(readFileSync(join(a.workspace, 'MEMORY.md'), 'utf8')).toBe('written during the outage');
     rmSync(bucketDir);
     renameSync(bucketDir + '.away', bucketDir);
-    const t0 = Date.now();
-    while (s.current?.files['MEMORY.md'] === undefined) {
-      if (Date.now() - t0 > 10_000) throw new Error(`no catch-up: ${JSON.stringify(s.status())}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await until(() => s.current?.files['MEMORY.md'] !== undefined, 'the catch-up push', 10_000, () => s.status());
     expect(s.status()).toMatchObject({ state: 'idle', lagMs: 0, lastError: '' });
   });
 
@@ -250,14 +235,11 @@ describe('brain sync', () => {
       stdio: 'ignore',
       env: { ...process.env, BRAIN_KEY_HEX: rawKey.toString('hex') },
     });
-    const t0 = Date.now();
     const chunksDir = join(bucketDir, 'planes', 'p', 'agents', 'a', 'chunks');
     const countChunks = (): number => (existsSync(chunksDir) ? readdirSync(chunksDir).reduce((n, d) => n + readdirSync(join(chunksDir, d)).length, 0) : 0);
     const initial = countChunks();
-    while (countChunks() < initial + 3) {
-      if (Date.now() - t0 > 20_000) throw new Error('child never started uploading');
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    // Polled often: the child must be caught with some of its chunks up and its HEAD not yet moved.
+    await until(() => countChunks() >= initial + 3, 'the child to upload its first chunks', 20_000, countChunks, 5);
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     const store = new BrainStore({ bucket, plane: 'p', agent: 'a', key });

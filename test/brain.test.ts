@@ -137,8 +137,8 @@ describe('the brain outlives its machine', () => {
     await waitUntil(async () => (await sync('mem'))?.snapshot !== before, 10_000, 'snapshot after a change');
     expect(Date.now() - t0).toBeLessThan(5000);
     await pushedWith(12);
+    // Snapshot ids carry milliseconds: every snapshot with version two is taken after this instant.
     const at = new Date().toISOString();
-    await new Promise((r) => setTimeout(r, 1100));
     writeFileSync(note, 'version two, longer\n');
     await waitUntil(async () => (await sync('mem'))?.snapshot !== before, 10_000, 'second snapshot');
     await pushedWith(20);

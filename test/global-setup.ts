@@ -1,5 +1,5 @@
-import { PINNED_RUNTIME } from '../agentd/src/runtime/pins.ts';
-import { RuntimeManager } from '../agentd/src/runtime/runtime-manager.ts';
+import { PINNED_RUNTIME } from '../common/src/runtime/pins.ts';
+import { RuntimeManager } from '../common/src/runtime/runtime-manager.ts';
 import { Logger, silentSink } from '../common/src/logger.ts';
 import { testRuntimeRoot } from './helpers/runtime-cache.ts';
 

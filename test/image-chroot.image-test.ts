@@ -17,7 +17,7 @@ import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rea
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PINNED_RUNTIME } from '../agentd/src/runtime/pins.ts';
+import { PINNED_RUNTIME } from '../common/src/runtime/pins.ts';
 import { testRuntimeRoot } from './helpers/runtime-cache.ts';
 
 const REPO = join(import.meta.dirname, '..');

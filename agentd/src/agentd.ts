@@ -22,9 +22,9 @@ import type { GatewayRuntime } from './runtime/gateway-runtime.ts';
 import { GatewayProbe, type GatewaySnapshot } from './runtime/gateway-probe.ts';
 import { OpenClawRuntime } from './runtime/openclaw-runtime.ts';
 import { unmappedTools } from './runtime/openclaw-config.ts';
-import { PINNED_RUNTIME } from './runtime/pins.ts';
+import { PINNED_RUNTIME } from '../../common/src/runtime/pins.ts';
 import { PlaceholderRuntime } from './runtime/placeholder-runtime.ts';
-import { RuntimeManager } from './runtime/runtime-manager.ts';
+import { RuntimeManager } from '../../common/src/runtime/runtime-manager.ts';
 import { ChildSupervisor, type SupervisorState } from './supervisor/child-supervisor.ts';
 import { SdNotifier } from './systemd/sd-notify.ts';
 import { type DoctorReport, modeCheck, runDoctor } from './operator/doctor.ts';
@@ -446,7 +446,7 @@ export class Agentd {
         }
         this.#brain = sync;
         this.#brainBoot = 'done';
-        if (!this.#stopping.signal.aborted) sync.start();
+        if (!this.#stopping.signal.aborted) await sync.start();
         return;
       } catch (err) {
         const e = PlaneError.from(err);

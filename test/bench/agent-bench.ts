@@ -23,8 +23,8 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Hub as HubClass } from '../../hub/src/hub.ts';
 import type { LogRecord, Logger as LoggerClass } from '../../common/src/logger.ts';
-import type { PINNED_RUNTIME as PinnedRuntime } from '../../agentd/src/runtime/pins.ts';
-import type { RuntimeManager as RuntimeManagerClass } from '../../agentd/src/runtime/runtime-manager.ts';
+import type { PINNED_RUNTIME as PinnedRuntime } from '../../common/src/runtime/pins.ts';
+import type { RuntimeManager as RuntimeManagerClass } from '../../common/src/runtime/runtime-manager.ts';
 import { LlmStub } from '../helpers/llm-stub.ts';
 import { testRuntimeRoot } from '../helpers/runtime-cache.ts';
 import { alive, cmdline, groupRssMb, memoryDetail, type MemoryDetail } from './proc-info.ts';
@@ -199,7 +199,7 @@ function fileTail(file: string, lines = 20): string {
 /** Installs the pinned runtime into the shared cache if missing (verifies it otherwise), as the test setup does. */
 async function ensureRuntime(root: string): Promise<number> {
   const t0 = performance.now();
-  const { RuntimeManager } = (await import(pathToFileURL(join(DIST, 'agentd', 'src', 'runtime', 'runtime-manager.js')).href)) as { RuntimeManager: typeof RuntimeManagerClass };
+  const { RuntimeManager } = (await import(pathToFileURL(join(DIST, 'common', 'src', 'runtime', 'runtime-manager.js')).href)) as { RuntimeManager: typeof RuntimeManagerClass };
   const { PINNED_RUNTIME } = (await import(pathToFileURL(join(DIST, 'agentd', 'src', 'runtime', 'pins.js')).href)) as { PINNED_RUNTIME: typeof PinnedRuntime };
   const { Logger, silentSink } = (await import(pathToFileURL(join(DIST, 'common', 'src', 'logger.js')).href)) as {
     Logger: typeof LoggerClass;

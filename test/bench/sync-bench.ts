@@ -575,8 +575,8 @@ async function run(o: Options): Promise<Report> {
 
   // 2. Change-to-durable latency with the watcher running.
   progress(`2. change-to-durable latency with the watcher, ${o.latencyIterations} changes`);
-  sync.start();
   const readyStart = performance.now();
+  await sync.start();
   const probeDirs = [...new Set([plan.dirs.at(-1) as string, plan.dirs[2] as string, 'memory'])];
   const probeDone = new Set<string>();
   let watcherReadyS = NaN;

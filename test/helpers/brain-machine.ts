@@ -58,11 +58,11 @@ export function sync(m: Machine, bucket: Bucket, fence: number, settings: Partia
   return s;
 }
 
-/** Polls until pred holds, or throws with what it last saw. */
-export async function until(pred: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000, seen: () => unknown = () => ''): Promise<void> {
+/** Polls (every `everyMs`) until pred holds, or throws with what it last saw. */
+export async function until(pred: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000, seen: () => unknown = () => '', everyMs = 50): Promise<void> {
   const t0 = Date.now();
   while (!(await pred())) {
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(seen())}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PINNED_RUNTIME } from '../../agentd/src/runtime/pins.ts';
+import { PINNED_RUNTIME } from '../../common/src/runtime/pins.ts';
 import { testRuntimeRoot } from './runtime-cache.ts';
 import type { HubOptions } from '../../hub/src/hub-options.ts';
 import { TestFleet } from './fleet.ts';

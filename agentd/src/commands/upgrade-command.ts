@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
 import type { Logger } from '../../../common/src/logger.ts';
 import type { OpenClawRuntime } from '../runtime/openclaw-runtime.ts';
-import { assertSafeOpenclaw, validateOpenclawVersion } from '../runtime/runtime-manager.ts';
+import { assertSafeOpenclaw, validateOpenclawVersion } from '../../../common/src/runtime/runtime-versions.ts';
 import type { ChildSupervisor } from '../supervisor/child-supervisor.ts';
 import type { BrainSync } from '../sync/brain-sync.ts';
 import { findDatabases, snapshotDatabase } from '../sync/db-snapshot.ts';

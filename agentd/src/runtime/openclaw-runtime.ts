@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { requiredSecrets, renderOpenClawConfig, SECRETS_SOCKET_ENV } from './openclaw-config.ts';
 import type { SecretFiles } from '../secrets/secret-files.ts';
 import type { AgentSecrets } from '../secrets/agent-secrets.ts';
-import type { RuntimeManager, RuntimePaths, RuntimeSet } from './runtime-manager.ts';
+import type { RuntimeManager, RuntimePaths } from '../../../common/src/runtime/runtime-manager.ts';
+import type { RuntimeSet } from '../../../common/src/runtime/runtime-versions.ts';
 
 export interface OpenClawRuntimeOptions {
   /** OpenClaw's state dir (OPENCLAW_STATE_DIR), 0700. */

@@ -1,28 +1,27 @@
 import type { FSWatcher } from 'chokidar';
 import { schedule, type ScheduledTask } from 'node-cron';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Backoff } from '../../../common/src/backoff.ts';
-import { type BrainManifest, type BrainStore, HeadChangedError, StaleWriterError } from '../../../common/src/brain/brain-store.ts';
 import type { BrainKey } from '../../../common/src/brain/brain-crypto.ts';
+import type { BrainManifest } from '../../../common/src/brain/brain-manifest.ts';
+import { type BrainStore, StaleWriterError } from '../../../common/src/brain/brain-store.ts';
 import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
-import { ensureDir, writeFileAtomic } from '../../../common/src/files.ts';
+import { ensureDir } from '../../../common/src/files.ts';
 import type { Logger } from '../../../common/src/logger.ts';
-import type { RestoreFallback, SyncStatus } from '../../../proto/index.ts';
-import { bootRestore, restoreChosen } from './local-restore.ts';
+import type { SyncStatus } from '../../../proto/index.ts';
 import { exists } from './displace.ts';
+import { bootRestore, readLocalSnapshot, restoreChosen, writeLocalSnapshot } from './local-restore.ts';
+import { classifyPushFailure, PushPlanner } from './push-planner.ts';
+import { runPush } from './push-run.ts';
 import { SkipTracker } from './skip-tracker.ts';
 import { SnapshotBuilder } from './snapshot-build.ts';
+import { SyncLifecycle, type SyncPhase } from './sync-lifecycle.ts';
+import { SyncState } from './sync-state.ts';
 import { type BootResult, type BrainSyncSettings, DEFAULT_SYNC_SETTINGS, type PushOptions, type PushResult, type RepairReport } from './sync-settings.ts';
 import type { Skipped } from './workspace-scan.ts';
 import { watchWorkspace } from './workspace-watch.ts';
 
 export * from './sync-settings.ts';
-
-interface LocalState {
-  snapshot: string;
-  keyId: string;
-}
+export { SyncStateError, type SyncPhase } from './sync-lifecycle.ts';
 
 /**
  * Keeps one agent's brain in its bucket. On boot it restores the current
@@ -33,6 +32,11 @@ interface LocalState {
  * after the gateway has stopped. Pushes are serial. Nothing local is ever
  * deleted because of the bucket: a restore moves what it replaces aside under
  * <stateDir>/sync/displaced/.
+ *
+ * Its life (sync-lifecycle.ts): restoreOnBoot, then start, then stop; a call
+ * its phase does not allow throws SyncStateError. What to push and when is
+ * the PushPlanner's, a push runPush's (push-run.ts), restores local-restore.ts',
+ * and what it knows and shows is its SyncState.
  */
 export class BrainSync {
   readonly #store: BrainStore;
@@ -44,29 +48,19 @@ export class BrainSync {
   readonly #settings: BrainSyncSettings;
   readonly #onChange: () => void;
   readonly #onRepair: (r: RepairReport) => void;
-  #base: BrainManifest | null = null;
-  #dirty = new Set<string>();
-  #fullPending = false;
-  #dbPending = false;
-  #firstDirtyAt: number | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #retryTimer: NodeJS.Timeout | undefined;
-  readonly #retry = new Backoff({ initialDelayMs: 1000, maxDelayMs: 60_000 });
+  readonly #life: SyncLifecycle;
+  readonly #planner: PushPlanner;
+  readonly #skips: SkipTracker;
+  readonly #builder: SnapshotBuilder;
+  /** Resolves when stop begins: a start still waiting for its watcher gives up. */
+  readonly #halted: Promise<void>;
+  #halt: () => void = () => undefined;
+  #started: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
+  readonly #state = new SyncState();
   #chain: Promise<unknown> = Promise.resolve();
   #watcher: FSWatcher | undefined;
   #tasks: ScheduledTask[] = [];
-  #state = 'idle';
-  #lastSuccessMs = 0;
-  #lastSnapshotMs = 0;
-  #lastCheckMs = 0;
-  #lastError = '';
-  /** The last error came from a check (cleared by the next good check), not from a push. */
-  #errorFromCheck = false;
-  #stale = false;
-  #stopped = false;
-  readonly #skips: SkipTracker;
-  readonly #builder: SnapshotBuilder;
-  #fallback: RestoreFallback | null = null;
   /** The boot kept the local brain on a snapshot nobody restored from: check all its chunks once running. */
   #checkAllAtStart = false;
   #lastPruneMs = 0;
@@ -91,56 +85,42 @@ export class BrainSync {
     this.#settings = { ...DEFAULT_SYNC_SETTINGS, ...options.settings };
     this.#onChange = options.onChange ?? (() => undefined);
     this.#onRepair = options.onRepair ?? (() => undefined);
+    this.#life = new SyncLifecycle(this.#log);
+    this.#planner = new PushPlanner({ debounceMs: this.#settings.debounceMs, maxWaitMs: this.#settings.maxWaitMs, push: () => this.push({ reason: 'push' }) });
     this.#skips = new SkipTracker(this.#log);
     this.#builder = new SnapshotBuilder({ store: this.#store, workspace: this.#workspace, dbDir: this.#dbDir, tmpDir: join(this.#dir, 'tmp'), settings: this.#settings, skips: this.#skips, log: this.#log });
+    this.#halted = new Promise((resolve) => {
+      this.#halt = resolve;
+    });
+  }
+
+  get phase(): SyncPhase {
+    return this.#life.phase;
   }
 
   get stale(): boolean {
-    return this.#stale;
+    return this.#state.stale;
   }
 
   get current(): BrainManifest | null {
-    return this.#base;
+    return this.#state.base;
   }
 
   /** What the heartbeat carries. */
   status(): SyncStatus {
-    const base = this.#base;
-    return {
-      state: this.#stale ? 'stale' : this.#state,
-      lastSuccessMs: this.#lastSuccessMs,
-      lagMs: this.#firstDirtyAt === undefined ? 0 : Date.now() - this.#firstDirtyAt,
-      pendingChanges: this.#dirty.size + (this.#fullPending ? 1 : 0),
-      lastError: this.#lastError,
-      snapshot: base?.id ?? '',
-      lastDbSnapshotMs: this.#lastSnapshotMs,
-      memoryFiles: base?.stats.memoryFiles ?? 0,
-      sessions: base?.stats.sessions ?? -1,
-      files: base?.stats.files ?? 0,
+    return this.#state.status({
+      lagMs: this.#planner.lagMs,
+      pendingChanges: this.#planner.pending,
       skippedFiles: this.#skips.count,
-      fence: this.#fence() ?? 0,
       skippedByReason: this.#skips.byKind(),
-      restoreFallback: this.#fallback,
-      lastCheckMs: this.#lastCheckMs,
+      fence: this.#fence() ?? 0,
       untrusted: this.#store.untrusted ?? '',
-    };
+    });
   }
 
   /** Files left out of the brain now, with why (for `agentd status`; heartbeats carry only counts). */
   skippedFiles(limit = 50): Skipped[] {
     return this.#skips.list(limit);
-  }
-
-  #readLocal(): LocalState | null {
-    try {
-      return JSON.parse(readFileSync(join(this.#dir, 'state.json'), 'utf8')) as LocalState;
-    } catch {
-      return null;
-    }
-  }
-
-  #writeLocal(snapshot: string): void {
-    writeFileAtomic(join(this.#dir, 'state.json'), JSON.stringify({ snapshot, keyId: this.#store.keyId } satisfies LocalState));
   }
 
   /**
@@ -149,16 +129,30 @@ export class BrainSync {
    * current snapshot or newer than anything restorable, else restore the newest
    * snapshot the bucket holds in full (restore: false never swaps files under a
    * running gateway). A machine that keeps its files pushes them on top.
+   * Once only; a boot that failed may be tried again.
    */
   async restoreOnBoot(options: { restore?: boolean; onProgress?: (message: string) => void } = {}): Promise<BootResult> {
+    this.#life.check('restoreOnBoot');
+    this.#life.to('booting');
+    try {
+      const result = await this.#boot(options);
+      if (this.#life.is('booting')) this.#life.to('booted');
+      return result;
+    } catch (err) {
+      if (this.#life.is('booting')) this.#life.to('new');
+      throw err;
+    }
+  }
+
+  async #boot(options: { restore?: boolean; onProgress?: (message: string) => void }): Promise<BootResult> {
     const started = Date.now();
     ensureDir(this.#dir, 0o700);
     const fence = this.#fence();
     if (fence) await this.#claim(fence);
     const head = await this.#store.readHead();
     const haveWorkspace = await exists(this.#workspace);
-    const local = haveWorkspace ? (this.#readLocal()?.snapshot ?? null) : null;
-    this.#state = 'restoring';
+    const local = haveWorkspace ? readLocalSnapshot(this.#dir) : null;
+    this.#state.activity = 'restoring';
     const outcome = await bootRestore({
       store: this.#store,
       fence,
@@ -172,21 +166,19 @@ export class BrainSync {
       log: this.#log,
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     }).finally(() => {
-      this.#state = 'idle';
+      this.#state.activity = 'idle';
     });
     if (outcome.kind !== 'restored') {
-      this.#base = outcome.kind === 'keep-local' ? outcome.base : null;
+      this.#state.base = outcome.kind === 'keep-local' ? outcome.base : null;
       this.#checkAllAtStart = outcome.kind === 'keep-local' && outcome.base !== null && this.#store.untrusted === null;
-      this.#fullPending = true;
-      this.#dbPending ||= outcome.kind === 'none' || this.#store.untrusted !== null;
-      this.#markDirty();
+      this.#planner.needFull(outcome.kind === 'none' || this.#store.untrusted !== null);
       const action = outcome.kind === 'none' ? 'none' : 'current';
-      return { action, snapshot: this.#base?.id ?? null, files: 0, databases: 0, ms: Date.now() - started };
+      return { action, snapshot: this.#state.base?.id ?? null, files: 0, databases: 0, ms: Date.now() - started };
     }
-    this.#writeLocal(outcome.current.id);
-    this.#base = outcome.current;
-    this.#fallback = outcome.fallback;
-    this.#lastSuccessMs = Date.now();
+    writeLocalSnapshot(this.#dir, outcome.current.id, this.#store.keyId);
+    this.#state.base = outcome.current;
+    this.#state.fallback = outcome.fallback;
+    this.#state.lastSuccessMs = Date.now();
     const result: BootResult = {
       action: 'restored',
       snapshot: outcome.restored.id,
@@ -210,40 +202,52 @@ export class BrainSync {
   }
 
   #becomeStale(err: StaleWriterError): void {
-    if (!this.#stale) this.#log.error('writer lease lost; no further pushes from this agentd', { reason: err.message });
-    this.#stale = true;
-    this.#lastError = err.message;
-    this.#clearTimers();
+    if (!this.#state.stale) this.#log.error('writer lease lost; no further pushes from this agentd', { reason: err.message });
+    this.#state.stale = true;
+    this.#state.lastError = err.message;
+    this.#planner.halt();
     this.#onChange();
   }
 
   /** Called when the hub grants (or re-grants) the writer lease. */
   async leaseGranted(fence: number): Promise<void> {
+    this.#life.check('leaseGranted');
     await this.#enqueue(async () => {
       await this.#claim(fence);
-      this.#markDirty();
-      this.#schedule();
+      this.#planner.markDirty();
+      this.#planner.schedule();
     });
   }
 
-  /** Starts watching and the schedules. */
-  start(): void {
+  /**
+   * Starts watching and the schedules. Resolves once the watcher is ready:
+   * every change from then on is seen. A second call returns the first.
+   */
+  async start(): Promise<void> {
+    if (!this.#started || !this.#life.is('starting', 'running')) {
+      this.#life.check('start');
+      this.#life.to('starting');
+      this.#started = this.#watch();
+    }
+    return this.#started;
+  }
+
+  async #watch(): Promise<void> {
     const s = this.#settings;
-    this.#watcher = watchWorkspace({
+    const { watcher, ready } = watchWorkspace({
       workspace: this.#workspace,
       skips: this.#skips,
       log: this.#log,
       onPath: (rel) => {
-        this.#dirty.add(rel);
-        this.#markDirty();
-        this.#schedule();
+        this.#planner.changed(rel);
+        this.#planner.schedule();
       },
       onRescan: () => {
-        this.#fullPending = true;
-        this.#markDirty();
-        this.#schedule();
+        this.#planner.needFull();
+        this.#planner.schedule();
       },
     });
+    this.#watcher = watcher;
     const task = (expr: string, name: string, fn: () => Promise<unknown>): ScheduledTask =>
       schedule(
         expr,
@@ -253,17 +257,18 @@ export class BrainSync {
         { name, noOverlap: true, unref: true },
       );
     // Anything found at boot (a new brain, unpushed local changes) goes up now, not at the next cron.
-    if (this.#firstDirtyAt !== undefined) this.#schedule();
-    if (this.#checkAllAtStart) void this.check({ all: true });
+    if (this.#planner.due) this.#planner.schedule();
+    if (this.#checkAllAtStart) this.check({ all: true }).catch(() => undefined);
     this.#tasks = [
       task(s.reconcileCron, 'brain-reconcile', async () => {
-        this.#fullPending = true;
         await this.push({ reason: 'push', full: true });
         if (Date.now() - this.#lastPruneMs > 6 * 3600_000) await this.prune();
       }),
       task(s.snapshotCron, 'brain-snapshot', () => this.push({ reason: 'snapshot', databases: true })),
       task(s.checkCron, 'brain-check', () => this.check()),
     ];
+    await Promise.race([ready, this.#halted]);
+    if (this.#life.is('starting')) this.#life.to('running');
   }
 
   /**
@@ -274,61 +279,29 @@ export class BrainSync {
    * push or check succeeds. Returns what is wrong, or null.
    */
   async check(options: { all?: boolean } = {}): Promise<string | null> {
+    this.#life.check('check');
     return this.#enqueue(async () => {
-      if (this.#stale || this.#stopped || !this.#fence()) return null;
+      if (this.#state.stale || this.#life.halted || !this.#fence()) return null;
       let problem: string | null;
       try {
-        problem = options.all && this.#base ? ((await this.#store.headAsExpected()) ? await this.#store.checkAll(this.#base) : this.#store.untrusted) : await this.#store.check(this.#base, this.#settings.checkSample);
+        problem = options.all && this.#state.base ? ((await this.#store.headAsExpected()) ? await this.#store.checkAll(this.#state.base) : this.#store.untrusted) : await this.#store.check(this.#state.base, this.#settings.checkSample);
       } catch (err) {
         const e = PlaneError.from(err);
-        this.#lastError = e.message;
-        this.#errorFromCheck = true;
-        this.#state = 'error';
+        this.#state.failed(e.message, 'check');
         this.#log.error('brain check failed', { reason: e.message, code: e.code });
-        this.#scheduleRetry();
+        this.#planner.retryLater();
         this.#onChange();
         return e.message;
       }
-      this.#lastCheckMs = Date.now();
-      if (this.#errorFromCheck) {
-        this.#errorFromCheck = false;
-        this.#lastError = '';
-        if (this.#state === 'error') this.#state = 'idle';
-      }
+      this.#state.checked();
       if (problem) {
         this.#log.error('the bucket no longer holds what this agent uploaded; uploading every chunk again', { reason: problem });
-        this.#fullPending = true;
-        this.#dbPending = true;
-        this.#markDirty();
-        this.#schedule();
+        this.#planner.needFull(true);
+        this.#planner.schedule();
       }
       this.#onChange();
       return problem;
     });
-  }
-
-  #markDirty(): void {
-    this.#firstDirtyAt ??= Date.now();
-  }
-
-  #schedule(): void {
-    if (this.#stopped || this.#stale) return;
-    const s = this.#settings;
-    const waited = Date.now() - (this.#firstDirtyAt ?? Date.now());
-    const delay = Math.max(0, Math.min(s.debounceMs, s.maxWaitMs - waited));
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.push({ reason: 'push' }).catch(() => undefined);
-    }, delay);
-    this.#timer.unref();
-  }
-
-  #clearTimers(): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    if (this.#retryTimer) clearTimeout(this.#retryTimer);
-    this.#timer = undefined;
-    this.#retryTimer = undefined;
   }
 
   #enqueue<T>(fn: () => Promise<T>): Promise<T> {
@@ -338,21 +311,24 @@ export class BrainSync {
   }
 
   /** Pushes now (serially after any push under way). Throws when it could not. */
-  push(options: PushOptions): Promise<PushResult> {
+  async push(options: PushOptions): Promise<PushResult> {
+    this.#life.check('push');
     return this.#enqueue(async () => {
       try {
-        const r = await this.#push(options);
-        this.#retry.reset();
+        const r = await runPush(
+          { store: this.#store, builder: this.#builder, planner: this.#planner, state: this.#state, workspace: this.#workspace, syncDir: this.#dir, fence: this.#fence(), log: this.#log, onRepair: this.#onRepair },
+          options,
+        );
+        this.#planner.succeeded();
+        this.#onChange();
         return r;
       } catch (err) {
         const e = err instanceof StaleWriterError ? err : PlaneError.from(err);
         if (e instanceof StaleWriterError) this.#becomeStale(e);
         else {
-          this.#lastError = e.message;
-          this.#errorFromCheck = false;
-          this.#state = 'error';
+          this.#state.failed(e.message, 'push');
           this.#log.error('brain push failed; local files are untouched and the push will be retried', { reason: e.message, code: e.code });
-          if (e.code === ErrorCode.Unavailable || e.code === ErrorCode.Internal || e.code === ErrorCode.Aborted) this.#scheduleRetry();
+          if (classifyPushFailure(e) === 'retry') this.#planner.retryLater();
           this.#onChange();
         }
         throw e;
@@ -360,99 +336,11 @@ export class BrainSync {
     });
   }
 
-  #scheduleRetry(): void {
-    if (this.#stopped || this.#stale || this.#retryTimer) return;
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      this.push({ reason: 'push' }).catch(() => undefined);
-    }, this.#retry.next());
-    this.#retryTimer.unref();
-  }
-
-  async #push(options: PushOptions): Promise<PushResult> {
-    const started = Date.now();
-    if (this.#stale) throw new PlaneError(ErrorCode.FailedPrecondition, this.#lastError);
-    const fence = this.#fence();
-    if (!fence) {
-      this.#state = 'waiting-lease';
-      return { committed: false, snapshot: this.#base?.id ?? null, uploadedFiles: 0, deletedFiles: 0, databases: 0, ms: 0, skipped: 'no writer lease from the hub yet' };
-    }
-    if (!(await exists(this.#workspace))) {
-      throw new PlaneError(ErrorCode.FailedPrecondition, `workspace ${this.#workspace} is missing; refusing to sync that as a deletion of everything`);
-    }
-    // HEAD still as this writer left it? If not, what it uploaded may be gone: everything goes up again.
-    await this.#store.headAsExpected();
-    const repair = this.#store.untrusted;
-    // Take the work items; put them back if this push fails.
-    const dirty = this.#dirty;
-    const full = options.full === true || this.#fullPending || !this.#base || repair !== null;
-    const databases = options.databases === true || this.#dbPending || repair !== null;
-    const since = this.#firstDirtyAt;
-    this.#dirty = new Set();
-    this.#fullPending = false;
-    this.#dbPending = false;
-    this.#firstDirtyAt = undefined;
-    this.#state = 'syncing';
-    try {
-      let result: PushResult;
-      try {
-        result = await this.#build(fence, options, dirty, full, databases, started, repair);
-      } catch (err) {
-        // HEAD moved during this push: the snapshot was not committed; upload everything again, now.
-        if (!(err instanceof HeadChangedError) || repair !== null) throw err;
-        result = await this.#build(fence, options, dirty, true, true, started, this.#store.untrusted ?? err.message);
-      }
-      this.#state = 'idle';
-      this.#lastError = '';
-      this.#errorFromCheck = false;
-      this.#lastSuccessMs = Date.now();
-      this.#onChange();
-      return result;
-    } catch (err) {
-      for (const d of dirty) this.#dirty.add(d);
-      this.#fullPending ||= full;
-      this.#dbPending ||= databases;
-      if (since !== undefined) this.#firstDirtyAt = Math.min(since, this.#firstDirtyAt ?? since);
-      throw err;
-    }
-  }
-
-  /** One snapshot (see SnapshotBuilder), committed: the manifest, then HEAD by compare-and-swap. */
-  async #build(fence: number, options: PushOptions, dirty: Set<string>, full: boolean, databases: boolean, started: number, repair: string | null): Promise<PushResult> {
-    const built = await this.#builder.build({ base: this.#base, dirty, full, databases, repair, options });
-    if (built.dbSnapshotMs) this.#lastSnapshotMs = built.dbSnapshotMs;
-    if (built.changedWhileRead.length > 0) {
-      for (const p of built.changedWhileRead) this.#dirty.add(p);
-      this.#markDirty();
-      this.#schedule();
-    }
-    const base = this.#base;
-    if (!built.draft) return { committed: false, snapshot: base?.id ?? null, uploadedFiles: 0, deletedFiles: 0, databases: 0, ms: Date.now() - started };
-    const manifest = await this.#store.commit(built.draft, fence);
-    this.#base = manifest;
-    this.#writeLocal(manifest.id);
-    const result: PushResult = {
-      committed: true,
-      snapshot: manifest.id,
-      uploadedFiles: built.uploadedFiles,
-      deletedFiles: built.deletedFiles,
-      databases: built.databases,
-      ms: Date.now() - started,
-    };
-    this.#log.info('brain pushed', { ...result, reason: manifest.reason });
-    if (repair !== null) {
-      this.#store.trustAgain();
-      const report: RepairReport = { reason: repair, snapshot: manifest.id, files: manifest.stats.files, databases: Object.keys(manifest.databases).length, lost: built.lost };
-      this.#log.warn('brain repaired: every chunk of the current snapshot was uploaded again', { ...report, lost: built.lost.join(', ') });
-      this.#onRepair(report);
-    }
-    return result;
-  }
-
   /** Applies the retention policy (lease holder only). */
   async prune(): Promise<void> {
+    this.#life.check('prune');
     await this.#enqueue(async () => {
-      if (this.#stale || !this.#fence()) return;
+      if (this.#state.stale || !this.#fence()) return;
       const r = await this.#store.prune(this.#settings.retention);
       this.#lastPruneMs = Date.now();
       this.#log.info('brain snapshots pruned', { ...r });
@@ -464,8 +352,9 @@ export class BrainSync {
    * database snapshots, bounded by the deadline. Returns what happened.
    */
   async finalSync(deadlineMs: number): Promise<PushResult | { timedOut: true } | { failed: string }> {
+    this.#life.check('finalSync');
     await this.stop();
-    if (this.#stale || !this.#fence()) return { failed: this.#stale ? this.#lastError : 'no writer lease' };
+    if (this.#state.stale || !this.#fence()) return { failed: this.#state.stale ? this.#state.lastError : 'no writer lease' };
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<{ timedOut: true }>((resolve) => {
       timer = setTimeout(() => resolve({ timedOut: true }), Math.max(0, deadlineMs));
@@ -479,14 +368,21 @@ export class BrainSync {
     }
   }
 
-  /** Stops watching and the schedules without a final push. */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    this.#clearTimers();
+  /** Stops watching and the schedules without a final push. Allowed in any phase; every call returns the one stop. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    this.#life.to('stopping');
+    this.#halt();
+    this.#planner.halt();
     for (const t of this.#tasks) await t.destroy();
     this.#tasks = [];
     await this.#watcher?.close();
     this.#watcher = undefined;
+    this.#life.to('stopped');
   }
 
   /**
@@ -495,17 +391,18 @@ export class BrainSync {
    * BrainStore.reencrypt). Runs in the sync queue, so no push interleaves.
    */
   async rekey(ring: BrainKey, onProgress?: (message: string) => void): Promise<{ snapshots: number; rewritten: number; chunks: number; deleted: number; keyId: string; ms: number }> {
+    this.#life.check('rekey');
     return this.#enqueue(async () => {
       const fence = this.#fence();
-      if (!fence || this.#stale) throw new PlaneError(ErrorCode.FailedPrecondition, 'this agentd does not hold the writer lease; cannot rotate the brain data key');
+      if (!fence || this.#state.stale) throw new PlaneError(ErrorCode.FailedPrecondition, 'this agentd does not hold the writer lease; cannot rotate the brain data key');
       const started = Date.now();
       this.#store.useKey(ring);
       const r = await this.#store.reencrypt((p) => onProgress?.(`re-encrypting snapshot ${p.snapshots}/${p.total}, ${p.chunks} chunks`));
       // The next push builds on the rewritten current snapshot: its chunk names are the new key's.
       const head = await this.#store.readHead();
       if (head) {
-        this.#base = await this.#store.readManifest(head.manifest);
-        this.#writeLocal(head.manifest);
+        this.#state.base = await this.#store.readManifest(head.manifest);
+        writeLocalSnapshot(this.#dir, head.manifest, this.#store.keyId);
       }
       return { ...r, ms: Date.now() - started };
     });
@@ -522,10 +419,11 @@ export class BrainSync {
    * again with a new `restore` snapshot so history stays linear.
    */
   async restoreSnapshot(id: string, onProgress?: (message: string) => void): Promise<{ restored: string; current: string; files: number; databases: number; sessions: number; memoryFiles: number; displacedTo?: string }> {
+    this.#life.check('restoreSnapshot');
     return this.#enqueue(async () => {
       const fence = this.#fence();
-      if (!fence || this.#stale) throw new PlaneError(ErrorCode.FailedPrecondition, 'this agentd does not hold the writer lease; cannot restore');
-      this.#state = 'restoring';
+      if (!fence || this.#state.stale) throw new PlaneError(ErrorCode.FailedPrecondition, 'this agentd does not hold the writer lease; cannot restore');
+      this.#state.activity = 'restoring';
       const { manifest, current, displacedTo } = await restoreChosen({
         store: this.#store,
         id,
@@ -536,13 +434,12 @@ export class BrainSync {
         log: this.#log,
         ...(onProgress ? { onProgress } : {}),
       }).finally(() => {
-        this.#state = 'idle';
+        this.#state.activity = 'idle';
       });
-      this.#base = current;
-      this.#writeLocal(current.id);
-      this.#dirty.clear();
-      this.#firstDirtyAt = undefined;
-      this.#lastSuccessMs = Date.now();
+      this.#state.base = current;
+      writeLocalSnapshot(this.#dir, current.id, this.#store.keyId);
+      this.#planner.clear();
+      this.#state.lastSuccessMs = Date.now();
       const { files, databases, stats } = manifest;
       return { restored: id, current: current.id, files: Object.keys(files).length, databases: Object.keys(databases).length, sessions: stats.sessions, memoryFiles: stats.memoryFiles, ...(displacedTo ? { displacedTo } : {}) };
     });

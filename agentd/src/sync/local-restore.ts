@@ -1,13 +1,34 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { isMemoryFile } from '../../../common/src/brain/brain-paths.ts';
-import { type BrainHead, type BrainManifest, type BrainStore, BrokenChunkError, chunksOf, entriesOf, parseManifestId } from '../../../common/src/brain/brain-store.ts';
+import { type BrainHead, type BrainManifest, BrokenChunkError, chunksOf, entriesOf, parseManifestId } from '../../../common/src/brain/brain-manifest.ts';
+import type { BrainStore } from '../../../common/src/brain/brain-store.ts';
 import { chooseRestore, unrestoredPaths } from '../../../common/src/brain/restore-plan.ts';
 import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
-import { ensureDir } from '../../../common/src/files.ts';
+import { ensureDir, writeFileAtomic } from '../../../common/src/files.ts';
 import type { Logger } from '../../../common/src/logger.ts';
 import type { RestoreFallback } from '../../../proto/index.ts';
 import { clearRestored, displace } from './displace.ts';
 
 // Restores onto this machine: at boot (bootRestore) and on the restore command (restoreChosen).
+
+/** The snapshot this machine's brain is on, in <stateDir>/sync/state.json: written after each push and restore. */
+interface LocalState {
+  snapshot: string;
+  keyId: string;
+}
+
+export function readLocalSnapshot(syncDir: string): string | null {
+  try {
+    return (JSON.parse(readFileSync(join(syncDir, 'state.json'), 'utf8')) as LocalState).snapshot ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export function writeLocalSnapshot(syncDir: string, snapshot: string, keyId: string): void {
+  writeFileAtomic(join(syncDir, 'state.json'), JSON.stringify({ snapshot, keyId } satisfies LocalState));
+}
 
 /** At most this many paths are named in a fallback report; the count has them all. */
 const UNRESTORED_LISTED = 50;
@@ -134,7 +155,7 @@ function atMs(id: string): number {
 export async function restoreChosen(o: { store: BrainStore; id: string; fence: number; workspace: string; dbDir: string; syncDir: string; log: Logger; onProgress?: (message: string) => void }): Promise<{ manifest: BrainManifest; current: BrainManifest; displacedTo?: string }> {
   const { store } = o;
   const manifest = await store.readManifest(o.id);
-  const present = await store.presentChunks();
+  const present = await store.chunks.present();
   const missing = new Set([...chunksOf(manifest)].filter((c) => !present.has(c)));
   if (missing.size > 0) {
     await store.bucket.assertPresent();

@@ -1,7 +1,9 @@
 import { promises as fs, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { isMemoryFile } from '../../../common/src/brain/brain-paths.ts';
-import { type BrainManifest, type BrainStore, type DatabaseEntry, type FileEntry, type ManifestDraft, mapLimit } from '../../../common/src/brain/brain-store.ts';
+import type { BrainManifest, DatabaseEntry, FileEntry, ManifestDraft } from '../../../common/src/brain/brain-manifest.ts';
+import type { BrainStore } from '../../../common/src/brain/brain-store.ts';
+import { mapLimit } from '../../../common/src/brain/map-limit.ts';
 import { countSessions } from '../../../common/src/brain/sqlite-checks.ts';
 import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
 import { ensureDir } from '../../../common/src/files.ts';
@@ -91,7 +93,7 @@ export class SnapshotBuilder {
     const changedWhileRead: string[] = [];
     await mapLimit(upload, 8, async ([p, st]) => {
       try {
-        const { chunks, size } = await store.putFile(join(workspace, p), st.size);
+        const { chunks, size } = await store.chunks.putFile(join(workspace, p), st.size);
         const after = await fs.lstat(join(workspace, p));
         if (after.size !== size || Math.floor(after.mtimeMs) !== st.mtimeMs) changedWhileRead.push(p);
         next.set(p, { size, mode: st.mode, mtimeMs: st.mtimeMs, chunks });
@@ -209,7 +211,7 @@ export class SnapshotBuilder {
         await snapshotDatabase(join(dbDir, rel), copy);
         const n = countSessions(copy);
         if (n >= 0) sessions = Math.max(0, sessions) + n;
-        const { chunks, size } = await store.putFile(copy);
+        const { chunks, size } = await store.chunks.putFile(copy);
         dbs[rel] = { size, chunks, takenAtMs };
       }
     } finally {

@@ -1,4 +1,5 @@
-import { DEFAULT_RETENTION, type ManifestReason, type RetentionPolicy } from '../../../common/src/brain/brain-store.ts';
+import type { ManifestReason } from '../../../common/src/brain/brain-manifest.ts';
+import { DEFAULT_RETENTION, type RetentionPolicy } from '../../../common/src/brain/brain-retention.ts';
 import type { RestoreFallback } from '../../../proto/index.ts';
 
 export interface BrainSyncSettings {

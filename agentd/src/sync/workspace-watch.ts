@@ -13,9 +13,10 @@ import { errnoSkip, excludedReason } from './workspace-scan.ts';
  * U+FFFD, and no add event follows) and watch errors. A watch error about one
  * path counts that path as left out (logged once); any other error is logged
  * once. Paths the brain never holds are not watched, so a deep tree yields no
- * ENAMETOOLONG.
+ * ENAMETOOLONG. `ready` resolves once the initial scan is done and every
+ * change from then on is seen (it never settles for a watcher closed first).
  */
-export function watchWorkspace(o: { workspace: string; skips: SkipTracker; log: Logger; onPath: (rel: string) => void; onRescan: () => void }): FSWatcher {
+export function watchWorkspace(o: { workspace: string; skips: SkipTracker; log: Logger; onPath: (rel: string) => void; onRescan: () => void }): { watcher: FSWatcher; ready: Promise<void> } {
   const relOf = (path: string): string | null => {
     const rel = relative(o.workspace, path).split(sep).join('/');
     return rel === '' || rel.startsWith('..') ? null : rel;
@@ -33,6 +34,7 @@ export function watchWorkspace(o: { workspace: string; skips: SkipTracker; log: 
     const rel = relOf(path);
     if (rel !== null) o.onPath(rel);
   };
+  const ready = new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
   for (const ev of ['add', 'change', 'unlink', 'addDir', 'unlinkDir'] as const) watcher.on(ev, onPath);
   watcher.on('raw', (_event, name) => {
     if (name?.includes('\uFFFD')) o.onRescan();
@@ -48,5 +50,5 @@ export function watchWorkspace(o: { workspace: string; skips: SkipTracker; log: 
     }
     o.onRescan();
   });
-  return watcher;
+  return { watcher, ready };
 }

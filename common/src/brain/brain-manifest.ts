@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { ErrorCode, PlaneError } from '../errors.ts';
+import { checkBrainPath } from './brain-paths.ts';
 
-/** The shape of a brain in the bucket: manifests, their entries, ids and retention. No I/O here. */
+/** The shape of a brain in the bucket: manifests, their entries and ids, and their encoding. No I/O here. */
 
 export interface FileEntry {
   size: number;
@@ -55,31 +57,6 @@ export interface BrainHead {
   updatedAtMs: number;
 }
 
-export interface RetentionPolicy {
-  /** Keep every snapshot younger than this. */
-  keepWithinMs: number;
-  /** Then the newest snapshot of each of this many hours ... */
-  hourly: number;
-  /** ... and of this many days. */
-  daily: number;
-  /** Snapshots made by `planes backup` are kept this long. */
-  manualDays: number;
-}
-
-export const DEFAULT_RETENTION: RetentionPolicy = { keepWithinMs: 3600_000, hourly: 48, daily: 30, manualDays: 90 };
-
-export interface RestoreTargets {
-  workspaceDir: string;
-  /** Where database paths are rooted (OpenClaw's state dir). */
-  databaseDir: string;
-}
-
-export interface RestoreProgress {
-  done: number;
-  total: number;
-  bytes: number;
-}
-
 /** A chunk a snapshot needs that is not in the bucket, or is there but does not open (altered, truncated). */
 export class BrokenChunkError extends PlaneError {
   readonly chunk: string;
@@ -116,46 +93,24 @@ export function chunksOf(m: Pick<BrainManifest, 'files' | 'databases'>): Set<str
   return out;
 }
 
-/** Which snapshot ids a retention policy keeps (restic-style keep-within / hourly / daily, plus manual ones). */
-export function retained(ids: string[], headId: string | null, policy: RetentionPolicy, now: number): Set<string> {
-  const keep = new Set<string>();
-  if (headId) keep.add(headId);
-  const hours = new Set<number>();
-  const days = new Set<number>();
-  const parsed = ids.map((id) => ({ id, p: parseManifestId(id) })).filter((x) => x.p !== null);
-  parsed.sort((a, b) => (b.p?.atMs ?? 0) - (a.p?.atMs ?? 0)); // newest first
-  for (const { id, p } of parsed) {
-    if (!p) continue;
-    const age = now - p.atMs;
-    if (age <= policy.keepWithinMs) keep.add(id);
-    if (p.reason === 'manual' && age <= policy.manualDays * 86_400_000) keep.add(id);
-    const hour = Math.floor(p.atMs / 3600_000);
-    if (age <= policy.hourly * 3600_000 && !hours.has(hour)) {
-      hours.add(hour);
-      keep.add(id);
-    }
-    const day = Math.floor(p.atMs / 86_400_000);
-    if (age <= policy.daily * 86_400_000 && !days.has(day)) {
-      days.add(day);
-      keep.add(id);
-    }
-  }
-  return keep;
+/** A manifest as stored (before sealing): gzipped JSON. */
+export function encodeManifest(m: BrainManifest): Buffer {
+  return gzipSync(JSON.stringify(m), { level: 6 });
 }
 
-export async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed: Error | undefined;
-  const worker = async (): Promise<void> => {
-    while (failed === undefined && next < items.length) {
-      const item = items[next++] as T;
-      try {
-        await fn(item);
-      } catch (err) {
-        failed ??= err instanceof Error ? err : new Error(String(err));
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failed !== undefined) throw failed;
+/** A manifest from its opened bytes, checked to be the one `name` should hold and to name only safe paths. */
+export function decodeManifest(plain: Buffer, want: { name: string; id: string; plane: string; agent: string }): BrainManifest {
+  const { name } = want;
+  let m: BrainManifest;
+  try {
+    m = JSON.parse(gunzipSync(plain).toString('utf8')) as BrainManifest;
+  } catch (cause) {
+    throw new PlaneError(ErrorCode.FailedPrecondition, `${name}: not a readable manifest (${(cause as Error).message})`, { where: name, cause });
+  }
+  if (m.format !== 1 || m.plane !== want.plane || m.agent !== want.agent || m.id !== want.id) {
+    throw new PlaneError(ErrorCode.FailedPrecondition, `${name}: manifest does not belong to ${want.plane}/${want.agent}`, { where: name });
+  }
+  for (const p of Object.keys(m.files)) checkBrainPath(p);
+  for (const p of Object.keys(m.databases)) checkBrainPath(p);
+  return m;
 }

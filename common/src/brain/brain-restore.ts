@@ -3,10 +3,23 @@ import { constants as fsc, promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ErrorCode, PlaneError } from '../errors.ts';
-import { type BrainManifest, BrokenChunkError, type DatabaseEntry, type FileEntry, mapLimit, type RestoreProgress, type RestoreTargets } from './brain-manifest.ts';
+import { type BrainManifest, BrokenChunkError, type DatabaseEntry, type FileEntry } from './brain-manifest.ts';
 import { checkBrainPath } from './brain-paths.ts';
 import type { Bucket } from './bucket.ts';
+import { mapLimit } from './map-limit.ts';
 import type { RestoreJob, RestoreWorkerData, RestoreWorkerMessage } from './restore-worker.ts';
+
+export interface RestoreTargets {
+  workspaceDir: string;
+  /** Where database paths are rooted (OpenClaw's state dir). */
+  databaseDir: string;
+}
+
+export interface RestoreProgress {
+  done: number;
+  total: number;
+  bytes: number;
+}
 
 /** What a restore needs of a brain store (BrainStore is one). */
 export interface ChunkSource {

@@ -1,31 +1,13 @@
-import { constants as fsc, promises as fs } from 'node:fs';
-import { gunzipSync, gzipSync } from 'node:zlib';
 import { ErrorCode, PlaneError } from '../errors.ts';
-import { type Bucket, isPreconditionFailure, listAll } from './bucket.ts';
+import { BrainChunks } from './brain-chunks.ts';
 import type { BrainKey } from './brain-crypto.ts';
-import {
-  type BrainHead,
-  type BrainManifest,
-  BrokenChunkError,
-  chunksOf,
-  DEFAULT_RETENTION,
-  entriesOf,
-  type ManifestDraft,
-  manifestId,
-  mapLimit,
-  parseManifestId,
-  type RestoreTargets,
-  retained,
-  type RetentionPolicy,
-} from './brain-manifest.ts';
-import { checkBrainPath } from './brain-paths.ts';
-import { type ChunkSource, restoreManifest, type RestoreOptions, type RestoreResult } from './brain-restore.ts';
+import { type BrainHead, type BrainManifest, chunksOf, decodeManifest, encodeManifest, entriesOf, type ManifestDraft, manifestId, parseManifestId } from './brain-manifest.ts';
+import { reencryptSnapshots, type RekeyResult } from './brain-rekey.ts';
+import { type ChunkSource, restoreManifest, type RestoreOptions, type RestoreResult, type RestoreTargets } from './brain-restore.ts';
+import { DEFAULT_RETENTION, pruneSnapshots, type RetentionPolicy } from './brain-retention.ts';
+import { type Bucket, isPreconditionFailure, listAll } from './bucket.ts';
 import { LocalBucket } from './local-bucket.ts';
-
-export * from './brain-manifest.ts';
-
-/** Files are cut into chunks of this size; a snapshot of a big database re-uploads only the chunks that changed. */
-export const CHUNK_BYTES = 4 * 1024 * 1024;
+import { mapLimit } from './map-limit.ts';
 
 /** A writer whose lease was taken over by a newer one (a reprovisioned machine, another agentd). */
 export class StaleWriterError extends PlaneError {
@@ -43,9 +25,6 @@ export class HeadChangedError extends PlaneError {
   }
 }
 
-/** Unreferenced chunks younger than this may belong to a push in progress and are left alone. */
-const GC_GRACE_MS = 3600_000;
-
 /**
  * One agent's brain in a bucket, under `planes/<plane>/agents/<agent>/`:
  *   chunks/<hh>/<hmac>   sealed content chunks, written once, never changed
@@ -55,20 +34,25 @@ const GC_GRACE_MS = 3600_000;
  * manifest are durable, so a writer killed half-way leaves HEAD on the last
  * complete snapshot. HEAD carries the writer's fence: a writer that finds a
  * higher fence there is stale and stops.
+ *
+ * Chunks are BrainChunks' (brain-chunks.ts), restore is restoreManifest's
+ * (brain-restore.ts), retention pruneSnapshots' (brain-retention.ts) and key
+ * rotation reencryptSnapshots' (brain-rekey.ts); this class holds HEAD, the
+ * manifests, and whether the bucket is trusted to hold what was uploaded.
  */
 export class BrainStore implements ChunkSource {
   readonly bucket: Bucket;
   readonly plane: string;
   readonly agent: string;
   readonly prefix: string;
-  #key: BrainKey;
   /**
-   * Chunks this store uploaded or downloaded intact. Trusted only while HEAD is
-   * as this writer left it: when HEAD moves or vanishes behind its back, or a
-   * check finds a chunk gone, the set is dropped and the store is untrusted
+   * Its chunks, with those known to be uploaded. That knowledge is trusted only
+   * while HEAD is as this writer left it: when HEAD moves or vanishes behind its
+   * back, or a check finds a chunk gone, it is dropped and the store is untrusted
    * until a snapshot whose every chunk was uploaded again is committed.
    */
-  readonly #known = new Set<string>();
+  readonly chunks: BrainChunks;
+  #key: BrainKey;
   #untrusted: string | null = null;
   #headGeneration: string | undefined;
   #head: BrainHead | null | undefined;
@@ -79,6 +63,7 @@ export class BrainStore implements ChunkSource {
     this.agent = options.agent;
     this.prefix = `planes/${options.plane}/agents/${options.agent}/`;
     this.#key = options.key;
+    this.chunks = new BrainChunks(this.bucket, this.prefix, () => this.#key);
   }
 
   get keyId(): string {
@@ -91,11 +76,16 @@ export class BrainStore implements ChunkSource {
   }
 
   chunkObject(name: string): string {
-    return `${this.prefix}chunks/${name.slice(0, 2)}/${name}`;
+    return this.chunks.objectName(name);
   }
 
-  #chunkObject(name: string): string {
-    return this.chunkObject(name);
+  /** A chunk's plaintext, authenticated and checked against its name. */
+  readChunk(name: string): Promise<Buffer> {
+    return this.chunks.read(name);
+  }
+
+  workerKey(): Buffer {
+    return this.#key.forWorkerThread();
   }
 
   /** Why the bucket is not trusted to hold what this store uploaded, or null. */
@@ -106,7 +96,7 @@ export class BrainStore implements ChunkSource {
   /** Stop believing the cache of uploaded chunks: the next puts go to the bucket again. */
   distrust(reason: string): void {
     this.#untrusted ??= reason;
-    this.#known.clear();
+    this.chunks.forgetAll();
   }
 
   /** After a snapshot whose every chunk was uploaded again is current. */
@@ -146,10 +136,10 @@ export class BrainStore implements ChunkSource {
     const picked = chunks.slice(0, sample);
     const missing: string[] = [];
     await mapLimit(picked, 8, async (c) => {
-      if (!(await this.bucket.head(this.#chunkObject(c)))) missing.push(c);
+      if (!(await this.bucket.head(this.chunks.objectName(c)))) missing.push(c);
     });
     if (missing.length === 0) return null;
-    this.distrust(`${missing.length} of ${picked.length} sampled chunks of snapshot ${current.id} are missing (${this.#chunkObject(missing[0] as string)})`);
+    this.distrust(`${missing.length} of ${picked.length} sampled chunks of snapshot ${current.id} are missing (${this.chunks.objectName(missing[0] as string)})`);
     return this.#untrusted;
   }
 
@@ -159,39 +149,16 @@ export class BrainStore implements ChunkSource {
    * uploaded. A missing bucket throws.
    */
   async checkAll(manifest: BrainManifest): Promise<string | null> {
-    const present = await this.presentChunks();
+    const present = await this.chunks.present();
     const missing = [...chunksOf(manifest)].filter((c) => !present.has(c));
     if (missing.length === 0) {
       // Seen in the bucket just now: the next database snapshot need not upload its unchanged chunks again.
-      for (const c of chunksOf(manifest)) this.#known.add(c);
+      this.chunks.remember(chunksOf(manifest));
       return null;
     }
     await this.bucket.assertPresent();
-    this.distrust(`snapshot ${manifest.id} is missing ${missing.length} chunk(s) (${this.#chunkObject(missing[0] as string)})`);
+    this.distrust(`snapshot ${manifest.id} is missing ${missing.length} chunk(s) (${this.chunks.objectName(missing[0] as string)})`);
     return this.#untrusted;
-  }
-
-  /** Which of these chunks are in the bucket, by listing (a request per 1000 chunks, not one per chunk). */
-  async presentChunks(): Promise<Set<string>> {
-    const out = new Set<string>();
-    for await (const o of listAll(this.bucket, `${this.prefix}chunks/`)) out.add(o.name.slice(o.name.lastIndexOf('/') + 1));
-    return out;
-  }
-
-  /** A chunk's plaintext, authenticated and checked against its name. */
-  async readChunk(name: string): Promise<Buffer> {
-    const object = this.#chunkObject(name);
-    const got = await this.bucket.get(object);
-    if (!got) throw new BrokenChunkError(object, name, 'missing');
-    try {
-      return this.#key.openChunk(object, name, got.data);
-    } catch (err) {
-      throw new BrokenChunkError(object, name, 'corrupt', (err as Error).message);
-    }
-  }
-
-  workerKey(): Buffer {
-    return this.#key.forWorkerThread();
   }
 
   async readHead(): Promise<BrainHead | null> {
@@ -217,7 +184,7 @@ export class BrainStore implements ChunkSource {
     const got = await this.bucket.get(name);
     if (!got) throw new PlaneError(ErrorCode.NotFound, `snapshot ${id} not found in ${this.bucket.url}`, { where: name });
     // Its chunks are not taken as present: a manifest says what should be there, not what is.
-    return this.#parseManifest(name, id, this.#key.open(name, got.data));
+    return decodeManifest(this.#key.open(name, got.data), { name, id, plane: this.plane, agent: this.agent });
   }
 
   /**
@@ -234,79 +201,9 @@ export class BrainStore implements ChunkSource {
     }
   }
 
-  #parseManifest(name: string, id: string, sealedPlain: Buffer): BrainManifest {
-    let m: BrainManifest;
-    try {
-      m = JSON.parse(gunzipSync(sealedPlain).toString('utf8')) as BrainManifest;
-    } catch (cause) {
-      throw new PlaneError(ErrorCode.FailedPrecondition, `${name}: not a readable manifest (${(cause as Error).message})`, { where: name, cause });
-    }
-    if (m.format !== 1 || m.plane !== this.plane || m.agent !== this.agent || m.id !== id) {
-      throw new PlaneError(ErrorCode.FailedPrecondition, `${name}: manifest does not belong to ${this.plane}/${this.agent}`, { where: name });
-    }
-    for (const p of Object.keys(m.files)) checkBrainPath(p);
-    for (const p of Object.keys(m.databases)) checkBrainPath(p);
-    return m;
-  }
-
-  /**
-   * Data key rotation, with a key ring (new key first) in use: every snapshot
-   * still sealed or named with an older key is rewritten with the new one.
-   * Chunks get new names (the HMAC of the new key), so each is uploaded once
-   * under its new name; each manifest is then replaced in place (same id, by
-   * compare-and-swap on its generation) with the new names. The old chunks are
-   * deleted only after every manifest points at new ones, so a rotation cut
-   * off half-way leaves every snapshot readable with the ring, and running it
-   * again finishes the job. Only the lease holder may call this, and nothing
-   * else may push meanwhile (agentd runs it in its sync queue).
-   */
-  async reencrypt(onProgress?: (p: { snapshots: number; total: number; chunks: number }) => void): Promise<{ snapshots: number; rewritten: number; chunks: number; deleted: number; keyId: string }> {
-    const ids = await this.listSnapshots();
-    // Old name -> new name; a promise so chunks shared by files and snapshots are re-sealed once.
-    const renamed = new Map<string, Promise<string>>();
-    let chunks = 0;
-    let rewritten = 0;
-    const reseal = async (c: string): Promise<string> => {
-      const object = this.#chunkObject(c);
-      const got = await this.bucket.get(object);
-      if (!got) throw new BrokenChunkError(object, c, 'missing');
-      const { plain, index } = this.#key.openChunkWithIndex(object, c, got.data);
-      if (index === 0) return c;
-      this.#known.delete(c);
-      chunks++;
-      return this.putChunk(plain);
-    };
-    const resealOnce = (c: string): Promise<string> => {
-      let p = renamed.get(c);
-      if (!p) {
-        p = reseal(c);
-        renamed.set(c, p);
-      }
-      return p;
-    };
-    for (const [i, id] of ids.entries()) {
-      const name = `${this.prefix}manifests/${id}`;
-      const got = await this.bucket.get(name);
-      if (!got) continue; // pruned meanwhile
-      const { plain, index } = this.#key.openWithIndex(name, got.data);
-      const m = this.#parseManifest(name, id, plain);
-      let changed = index !== 0;
-      await mapLimit([...Object.values(m.files), ...Object.values(m.databases)], 16, async (e) => {
-        const next: string[] = [];
-        for (const c of e.chunks) next.push(await resealOnce(c));
-        if (next.some((c, j) => c !== e.chunks[j])) changed = true;
-        e.chunks = next;
-      });
-      if (changed) {
-        await this.bucket.put(name, this.#key.seal(name, gzipSync(JSON.stringify(m), { level: 6 })), { ifGenerationMatch: got.generation });
-        rewritten++;
-      }
-      onProgress?.({ snapshots: i + 1, total: ids.length, chunks });
-    }
-    const old: string[] = [];
-    for (const [from, to] of renamed) if ((await to) !== from) old.push(from);
-    await mapLimit(old, 16, (from) => this.bucket.delete(this.#chunkObject(from)));
-    return { snapshots: ids.length, rewritten, chunks, deleted: old.length, keyId: this.#key.keyId };
+  /** Rewrites every snapshot still under an older key of the ring with its first (see reencryptSnapshots). */
+  reencrypt(onProgress?: (p: { snapshots: number; total: number; chunks: number }) => void): Promise<RekeyResult> {
+    return reencryptSnapshots(this, this.#key, onProgress);
   }
 
   /** The current snapshot, or null for an agent that never pushed. */
@@ -328,43 +225,6 @@ export class BrainStore implements ChunkSource {
     let best: string | null = null;
     for (const id of ids) if ((parseManifestId(id)?.atMs ?? Infinity) <= atMs) best = id;
     return best;
-  }
-
-  /** Uploads one chunk unless it is known to be there; returns its content name. */
-  async putChunk(plain: Buffer): Promise<string> {
-    const name = this.#key.nameOf(plain);
-    if (this.#known.has(name)) return name;
-    const object = this.#chunkObject(name);
-    try {
-      await this.bucket.put(object, this.#key.seal(object, plain), { ifGenerationMatch: '0' });
-    } catch (err) {
-      if (!isPreconditionFailure(err)) throw err; // already there: same name, same content
-    }
-    this.#known.add(name);
-    return name;
-  }
-
-  /** Uploads a local file as chunks, reading it in CHUNK_BYTES pieces. */
-  async putFile(path: string, size?: number): Promise<{ chunks: string[]; size: number }> {
-    const fh = await fs.open(path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
-    try {
-      const total = size ?? (await fh.stat()).size;
-      const chunks: string[] = [];
-      let offset = 0;
-      let read = 0;
-      const buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(total, 1)));
-      for (;;) {
-        const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
-        if (bytesRead === 0) break;
-        chunks.push(await this.putChunk(Buffer.from(buf.subarray(0, bytesRead))));
-        offset += bytesRead;
-        read += bytesRead;
-        if (bytesRead < buf.length) break;
-      }
-      return { chunks, size: read };
-    } finally {
-      await fh.close();
-    }
   }
 
   /**
@@ -389,7 +249,7 @@ export class BrainStore implements ChunkSource {
       ...draft,
     };
     const name = `${this.prefix}manifests/${manifest.id}`;
-    await this.bucket.put(name, this.#key.seal(name, gzipSync(JSON.stringify(manifest), { level: 6 })), { ifGenerationMatch: '0' });
+    await this.bucket.put(name, this.#key.seal(name, encodeManifest(manifest)), { ifGenerationMatch: '0' });
     try {
       await this.#moveHead(manifest.id, fence, now);
     } catch (err) {
@@ -434,38 +294,12 @@ export class BrainStore implements ChunkSource {
     const r = await restoreManifest(this, manifest, targets, { ...options, ...(this.bucket instanceof LocalBucket ? { localRoot: this.bucket.root } : {}) });
     // What was just downloaded and authenticated is in the bucket.
     const left = new Set([...r.skipped, ...r.broken.map((b) => b.path)]);
-    for (const [p, e] of entriesOf(manifest)) if (!left.has(p)) for (const c of e.chunks) this.#known.add(c);
+    for (const [p, e] of entriesOf(manifest)) if (!left.has(p)) this.chunks.remember(e.chunks);
     return r;
   }
 
-  /**
-   * Applies the retention policy to snapshots, then deletes chunks no kept
-   * snapshot references (older than a grace period, so a push in progress keeps
-   * its chunks). Only the lease holder may call this.
-   */
-  async prune(policy: RetentionPolicy = DEFAULT_RETENTION, now = Date.now()): Promise<{ snapshotsDeleted: number; chunksDeleted: number; snapshotsKept: number }> {
-    const head = await this.readHead();
-    const ids = await this.listSnapshots();
-    const keep = retained(ids, head?.manifest ?? null, policy, now);
-    let snapshotsDeleted = 0;
-    for (const id of ids) {
-      if (keep.has(id)) continue;
-      await this.bucket.delete(`${this.prefix}manifests/${id}`);
-      snapshotsDeleted++;
-    }
-    const referenced = new Set<string>();
-    for (const id of keep) {
-      const m = await this.readManifest(id);
-      for (const e of [...Object.values(m.files), ...Object.values(m.databases)]) for (const c of e.chunks) referenced.add(c);
-    }
-    let chunksDeleted = 0;
-    for await (const o of listAll(this.bucket, `${this.prefix}chunks/`)) {
-      const name = o.name.slice(o.name.lastIndexOf('/') + 1);
-      if (referenced.has(name) || now - o.updatedMs < GC_GRACE_MS) continue;
-      await this.bucket.delete(o.name);
-      this.#known.delete(name);
-      chunksDeleted++;
-    }
-    return { snapshotsDeleted, chunksDeleted, snapshotsKept: keep.size };
+  /** Applies the retention policy (see pruneSnapshots). Only the lease holder may call this. */
+  prune(policy: RetentionPolicy = DEFAULT_RETENTION, now = Date.now()): Promise<{ snapshotsDeleted: number; chunksDeleted: number; snapshotsKept: number }> {
+    return pruneSnapshots(this, policy, now);
   }
 }

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { CRC32C, Storage, type Bucket as StorageBucket, type File, type FileMetadata } from '@google-cloud/storage';
+import { Backoff } from '../backoff.ts';
 import { ErrorCode, PlaneError } from '../errors.ts';
+import { retry } from '../retry.ts';
 import {
   BUCKET_MARKER,
   type Bucket,
@@ -13,6 +15,7 @@ import {
   PreconditionFailedError,
   checkObjectName,
 } from './bucket.ts';
+import { classifyBucketError, httpStatus } from './bucket-retry.ts';
 
 /** From this size a put is a resumable upload, sent in chunks of this size. */
 const RESUMABLE_BYTES = 8 * 1024 * 1024;
@@ -33,8 +36,8 @@ export interface GcsBucketOptions {
  * @google-cloud/storage. Generations are GCS object generations, so every
  * compare-and-swap is a server-side ifGenerationMatch.
  *
- * The library retries reads, listings and generation-conditioned writes itself,
- * and never unconditional writes or deletes (a replay could clobber a newer
+ * The library retries reads, listings and generation-conditioned writes itself
+ * (when classifyBucketError says another attempt may help), and never unconditional writes or deletes (a replay could clobber a newer
  * object). It tracks that choice by flipping a flag shared by everything on one
  * Storage client, and a plain multipart upload leaves it off for good; so those
  * unsafe calls go through a second client that never retries, and the first one's
@@ -93,6 +96,8 @@ export class GcsBucket implements Bucket {
       maxRetries,
       maxRetryDelay,
       retryDelayMultiplier: 2,
+      // What is worth another attempt is the bucket boundary's one classifier, here as in get().
+      retryableErrorFn: (err: unknown) => classifyBucketError(err) === 'retry',
       totalTimeout: Math.ceil(((maxRetries + 1) * timeout) / 1000 + maxRetries * maxRetryDelay) + 60,
     };
     const storage = new Storage({ ...base, retryOptions });
@@ -145,14 +150,16 @@ export class GcsBucket implements Bucket {
     // teeny-request pipes into the stream retry-request has just destroyed, which
     // throws inside a promise callback and leaves an unhandled rejection.
     const file = this.#once.file(this.#key(name));
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await download(file);
-      } catch (err) {
-        if (httpStatus(err) === 404) return this.assertPresent().then(() => null);
-        if (attempt >= this.#retry.maxRetries || !isTransient(err)) throw this.#error(err, name);
-        await sleep(Math.min(2 ** (attempt + 1) * 1000 + Math.random() * 1000, this.#retry.maxRetryDelay * 1000));
-      }
+    const capMs = this.#retry.maxRetryDelay * 1000;
+    try {
+      return await retry(() => download(file), {
+        classify: classifyBucketError,
+        maxAttempts: this.#retry.maxRetries + 1,
+        backoff: new Backoff({ initialDelayMs: Math.min(2000, capMs), maxDelayMs: capMs }),
+      });
+    } catch (err) {
+      if (httpStatus(err) === 404) return this.assertPresent().then(() => null);
+      throw this.#error(err, name);
     }
   }
 
@@ -251,7 +258,7 @@ export class GcsBucket implements Bucket {
     if (status === 401 || /default credentials/i.test(detail)) {
       return new PlaneError(ErrorCode.Unauthenticated, `${at}: no usable Google credentials (${detail}); set GOOGLE_APPLICATION_CREDENTIALS or run with a service account`, { where: name });
     }
-    if (isTransient(err)) {
+    if (classifyBucketError(err) === 'retry') {
       return new PlaneError(ErrorCode.Unavailable, `${at}: storage unavailable (${detail})`, { where: name });
     }
     return new PlaneError(ErrorCode.Internal, `${at}: unexpected storage error (${detail})`, { where: name });
@@ -277,21 +284,6 @@ async function download(file: File): Promise<{ data: Buffer; generation: string 
   return { data: Buffer.concat(chunks), generation };
 }
 
-/** Worth another attempt: throttling, a server error, or no usable response at all. */
-function isTransient(err: unknown): boolean {
-  const status = httpStatus(err);
-  if (status === undefined) {
-    return !(err instanceof PlaneError || err instanceof TypeError || err instanceof RangeError || /credentials/i.test(String((err as Error | undefined)?.message)));
-  }
-  return status === 408 || status === 429 || status >= 500;
-}
-
-function httpStatus(err: unknown): number | undefined {
-  const e = err as { code?: unknown; status?: unknown; response?: { status?: unknown } } | undefined;
-  for (const v of [e?.code, e?.status, e?.response?.status]) if (typeof v === 'number' && v >= 100 && v < 600) return v;
-  return undefined;
-}
-
 /** One line about an error, with anything that could grant access cut out. */
 function describe(err: unknown): string {
   let text = err instanceof Error ? err.message : String(err);
@@ -309,8 +301,6 @@ function describe(err: unknown): string {
     .replace(/([?&](?:access_token|upload_id|X-Goog-Signature|X-Goog-Credential)=)[^&\s]+/gi, '$1[redacted]')
     .slice(0, 300);
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function isLoopback(endpoint: string): boolean {
   try {

@@ -25,7 +25,7 @@ export async function chooseRestore(store: BrainStore, headId: string | null, ba
   const ids = await store.listSnapshots();
   const newest = headId ?? ids.at(-1) ?? null;
   if (newest === null) return null;
-  const present = await store.presentChunks();
+  const present = await store.chunks.present();
   const order = [newest, ...ids.filter((id) => id < newest).reverse()];
   const reasons: string[] = headId ? [] : ['HEAD is missing'];
   let newestManifest: BrainManifest | null = null;

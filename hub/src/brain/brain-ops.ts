@@ -3,7 +3,8 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { BRAIN_KEY_SECRET, BrainKey } from '../../../common/src/brain/brain-crypto.ts';
 import { isMemoryFile } from '../../../common/src/brain/brain-paths.ts';
-import { BrainStore, type BrainManifest, type DatabaseEntry, type FileEntry, parseManifestId } from '../../../common/src/brain/brain-store.ts';
+import { type BrainManifest, type DatabaseEntry, type FileEntry, parseManifestId } from '../../../common/src/brain/brain-manifest.ts';
+import { BrainStore } from '../../../common/src/brain/brain-store.ts';
 import { openBucket } from '../../../common/src/brain/open-bucket.ts';
 import { listAll } from '../../../common/src/brain/bucket.ts';
 import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
@@ -89,7 +90,7 @@ export async function cloneBrain(ctx: HubContext, plane: string, from: string, t
     for (const p of names) {
       const path = join(scratch, 'workspace', p);
       const st = await fs.stat(path);
-      const { chunks, size } = await dst.putFile(path);
+      const { chunks, size } = await dst.chunks.putFile(path);
       files[p] = { size, chunks, mode: manifest.files[p]?.mode ?? 0o600, mtimeMs: Math.floor(st.mtimeMs) };
     }
     let scrubbedTables = 0;
@@ -108,7 +109,7 @@ export async function cloneBrain(ctx: HubContext, plane: string, from: string, t
       } finally {
         db.close();
       }
-      const { chunks, size } = await dst.putFile(path);
+      const { chunks, size } = await dst.chunks.putFile(path);
       databases[name] = { size, chunks, takenAtMs: agentDbs[name]?.takenAtMs ?? Date.now() };
     }
     const memoryFiles = Object.keys(files).filter(isMemoryFile).length;

@@ -7,8 +7,8 @@ import { sleep } from '../../../common/src/backoff.ts';
 import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
 import { ensureDir, writeFileAtomic } from '../../../common/src/files.ts';
 import type { Logger } from '../../../common/src/logger.ts';
-import { PINNED_RUNTIME } from '../../../agentd/src/runtime/pins.ts';
-import { RuntimeManager } from '../../../agentd/src/runtime/runtime-manager.ts';
+import { PINNED_RUNTIME } from '../../../common/src/runtime/pins.ts';
+import { RuntimeManager } from '../../../common/src/runtime/runtime-manager.ts';
 import type { AgentComputeSpec, AgentInstance, AgentStatus, InfraProvider } from './infra-provider.ts';
 
 /**

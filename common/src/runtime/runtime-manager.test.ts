@@ -3,20 +3,19 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCode, PlaneError } from '../../../common/src/errors.ts';
-import { Logger, silentSink } from '../../../common/src/logger.ts';
+import { ErrorCode, PlaneError } from '../errors.ts';
+import { Logger, silentSink } from '../logger.ts';
+import { RuntimeManager, type RuntimeManagerOptions } from './runtime-manager.ts';
+import type { VerifiedMarker } from './runtime-verify.ts';
 import {
   MIN_SAFE_OPENCLAW,
-  RuntimeManager,
-  type RuntimeManagerOptions,
   type RuntimeSet,
-  type VerifiedMarker,
   assertSafeOpenclaw,
   compareOpenclawVersions,
   nodePackageName,
   validateNodeVersion,
   validateOpenclawVersion,
-} from './runtime-manager.ts';
+} from './runtime-versions.ts';
 
 const NODE = '24.21.0';
 const OPENCLAW = '2026.9.6';
