@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import type { PlanView } from '../hub/src/cli/plan-view.ts';
+import type { PlanView } from '../cli/views/plan-view.ts';
 import { run, TestFleet } from './helpers/fleet.ts';
 
 type Plan = PlanView;

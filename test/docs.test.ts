@@ -51,7 +51,7 @@ describe('the docs say what the product does', () => {
   });
 
   it('list every flag of planes up, with hub serve’s --heal-red-after-ms among them', async () => {
-    const { UP_FLAGS } = await import('../hub/src/cli/up.ts');
+    const { UP_FLAGS } = await import('../cli/up.ts');
     expect(Object.keys(UP_FLAGS)).toContain('heal-red-after-ms');
     const operations = doc('operations');
     const upTable = operations.slice(operations.indexOf('| `up` flag |'), operations.indexOf('\n\n', operations.indexOf('| `up` flag |')));

@@ -6,18 +6,18 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Document, isScalar, visit } from 'yaml';
-import { ErrorCode, ExitCode, PlaneError } from '../../../common/src/errors.ts';
-import { intFlag, parseFlags } from '../../../common/src/cli-args.ts';
-import { VERSION } from '../../../common/src/version.ts';
-import { loadPlanesFile, readPlanesFile } from '../planes-file.ts';
-import { describePlan, type PlanView } from './plan-view.ts';
-import { agentTable, type AgentRow, isUp } from './agent-table.ts';
-import { brainText, verifyText, type VerifyView } from './brain-view.ts';
+import { ErrorCode, ExitCode, PlaneError } from '../common/src/errors.ts';
+import { intFlag, parseFlags } from '../common/src/cli-args.ts';
+import { VERSION } from '../common/src/version.ts';
+import { loadPlanesFile, readPlanesFile } from '../hub/src/planes-file.ts';
+import { describePlan, type PlanView } from './views/plan-view.ts';
+import { agentTable, type AgentRow, isUp } from './views/agent-table.ts';
+import { brainText, verifyText, type VerifyView } from './views/brain-view.ts';
 import { colour, table } from './format.ts';
 import { HubClient, resolveTarget } from './hub-client.ts';
 import { up } from './up.ts';
-import { gcpCommands, preflightText, runPreflight } from './gcp-commands.ts';
-import type { CostRow } from '../cost/cost-ledger.ts';
+import { gcpCommands, preflightText, runPreflight } from './verbs/gcp.ts';
+import type { CostRow } from '../hub/src/cost/cost-ledger.ts';
 
 const GLOBAL = {
   hub: { type: 'string' },

@@ -1,5 +1,5 @@
-import type { SyncView } from '../../../common/src/brain/sync-view.ts';
-import { ago, bytes, colour, table } from './format.ts';
+import type { SyncView } from '../../common/src/brain/sync-view.ts';
+import { ago, bytes, colour, table } from '../format.ts';
 
 /** The subset of the REST AgentView the CLI prints. */
 export interface AgentRow {

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCode, isErrorCode, PlaneError } from '../../../common/src/errors.ts';
+import { ErrorCode, isErrorCode, PlaneError } from '../common/src/errors.ts';
 
 export interface HubTarget {
   url: string;

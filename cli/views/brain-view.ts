@@ -1,4 +1,4 @@
-import { describeSync, type SyncView } from '../../../common/src/brain/sync-view.ts';
+import { describeSync, type SyncView } from '../../common/src/brain/sync-view.ts';
 
 /** The REST restore-drill report, as the CLI prints it. */
 export interface VerifyView {

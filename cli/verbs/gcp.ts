@@ -3,10 +3,10 @@
  * to the hub like every other verb; the hub asks Google with its own identity.
  */
 import { spawn } from 'node:child_process';
-import { ErrorCode, ExitCode, PlaneError } from '../../../common/src/errors.ts';
-import { intFlag, parseFlags } from '../../../common/src/cli-args.ts';
-import { table } from './format.ts';
-import type { HubClient } from './hub-client.ts';
+import { ErrorCode, ExitCode, PlaneError } from '../../common/src/errors.ts';
+import { intFlag, parseFlags } from '../../common/src/cli-args.ts';
+import { table } from '../format.ts';
+import type { HubClient } from '../hub-client.ts';
 
 export interface PreflightView {
   ok: boolean;

@@ -1,10 +1,10 @@
 import { relative } from 'node:path';
-import { hostPortFlag, intFlag, parseFlags } from '../../../common/src/cli-args.ts';
-import { ErrorCode, ExitCode, PlaneError } from '../../../common/src/errors.ts';
-import { silentSink, stderrSink, type LogRecord } from '../../../common/src/logger.ts';
-import { Hub } from '../hub.ts';
-import { loadPlanesFile } from '../planes-file.ts';
-import { agentTable, type AgentRow, isUp } from './agent-table.ts';
+import { hostPortFlag, intFlag, parseFlags } from '../common/src/cli-args.ts';
+import { ErrorCode, ExitCode, PlaneError } from '../common/src/errors.ts';
+import { silentSink, stderrSink, type LogRecord } from '../common/src/logger.ts';
+import { Hub } from '../hub/src/hub.ts';
+import { loadPlanesFile } from '../hub/src/planes-file.ts';
+import { agentTable, type AgentRow, isUp } from './views/agent-table.ts';
 import { HubClient } from './hub-client.ts';
 import { readFileSync } from 'node:fs';
 
