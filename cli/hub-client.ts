@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, isErrorCode, PlaneError } from '../common/src/errors.ts';
+import type { CallArgs, ErrorAnswer, RouteKey, Routes, StreamRoute } from './api.ts';
 
 export interface HubTarget {
   url: string;
@@ -43,39 +44,52 @@ export function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv = proce
   return { url: url.replace(/\/+$/, ''), token };
 }
 
-/** A small REST client: JSON in, JSON out, every failure a PlaneError with the hub's code. */
-export class HubClient {
+/** "GET /v1/planes/{planeId}" with its parameters and query -> method and path. */
+export function routePath<K extends RouteKey>(route: K, args: CallArgs<K>): { method: string; path: string } {
+  const [method, template] = route.split(' ') as [string, string];
+  const params = (args.params ?? {}) as Record<string, string>;
+  const path = template.replace(/\{(\w+)\}/g, (_, name: string) => {
+    const v = params[name];
+    if (v === undefined) throw new PlaneError(ErrorCode.Internal, `${route}: no value for {${name}}`);
+    return encodeURIComponent(v);
+  });
+  const query = new URLSearchParams();
+  for (const [k, v] of Object.entries((args.query ?? {}) as Record<string, string | number | boolean | undefined>)) if (v !== undefined) query.set(k, String(v));
+  const qs = query.toString();
+  return { method, path: qs ? `${path}?${qs}` : path };
+}
+
+function hubError(status: number, body: unknown): PlaneError {
+  const e = (body as Partial<ErrorAnswer> | undefined)?.error;
+  const code = e?.code && isErrorCode(e.code) ? e.code : ErrorCode.Internal;
+  return new PlaneError(code, e?.message ?? `hub answered ${status}`, e?.where ? { where: e.where } : undefined);
+}
+
+/**
+ * A small REST client: JSON in, JSON out, every failure a PlaneError with the
+ * hub's code. It calls only the routes it was made for (a verb's declared
+ * calls), so a verb's declaration says every REST call it makes.
+ */
+export class HubClient<C extends RouteKey = RouteKey> {
   readonly #t: HubTarget;
-  constructor(target: HubTarget) {
+  readonly #allowed: ReadonlySet<string> | undefined;
+
+  constructor(target: HubTarget, allowed?: readonly C[]) {
     if (!/^[\x21-\x7e]+$/.test(target.token)) {
       throw new PlaneError(ErrorCode.Unauthenticated, 'the API token is malformed: expected one line of printable characters (is the token file the right one?)', { where: '--token' });
     }
     this.#t = target;
+    this.#allowed = allowed ? new Set(allowed) : undefined;
   }
 
-  /** GETs an NDJSON stream and calls `onLine` for each parsed line until the hub ends it. */
-  async stream(path: string, onLine: (value: unknown) => void, signal?: AbortSignal): Promise<void> {
-    let res: Response;
-    try {
-      res = await fetch(`${this.#t.url}${path}`, { headers: { authorization: `Bearer ${this.#t.token}` }, ...(signal ? { signal } : {}) });
-    } catch (cause) {
-      throw new PlaneError(ErrorCode.Unavailable, `cannot reach the hub at ${this.#t.url}: ${(cause as Error).message}`, { cause });
-    }
-    if (!res.ok || !res.body) {
-      const e = ((await res.json().catch(() => undefined)) as { error?: { code?: string; message?: string } } | undefined)?.error;
-      throw new PlaneError(e?.code && isErrorCode(e.code) ? e.code : ErrorCode.Internal, e?.message ?? `hub answered ${res.status}`);
-    }
-    let partial = '';
-    const decoder = new TextDecoder();
-    for await (const chunk of res.body) {
-      partial += decoder.decode(chunk as Uint8Array, { stream: true });
-      const lines = partial.split('\n');
-      partial = lines.pop() ?? '';
-      for (const l of lines) if (l.trim()) onLine(JSON.parse(l));
-    }
+  #check(route: RouteKey): void {
+    if (this.#allowed && !this.#allowed.has(route)) throw new PlaneError(ErrorCode.Internal, `${route} is not among the calls this command declares`);
   }
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  async call<K extends C>(route: K, args: CallArgs<K>): Promise<Routes[K]['response']> {
+    this.#check(route);
+    const { method, path } = routePath(route, args);
+    const body = args.body as unknown;
     let res: Response;
     try {
       res = await fetch(`${this.#t.url}${path}`, {
@@ -94,11 +108,28 @@ export class HubClient {
     } catch {
       throw new PlaneError(ErrorCode.Internal, `hub answered ${res.status} with a body that is not JSON`);
     }
-    if (!res.ok) {
-      const e = (json as { error?: { code?: string; message?: string; where?: string } } | undefined)?.error;
-      const code = e?.code && isErrorCode(e.code) ? e.code : ErrorCode.Internal;
-      throw new PlaneError(code, e?.message ?? `hub answered ${res.status}`, e?.where ? { where: e.where } : undefined);
+    if (!res.ok) throw hubError(res.status, json);
+    return json as Routes[K]['response'];
+  }
+
+  /** GETs an NDJSON stream and calls `onLine` for each parsed line until the hub ends it. */
+  async stream<K extends C & StreamRoute>(route: K, args: CallArgs<K>, onLine: (line: Routes[K]['response']) => void, signal?: AbortSignal): Promise<void> {
+    this.#check(route);
+    const { path } = routePath(route, args);
+    let res: Response;
+    try {
+      res = await fetch(`${this.#t.url}${path}`, { headers: { authorization: `Bearer ${this.#t.token}` }, ...(signal ? { signal } : {}) });
+    } catch (cause) {
+      throw new PlaneError(ErrorCode.Unavailable, `cannot reach the hub at ${this.#t.url}: ${(cause as Error).message}`, { cause });
     }
-    return json as T;
+    if (!res.ok || !res.body) throw hubError(res.status, await res.json().catch(() => undefined));
+    let partial = '';
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body) {
+      partial += decoder.decode(chunk as Uint8Array, { stream: true });
+      const lines = partial.split('\n');
+      partial = lines.pop() ?? '';
+      for (const l of lines) if (l.trim()) onLine(JSON.parse(l) as Routes[K]['response']);
+    }
   }
 }
