@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['{common,hub,agentd,proto}/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['{common,hub,agentd,proto,cli}/**/*.test.ts', 'test/**/*.test.ts'],
     // Integration tests start real hubs and agentd processes; two cores, so keep it modest.
     maxWorkers: 2,
     testTimeout: 60_000,

@@ -4,5 +4,5 @@
 // ships only the compiled dist/ (Node does not strip types under node_modules).
 import { existsSync } from 'node:fs';
 
-const source = new URL('../hub/src/cli/planes.ts', import.meta.url);
-await import(existsSync(source) ? source.href : new URL('../dist/hub/src/cli/planes.js', import.meta.url).href);
+const source = new URL('../cli/planes.ts', import.meta.url);
+await import(existsSync(source) ? source.href : new URL('../dist/cli/planes.js', import.meta.url).href);

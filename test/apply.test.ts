@@ -3,10 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import type { PlanView } from '../hub/src/cli/plan-view.ts';
+import type { Plan } from '../cli/api.ts';
 import { run, TestFleet } from './helpers/fleet.ts';
 
-type Plan = PlanView;
 interface Report {
   plan: Plan;
   results: Array<{ agent: string; action: string; outcome: string; message: string | null }>;

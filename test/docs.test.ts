@@ -51,14 +51,49 @@ describe('the docs say what the product does', () => {
   });
 
   it('list every flag of planes up, with hub serve’s --heal-red-after-ms among them', async () => {
-    const { UP_FLAGS } = await import('../hub/src/cli/up.ts');
-    expect(Object.keys(UP_FLAGS)).toContain('heal-red-after-ms');
+    const { UP_FLAGS } = await import('../cli/up-flags.ts');
+    const flags = UP_FLAGS.map((f) => f.name);
+    expect(flags).toContain('heal-red-after-ms');
     const operations = doc('operations');
     const upTable = operations.slice(operations.indexOf('| `up` flag |'), operations.indexOf('\n\n', operations.indexOf('| `up` flag |')));
     const upRow = doc('api').split('\n').find((l) => l.startsWith('| `up` |')) ?? '';
-    for (const flag of Object.keys(UP_FLAGS)) {
+    for (const flag of flags) {
       expect(upTable, flag).toContain(`--${flag}`);
       expect(upRow, flag).toContain(`--${flag}`);
+    }
+  });
+});
+
+// The CLI table of docs/api.md against the verbs' declarations (cli/verbs/): the same verbs, and each verb's flags both ways.
+describe("docs/api.md's planes commands", () => {
+  const api = readFileSync('docs/api.md', 'utf8');
+  const section = api.slice(api.indexOf('### Commands'), api.indexOf('\n#', api.indexOf('### Commands') + 1));
+  const rows = section
+    .split('\n')
+    .filter((l) => l.startsWith('| `'))
+    .map((l) => l.replace(/\\\|/g, '¦').split(' | '))
+    .map(([names = '', flags = '']) => ({
+      names: [...names.matchAll(/`([^`]+)`/g)].map((m) => m[1] as string),
+      flags: [...flags.matchAll(/(?<![\w-])(--[a-z][a-z-]*|-[a-z])(?![\w-])/g)].map((m) => m[1] as string),
+    }));
+
+  it('document every verb, and only verbs there are', async () => {
+    const { VERBS } = await import('../cli/verbs/index.ts');
+    const documented = rows.flatMap((r) => r.names).filter((n) => n !== 'help' && n !== '--version');
+    expect([...new Set(documented)].sort()).toEqual(VERBS.map((v) => v.name).sort());
+  });
+
+  it("list each verb's flags, and no flag a verb does not take", async () => {
+    const { VERBS } = await import('../cli/verbs/index.ts');
+    const { allFlags } = await import('../cli/verb.ts');
+    for (const v of VERBS) {
+      const mine = rows.filter((r) => r.names.includes(v.name));
+      const shown = new Set(mine.flatMap((r) => r.flags));
+      for (const f of v.flags) expect(shown.has(`--${f.name}`) || (f.short !== undefined && shown.has(`-${f.short}`)), `${v.name} --${f.name} is not in docs/api.md`).toBe(true);
+    }
+    for (const r of rows) {
+      const takes = VERBS.filter((v) => r.names.includes(v.name)).flatMap((v) => allFlags(v).flatMap((f) => [`--${f.name}`, ...(f.short ? [`-${f.short}`] : [])]));
+      for (const f of r.flags) expect(takes, `docs/api.md lists ${f} for ${r.names.join(', ')}`).toContain(f);
     }
   });
 });

@@ -1,4 +1,30 @@
-import { status as GrpcStatus } from '@grpc/grpc-js';
+import type { status } from '@grpc/grpc-js';
+
+/**
+ * gRPC status codes, fixed by the gRPC specification. Spelled out so that this
+ * module, which every `planes` command loads, does not load grpc-js;
+ * errors.test.ts checks each against grpc-js.
+ */
+export const GrpcStatus = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
+} as const satisfies { [K in keyof typeof status]: (typeof status)[K] };
+type GrpcStatus = status;
 
 /**
  * The closed set of error codes used everywhere: on the wire (gRPC status),

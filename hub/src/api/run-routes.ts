@@ -55,7 +55,7 @@ export const RunBody = Type.Object({
   targets: Type.Array(RunTargetBody),
 });
 
-const StartRunBody = Type.Object(
+export const StartRunBody = Type.Object(
   {
     kind: Type.Union(RUN_KINDS.filter((k) => k !== 'upgrade').map((k) => Type.Literal(k))),
     /** sync: {databases?, allowDeletes?}; the others take none. */
@@ -68,7 +68,7 @@ const StartRunBody = Type.Object(
   },
   { additionalProperties: false },
 );
-const UpgradeBody = Type.Object(
+export const UpgradeBody = Type.Object(
   {
     version: Type.Optional(Type.String({ maxLength: 64 })),
     rollback: Type.Optional(Type.Boolean()),
@@ -80,7 +80,7 @@ const UpgradeBody = Type.Object(
   { additionalProperties: false },
 );
 const WaitQuery = Type.Object({ waitSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })) }, { additionalProperties: false });
-const ListQuery = Type.Object({ kind: Type.Optional(Type.String({ maxLength: 32 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })) }, { additionalProperties: false });
+export const ListQuery = Type.Object({ kind: Type.Optional(Type.String({ maxLength: 32 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })) }, { additionalProperties: false });
 
 /** Fan-out runs (rate-controlled commands over many agents) and rolling upgrades. */
 export function registerRunRoutes(app: FastifyInstance, ctx: HubContext, runs: CommandRuns): void {

@@ -20,7 +20,7 @@ export const SecretInfoBody = Type.Object({
   updatedAt: Type.Integer(),
 });
 // No maxLength here on purpose: the service's check names the size and the limit.
-const SetSecretBody = Type.Object(
+export const SetSecretBody = Type.Object(
   { value: Type.String(), encoding: Type.Optional(Type.Union([Type.Literal('utf8'), Type.Literal('base64')])) },
   { additionalProperties: false },
 );

@@ -1,7 +1,18 @@
 /** Plain-text tables and human units for CLI output. */
+import stringWidth from 'string-width';
+
+/**
+ * Columns a string takes on a terminal: colour codes take none, East Asian wide
+ * characters and most emoji two (an owner's address may be in any script).
+ */
+export function displayWidth(s: string): number {
+  return stringWidth(s);
+}
+
+/** Left-aligned columns two spaces apart, sized by what shows on the terminal, not by string length. */
 export function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const widths = headers.map((h, i) => Math.max(displayWidth(h), ...rows.map((r) => displayWidth(r[i] ?? ''))));
+  const line = (cells: string[]): string => cells.map((c, i) => c + ' '.repeat(Math.max(0, (widths[i] ?? 0) - displayWidth(c)))).join('  ').trimEnd();
   return [line(headers), ...rows.map(line)].join('\n');
 }
 

@@ -1,21 +1,7 @@
-import { describeSync, type SyncView } from '../../../common/src/brain/sync-view.ts';
+import { describeSync, type SyncView } from '../../common/src/brain/sync-view.ts';
+import type { VerifyReport } from '../api.ts';
 
-/** The REST restore-drill report, as the CLI prints it. */
-export interface VerifyView {
-  ok: boolean;
-  snapshot: string;
-  restoreMs: number;
-  files: { expected: number; restored: number };
-  databases: Array<{ name: string; integrity: string }>;
-  sessions: { restored: number; reported: number | null };
-  memoryFiles: { restored: number; reported: number | null };
-  missing: string[];
-  corrupt: string[];
-  unrestorable: string[];
-  problems: string[];
-}
-
-export function verifyText(r: VerifyView): string {
+export function verifyText(r: VerifyReport): string {
   const lines = [`snapshot ${r.snapshot}: restored ${r.files.restored}/${r.files.expected} files in ${r.restoreMs} ms`];
   for (const d of r.databases) lines.push(`  ${d.name}: integrity_check ${d.integrity}`);
   lines.push(`  sessions ${r.sessions.restored} (agent reported ${r.sessions.reported ?? '?'}), memory files ${r.memoryFiles.restored} (agent reported ${r.memoryFiles.reported ?? '?'})`);

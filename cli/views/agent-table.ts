@@ -1,41 +1,20 @@
-import type { SyncView } from '../../../common/src/brain/sync-view.ts';
-import { ago, bytes, colour, table } from './format.ts';
-
-/** The subset of the REST AgentView the CLI prints. */
-export interface AgentRow {
-  plane: string;
-  name: string;
-  owner: string;
-  connected: boolean;
-  health: { color: string; reason: string };
-  runtimeVersions: Record<string, string>;
-  /** The machine as the provider last listed it (gcp): zone and the VM's own status. */
-  instance?: { state: string; location: string | null; status: string | null } | null;
-  heartbeat: {
-    ageMs: number;
-    heartbeat: {
-      paused?: boolean;
-      gateway?: { state?: string; runtime?: string; version?: string; restartCount?: number; ready?: boolean } | null;
-      resources?: { cpuPercent?: number; agentdRssBytes?: number } | null;
-      usage?: { totalTokens?: number; totalCostUsd?: number } | null;
-      sync?: SyncView | null;
-    };
-  } | null;
-}
+import { type Agent, heartbeatOf } from '../api.ts';
+import { ago, bytes, colour, table } from '../format.ts';
 
 /**
  * "Up" for waiting loops: the gateway is running and ready. Green, or yellow only
  * because a secret is missing (a fresh agent without its model key is up).
  */
-export function isUp(a: Pick<AgentRow, 'health'>): boolean {
+export function isUp(a: Pick<Agent, 'health'>): boolean {
   return a.health.color === 'green' || a.health.reason.startsWith('secret missing');
 }
 
-export function agentTable(agents: AgentRow[], tty: boolean): string {
+export function agentTable(agents: Agent[], tty: boolean): string {
   const rows = agents.map((a) => {
-    const gw = a.heartbeat?.heartbeat.gateway;
-    const res = a.heartbeat?.heartbeat.resources;
-    const usage = a.heartbeat?.heartbeat.usage;
+    const hb = heartbeatOf(a);
+    const gw = hb?.gateway;
+    const res = hb?.resources;
+    const usage = hb?.usage;
     const state = gw?.state ? gw.state.replace('GATEWAY_STATE_', '').toLowerCase() : '-';
     const runtime = gw?.runtime ? (gw.runtime === 'placeholder' ? 'placeholder (no OpenClaw)' : `${gw.runtime} ${gw.version ?? ''}`.trim()) : '-';
     return [

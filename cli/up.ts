@@ -1,55 +1,40 @@
-import { relative } from 'node:path';
-import { hostPortFlag, intFlag, parseFlags } from '../../../common/src/cli-args.ts';
-import { ErrorCode, ExitCode, PlaneError } from '../../../common/src/errors.ts';
-import { silentSink, stderrSink, type LogRecord } from '../../../common/src/logger.ts';
-import { Hub } from '../hub.ts';
-import { loadPlanesFile } from '../planes-file.ts';
-import { agentTable, type AgentRow, isUp } from './agent-table.ts';
-import { HubClient } from './hub-client.ts';
-import { readFileSync } from 'node:fs';
-
 /**
- * `planes up -f planes.yaml`: the main job on embedded defaults. Starts a hub in
- * this process (data in --data-dir), creates the file's plane and agents with
- * the local provider (through the REST API's apply, as `planes apply` does), waits for
- * them to turn green with progress, prints where everything is and the status
- * table, then reports health changes until Ctrl-C, when it stops the agents and
- * the hub. State survives in the data dir: the next `up` resumes it.
+ * What `planes up -f planes.yaml` runs (verbs/up.ts declares it): the main job
+ * on embedded defaults. Starts a hub in this process (data in --data-dir),
+ * creates the file's plane and agents with the local provider (through the REST
+ * API's apply, as `planes apply` does), waits for them to turn green with
+ * progress, prints where everything is and the status table, then reports
+ * health changes until Ctrl-C, when it stops the agents and the hub. State
+ * survives in the data dir: the next `up` resumes it. The only CLI module that
+ * loads the hub; nothing imports it but verbs/up.ts, lazily.
  */
+import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
+import { ErrorCode, ExitCode, PlaneError } from '../common/src/errors.ts';
+import { silentSink, stderrSink, type LogRecord } from '../common/src/logger.ts';
+import { Hub } from '../hub/src/hub.ts';
+import type { Agent } from './api.ts';
+import type { HubClient, HubTarget } from './hub-client.ts';
+import { loadPlanesFile } from './planes-file.ts';
+import type { UP_CALLS, UpValues } from './up-flags.ts';
+import { agentTable, isUp } from './views/agent-table.ts';
+
 /** Built-in providers' key variables that `up` turns into per-agent secrets. */
 const MODEL_KEY_VARS = ['ANTHROPIC_API_KEY', 'OPENAI_API_KEY', 'GEMINI_API_KEY', 'XAI_API_KEY'] as const;
 
-/** Flags of `planes up`; docs/operations.md and docs/api.md list each (test/docs.test.ts). */
-export const UP_FLAGS = {
-  file: { type: 'string', short: 'f' },
-  'data-dir': { type: 'string', default: '.planes-data' },
-  'grpc-listen': { type: 'string', default: '127.0.0.1:7443' },
-  'api-listen': { type: 'string', default: '127.0.0.1:7480' },
-  'heartbeat-interval-ms': { type: 'string' },
-  'heal-red-after-ms': { type: 'string' },
-  'timeout-seconds': { type: 'string', default: '180' },
-  runtime: { type: 'string', default: 'openclaw' },
-  'runtime-root': { type: 'string' },
-  verbose: { type: 'boolean', default: false },
-  json: { type: 'boolean', default: false },
-} as const;
-
-export async function up(args: string[]): Promise<number> {
-  const { values } = parseFlags(args, UP_FLAGS);
-  if (!values.file) throw new PlaneError(ErrorCode.InvalidArgument, '-f planes.yaml is required', { where: '-f' });
-  const file = loadPlanesFile(values.file);
-  const grpcListen = hostPortFlag(values['grpc-listen'], 'grpc-listen') as { host: string; port: number };
-  const apiListen = hostPortFlag(values['api-listen'], 'api-listen') as { host: string; port: number };
+export async function runUp(values: UpValues, connect: (target: HubTarget) => HubClient<(typeof UP_CALLS)[number]>): Promise<number> {
+  const file = await loadPlanesFile(values.file);
+  const grpcListen = values['grpc-listen'];
+  const apiListen = values['api-listen'];
   const say = (t: string): void => {
     if (!values.json) process.stderr.write(`${t}\n`);
   };
   // Hub logs go to a file-like sink only when asked: the terminal is for the person.
   const sink = values.verbose ? stderrSink : (r: LogRecord) => (r.level === 'error' ? stderrSink(r) : silentSink(r));
-  const hb = intFlag(values['heartbeat-interval-ms'], 'heartbeat-interval-ms');
-  const healMs = intFlag(values['heal-red-after-ms'], 'heal-red-after-ms');
-  const timeoutSeconds = intFlag(values['timeout-seconds'], 'timeout-seconds') ?? 180;
+  const hb = values['heartbeat-interval-ms'];
+  const healMs = values['heal-red-after-ms'];
+  const timeoutSeconds = values['timeout-seconds'];
   const runtime = values.runtime;
-  if (runtime !== 'openclaw' && runtime !== 'placeholder') throw new PlaneError(ErrorCode.InvalidArgument, `--runtime must be openclaw or placeholder, got '${runtime}'`, { where: '--runtime' });
   const hub = new Hub(
     {
       dataDir: values['data-dir'],
@@ -93,14 +78,10 @@ export async function up(args: string[]): Promise<number> {
       void signalled.then(() => install.abort());
       await hub.localProvider.prepareRuntime((m) => say(`runtime: ${m}`), install.signal);
     }
-    const client = new HubClient({ url: endpoints.apiUrl, token: readFileSync(endpoints.adminTokenFile, 'utf8').trim() });
+    const client = connect({ url: endpoints.apiUrl, token: readFileSync(endpoints.adminTokenFile, 'utf8').trim() });
     const planeName = file.metadata.name;
     // The same path as `planes apply`: creates the plane and missing agents, brings drifted ones back to the file.
-    const applied = await client.request<{ plan: { planeAction: string; summary: { create: number; change: number } }; results: Array<{ agent: string; action: string; outcome: string; message: string | null }> }>(
-      'POST',
-      `/v1/planes/${planeName}/apply`,
-      { document: file, prune: false, waitSeconds: 0 },
-    );
+    const applied = await client.call('POST /v1/planes/{planeId}/apply', { params: { planeId: planeName }, body: { document: file, prune: false, waitSeconds: 0 } });
     if (applied.plan.planeAction === 'create') say(`created plane ${planeName}`);
     for (const r of applied.results) {
       if (r.outcome === 'failed') say(`${planeName}/${r.agent}: ${r.action} failed: ${r.message ?? ''}`);
@@ -113,18 +94,21 @@ export async function up(args: string[]): Promise<number> {
       const value = process.env[key];
       if (!value) continue;
       for (const a of file.spec.agents) {
-        await client.request('PUT', `/v1/planes/${planeName}/agents/${a.name}/secrets/${key}`, { value: Buffer.from(value).toString('base64'), encoding: 'base64' });
+        await client.call('PUT /v1/planes/{planeId}/agents/{agentId}/secrets/{name}', {
+          params: { planeId: planeName, agentId: a.name, name: key },
+          body: { value: Buffer.from(value).toString('base64'), encoding: 'base64' },
+        });
       }
       say(`set ${key} from the environment as a secret of ${file.spec.agents.length} agents`);
     }
 
     const deadline = Date.now() + timeoutSeconds * 1000;
-    let agents: AgentRow[] = [];
+    let agents: Agent[] = [];
     let last = '';
     // Up = the gateway is running and ready. Without a model key that is yellow
     // ("secret missing"), which is the honest state of a fresh embedded setup.
     for (;;) {
-      agents = (await client.request<{ agents: AgentRow[] }>('GET', `/v1/planes/${planeName}/agents`)).agents;
+      agents = (await client.call('GET /v1/planes/{planeId}/agents', { params: { planeId: planeName } })).agents;
       const up = agents.filter(isUp).length;
       const line = `waiting for gateways: ${up}/${agents.length} ready${agents.filter((a) => !isUp(a)).map((a) => `; ${a.name}: ${a.health.reason}`).join('')}`;
       if (line !== last) say(line);
@@ -162,7 +146,7 @@ Ctrl-C stops the agents and the hub.`);
     const colours = new Map(agents.map((a) => [a.name, a.health.color]));
     const watch = setInterval(() => {
       void client
-        .request<{ agents: AgentRow[] }>('GET', `/v1/planes/${planeName}/agents`)
+        .call('GET /v1/planes/{planeId}/agents', { params: { planeId: planeName } })
         .then((r) => {
           for (const a of r.agents) {
             if (colours.get(a.name) !== a.health.color) say(`${new Date().toISOString()} ${a.name}: ${colours.get(a.name) ?? 'new'} -> ${a.health.color} (${a.health.reason})`);

@@ -1,24 +1,5 @@
 /** How `planes apply` shows a plan: one line per agent, what changes from what to what. */
-
-interface ChangeView {
-  field: string;
-  path: string;
-  from: unknown;
-  to: unknown;
-}
-
-export interface PlanView {
-  plane: string;
-  planeAction: 'create' | 'change' | 'none';
-  planeChanges: ChangeView[];
-  agents: Array<{ name: string; action: 'create' | 'change' | 'remove'; path: string | null; changes: ChangeView[]; policies: number[] }>;
-  unchanged: string[];
-  unmanaged: string[];
-  errors: Array<{ path: string; message: string }>;
-  summary: { create: number; change: number; remove: number };
-  empty: boolean;
-  fingerprint: string;
-}
+import type { Plan } from '../api.ts';
 
 function value(v: unknown): string {
   if (v === null || v === undefined) return 'none';
@@ -26,7 +7,7 @@ function value(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
-export function describePlan(plan: PlanView, locate: (path: string) => string): string {
+export function describePlan(plan: Plan, locate: (path: string) => string): string {
   const lines: string[] = [];
   if (plan.planeAction === 'create') lines.push(`+ plane ${plan.plane}: create`);
   else if (plan.planeAction === 'change') {
